@@ -1,0 +1,54 @@
+# shopmail: every target bootstraps what it needs on a fresh machine (Python + make).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+SAM_VENV := .venv-sam
+SAM := $(SAM_VENV)/bin/sam
+SAM_CLI_VERSION := 1.170.0
+# sam build needs the Lambda runtime's Python (3.13) on PATH; pyenv provides it on these machines.
+PY313 ?= $(shell pyenv prefix 3.13.0 2>/dev/null || pyenv prefix 3.13 2>/dev/null)
+export SAM_CLI_TELEMETRY := 0
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: run test lint unit build bench clean venv sam-venv
+
+venv: $(VENV)/.stamp
+$(VENV)/.stamp: requirements-dev.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements-dev.lock
+	$(PY) -m pip install -q --no-deps -e .
+	touch $@
+
+sam-venv: $(SAM_VENV)/.stamp
+$(SAM_VENV)/.stamp:
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install -q --upgrade pip
+	$(SAM_VENV)/bin/pip install -q aws-sam-cli==$(SAM_CLI_VERSION)
+	touch $@
+
+## run: the whole system offline (moto server, SES emulators, web inbox)
+run: venv
+	$(VENV)/bin/shopmail run
+
+## test: lint, type-check, every test, and sam validate --lint
+test: lint
+	$(PY) -m pytest
+
+lint: venv sam-venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(SAM) validate --lint --region eu-west-1
+
+## build: sam build (layer with .pyc files for python3.13 / arm64)
+build: sam-venv
+	PATH="$(PY313)/bin:$$PATH" $(SAM) build
+
+## bench: performance ratios against in-process baselines
+bench: venv
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,133 @@
+"""Settings: every environment variable name appears here once.
+
+Resolution order (as in Powertools): explicit argument -> environment -> default.
+``Settings.from_env()`` reads the environment; tests build ``Settings(...)`` directly or use
+``dataclasses.replace``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+# Environment variable name for each field (one place only).
+ENV_NAMES: dict[str, str] = {
+    "mail_domain": "MAIL_DOMAIN",
+    "region": "AWS_REGION",
+    "raw_mail_bucket": "RAW_MAIL_BUCKET",
+    "raw_mail_prefix": "RAW_MAIL_PREFIX",
+    "attachments_prefix": "ATTACHMENTS_PREFIX",
+    "quarantine_prefix": "QUARANTINE_PREFIX",
+    "event_bus_name": "SHOP_EVENT_BUS_NAME",
+    "idempotency_table": "IDEMPOTENCY_TABLE",
+    "rate_limit_table": "RATE_LIMIT_TABLE",
+    "suppression_table": "SUPPRESSION_TABLE",
+    "sent_mail_table": "SENT_MAIL_TABLE",
+    "inbound_dlq_url": "INBOUND_DLQ_URL",
+    "routes_file": "ROUTES_FILE",
+    "order_number_pattern": "ORDER_NUMBER_PATTERN",
+    "auto_reply_period_days": "AUTO_REPLY_PERIOD_DAYS",
+    "transactional_from": "TRANSACTIONAL_FROM",
+    "marketing_from": "MARKETING_FROM",
+    "support_address": "SUPPORT_ADDRESS",
+    "configuration_set": "SES_CONFIGURATION_SET",
+    "smtp_host": "SMTP_HOST",
+    "smtp_port": "SMTP_PORT",
+    "smtp_ca_file": "SMTP_CA_FILE",
+    "smtp_secret_arn": "SMTP_SECRET_ARN",
+    "smtp_timeout": "SMTP_TIMEOUT",
+    "smtp_max_rate": "SMTP_MAX_RATE",
+    "idempotency_ttl_seconds": "IDEMPOTENCY_TTL_SECONDS",
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Runtime settings of every shopmail function.
+
+    Parameters
+    ----------
+    mail_domain
+        The shop's mail domain (receipt rule recipients, own-domain loop checks, Message-IDs).
+    raw_mail_bucket, raw_mail_prefix
+        Where SES's S3 action stores raw mail; the object key is ``prefix + messageId``.
+    event_bus_name
+        The shop's EventBridge bus (name or ARN).
+
+    Example
+    -------
+    >>> Settings(mail_domain="shop.example").raw_mail_prefix
+    'inbound/'
+    """
+
+    mail_domain: str = "shop.example"
+    region: str = "eu-west-1"
+    raw_mail_bucket: str = ""
+    raw_mail_prefix: str = "inbound/"
+    attachments_prefix: str = "attachments/"
+    quarantine_prefix: str = "quarantine/"
+    event_bus_name: str = "shop"
+    idempotency_table: str = ""
+    rate_limit_table: str = ""
+    suppression_table: str = ""
+    sent_mail_table: str = ""
+    inbound_dlq_url: str = ""
+    routes_file: str = ""
+    order_number_pattern: str = r"\b(?:ORD|ORDER|BESTELLUNG)[-#: ]?(\d{4,10})\b"
+    auto_reply_period_days: int = 3
+    transactional_from: str = ""
+    marketing_from: str = ""
+    support_address: str = ""
+    configuration_set: str = ""
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_ca_file: str = ""
+    smtp_secret_arn: str = ""
+    smtp_timeout: float = 10.0
+    smtp_max_rate: float = 14.0
+    idempotency_ttl_seconds: int = 7 * 24 * 3600
+    extra: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # Defaults that derive from the mail domain.
+        for name, local in (
+            ("transactional_from", "shop"),
+            ("marketing_from", "news"),
+            ("support_address", "support"),
+        ):
+            if not getattr(self, name):
+                object.__setattr__(self, name, f"{local}@{self.mail_domain}")
+        if not self.smtp_host:
+            object.__setattr__(self, "smtp_host", f"email-smtp.{self.region}.amazonaws.com")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Build settings from explicit overrides, then the environment, then defaults.
+
+        Parameters
+        ----------
+        environ
+            The environment to read (default: ``os.environ``).
+        **overrides
+            Explicit values that win over the environment.
+        """
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.name == "extra":
+                continue
+            if f.name in overrides:
+                values[f.name] = overrides[f.name]
+                continue
+            raw = env.get(ENV_NAMES[f.name])
+            if raw is None or raw == "":
+                continue
+            if f.type in ("int", int):
+                values[f.name] = int(raw)
+            elif f.type in ("float", float):
+                values[f.name] = float(raw)
+            else:
+                values[f.name] = raw
+        return cls(**values)

@@ -1,0 +1,143 @@
+"""One error hierarchy for shopmail.
+
+Every error is a :class:`ShopmailError` and belongs to exactly one branch:
+
+* :class:`PermanentError`: retrying cannot help (bad input, a message the relay refused).
+  Logged with its reason, counted, sent to a dead-letter sink, never retried.
+* :class:`TransientError`: retrying later may help (throttling, 4xx SMTP replies, a partial
+  EventBridge failure). Re-raised so Lambda/SQS retry, and after the retries the platform's
+  dead-letter queue keeps the input.
+
+Each error carries a short machine-readable ``code`` and a human ``reason``; ``context`` holds
+structured, privacy-safe details (ids, domains), never bodies or full addresses.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class ShopmailError(Exception):
+    """Base of every shopmail error.
+
+    Parameters
+    ----------
+    reason
+        A readable explanation (which field, why). Must not contain bodies or full addresses.
+    **context
+        Structured, log-safe details.
+    """
+
+    permanent: ClassVar[bool] = False
+    code: ClassVar[str] = "shopmail_error"
+
+    def __init__(self, reason: str, **context: Any) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.context = context
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-friendly description (for logs and dead-letter messages)."""
+        return {
+            "error": type(self).__name__,
+            "code": self.code,
+            "permanent": self.permanent,
+            "reason": self.reason,
+            **({"context": self.context} if self.context else {}),
+        }
+
+
+class PermanentError(ShopmailError):
+    """Retrying cannot help: dead-letter with the reason, do not retry."""
+
+    permanent = True
+    code = "permanent"
+
+
+class TransientError(ShopmailError):
+    """Retrying later may help: re-raise so the platform retries."""
+
+    permanent = False
+    code = "transient"
+
+
+# --- permanent -------------------------------------------------------------------------------
+
+
+class InvalidMessageError(PermanentError):
+    """Raw mail that cannot be read as a message (e.g. no usable header block)."""
+
+    code = "invalid_message"
+
+
+class RawMailMissingError(PermanentError):
+    """The raw message is not in the bucket where the receipt rule should have put it."""
+
+    code = "raw_mail_missing"
+
+
+class InvalidEventError(PermanentError):
+    """An event (SES, shop or SQS record) that does not match its contract."""
+
+    code = "invalid_event"
+
+
+class RouteConfigError(PermanentError):
+    """A routes file that does not validate."""
+
+    code = "route_config"
+
+
+class InvalidRecipientError(PermanentError):
+    """A recipient address that cannot be sent to (syntax, non-ASCII local part, ...)."""
+
+    code = "invalid_recipient"
+
+
+class TemplateError(PermanentError):
+    """A mail template that is missing or fails to render."""
+
+    code = "template"
+
+
+class MessageRejectedError(PermanentError):
+    """The relay refused this message for good (552, 553, 554 Transaction failed)."""
+
+    code = "message_rejected"
+
+
+class ConfigurationError(PermanentError):
+    """The system is misconfigured (530, 535, 554 access denied / not verified / paused).
+
+    Not the message's fault: callers fail the whole batch without marking any message as
+    failed, and raise an alarm.
+    """
+
+    code = "configuration"
+
+
+# --- transient -------------------------------------------------------------------------------
+
+
+class ServiceUnavailableError(TransientError):
+    """An AWS service throttled or failed (S3, DynamoDB, EventBridge partial failure, ...)."""
+
+    code = "service_unavailable"
+
+
+class DeliveryDeferredError(TransientError):
+    """The relay answered 4xx: try this message again later."""
+
+    code = "delivery_deferred"
+
+
+class QuotaExceededError(TransientError):
+    """SES's daily quota is used up: stop the batch, keep everything queued."""
+
+    code = "quota_exceeded"
+
+
+class InProgressError(TransientError):
+    """Another invocation is handling the same item right now."""
+
+    code = "in_progress"

@@ -1,0 +1,1 @@
+"""Local tooling for shopmail (never shipped to Lambda): CLI, emulators, web inbox."""

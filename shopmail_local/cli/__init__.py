@@ -1,0 +1,1 @@
+"""The ``shopmail`` command-line tool."""
