@@ -1,0 +1,1 @@
+"""Benchmarks: each ``bench_*.py`` module has ``main() -> dict``; ratios against in-process baselines."""
