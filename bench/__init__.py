@@ -1,1 +1,1 @@
-"""Benchmarks: each ``bench_*.py`` module has ``main() -> dict``; ratios against in-process baselines."""
+"""Benchmarks: each ``bench_*.py`` has ``main() -> dict``; ratios against in-process baselines."""
