@@ -6,12 +6,15 @@ PY := $(VENV)/bin/python
 SAM_VENV := .venv-sam
 SAM := $(SAM_VENV)/bin/sam
 SAM_CLI_VERSION := 1.170.0
+CHECKOV_VENV := .venv-checkov
+CHECKOV := $(CHECKOV_VENV)/bin/checkov
+CHECKOV_VERSION := 3.3.30
 # sam build needs the Lambda runtime's Python (3.13) on PATH; pyenv provides it on these machines.
 PY313 ?= $(shell pyenv prefix 3.13.0 2>/dev/null || pyenv prefix 3.13 2>/dev/null)
 export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test lint unit build bench clean venv sam-venv
+.PHONY: run test lint unit build bench clean venv sam-venv checkov-venv checkov
 
 venv: $(VENV)/.stamp
 $(VENV)/.stamp: requirements-dev.lock pyproject.toml
@@ -28,6 +31,18 @@ $(SAM_VENV)/.stamp:
 	$(SAM_VENV)/bin/pip install -q aws-sam-cli==$(SAM_CLI_VERSION)
 	touch $@
 
+# checkov pins its own boto3/pydantic: it gets its own venv like SAM CLI.
+checkov-venv: $(CHECKOV_VENV)/.stamp
+$(CHECKOV_VENV)/.stamp:
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install -q --upgrade pip
+	$(CHECKOV_VENV)/bin/pip install -q checkov==$(CHECKOV_VERSION)
+	touch $@
+
+## checkov: security scan of template.yaml (accepted findings justified in .checkov.yaml)
+checkov: checkov-venv
+	$(CHECKOV) --skip-download -f template.yaml --framework cloudformation --config-file .checkov.yaml
+
 ## run: the whole system offline (moto server, SES emulators, web inbox)
 run: venv
 	$(VENV)/bin/shopmail run
@@ -36,11 +51,12 @@ run: venv
 test: lint
 	$(PY) -m pytest
 
-lint: venv sam-venv
+lint: venv sam-venv checkov-venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(SAM) validate --lint --region eu-west-1
+	$(CHECKOV) --skip-download -f template.yaml --framework cloudformation --config-file .checkov.yaml
 
 ## build: sam build (layer with .pyc files for python3.13 / arm64)
 build: sam-venv
@@ -51,4 +67,4 @@ bench: venv
 	$(PY) -m bench
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) .aws-sam .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .aws-sam .mypy_cache .ruff_cache .pytest_cache

@@ -40,6 +40,8 @@ ENV_NAMES: dict[str, str] = {
     "smtp_timeout": "SMTP_TIMEOUT",
     "smtp_max_rate": "SMTP_MAX_RATE",
     "idempotency_ttl_seconds": "IDEMPOTENCY_TTL_SECONDS",
+    "transient_bounce_threshold": "TRANSIENT_BOUNCE_THRESHOLD",
+    "transient_bounce_window_days": "TRANSIENT_BOUNCE_WINDOW_DAYS",
 }
 
 
@@ -75,7 +77,7 @@ class Settings:
     sent_mail_table: str = ""
     inbound_dlq_url: str = ""
     routes_file: str = ""
-    order_number_pattern: str = r"\b(?:ORD|ORDER|BESTELLUNG)[-#: ]?(\d{4,10})\b"
+    order_number_pattern: str = ""  # "": shopmail.domain.order_numbers default pattern
     auto_reply_period_days: int = 3
     transactional_from: str = ""
     marketing_from: str = ""
@@ -88,6 +90,8 @@ class Settings:
     smtp_timeout: float = 10.0
     smtp_max_rate: float = 14.0
     idempotency_ttl_seconds: int = 7 * 24 * 3600
+    transient_bounce_threshold: int = 3
+    transient_bounce_window_days: int = 30
     extra: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:

@@ -45,3 +45,48 @@ class MailSender(Protocol):
     def send(self, envelope_from: str, recipients: Sequence[str], message: bytes) -> str:
         """Send one message; return the SES message id from ``250 Ok <id>``."""
         ...
+
+
+class InboundMailStore(RawMailStore, Protocol):
+    """What the inbound use case needs from the raw-mail bucket beyond reading and writing."""
+
+    def copy(self, source_key: str, target_key: str) -> None:
+        """Copy ``source_key`` to ``target_key`` in the same bucket (quarantine)."""
+        ...
+
+    def upload_stream(
+        self, key: str, chunks: Iterable[bytes], content_type: str = "application/octet-stream"
+    ) -> None:
+        """Store the concatenated ``chunks`` under ``key`` without holding them all in memory."""
+        ...
+
+
+class IdempotencyStore(Protocol):
+    """Records which units of work are done (DynamoDB, Powertools' table layout)."""
+
+    def begin(self, key: str, in_progress_seconds: float) -> bool:
+        """Claim ``key``: ``True`` to run it, ``False`` when it is already COMPLETED.
+
+        Raises ``InProgressError`` while another attempt holds an unexpired claim.
+        """
+        ...
+
+    def complete(self, key: str, data: Mapping[str, Any] | None = None) -> None:
+        """Mark ``key`` COMPLETED (kept until the record's TTL)."""
+        ...
+
+    def release(self, key: str) -> None:
+        """Drop the claim on ``key`` after a failed attempt so a retry can run it."""
+        ...
+
+
+class RateLimiter(Protocol):
+    """At most one event per key and period (DynamoDB conditional put with TTL)."""
+
+    def acquire(self, key: str, period_seconds: int) -> bool:
+        """``True`` if nothing was recorded for ``key`` within the period (and record it now)."""
+        ...
+
+    def release(self, key: str) -> None:
+        """Forget ``key`` (the guarded action failed and should be allowed on retry)."""
+        ...

@@ -1,0 +1,31 @@
+"""Custom resource handler: activate/deactivate the stack's SES receipt rule set."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from shopmail.adapters.cfn_response import response_body, send_response
+from shopmail.adapters.ses_receipt_rules import SesReceiptRuleSets
+from shopmail.services.ruleset_activation import handle_request
+
+logger = Logger()
+
+
+@functools.cache
+def _rule_sets() -> SesReceiptRuleSets:
+    return SesReceiptRuleSets(boto3.client("ses"))
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Handle one CloudFormation request and always send the response."""
+    result = handle_request(event, _rule_sets())
+    body = response_body(
+        event, result.status, result.physical_resource_id, result.reason, result.data
+    )
+    send_response(event["ResponseURL"], body)
+    return body

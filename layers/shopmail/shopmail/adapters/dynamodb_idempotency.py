@@ -1,0 +1,151 @@
+"""Idempotency records in DynamoDB, in Powertools' table layout.
+
+Item: ``id`` (partition key, string), ``expiration`` (epoch seconds, the table's TTL
+attribute), ``status`` (``INPROGRESS`` | ``COMPLETED``), ``in_progress_expiration`` (epoch
+milliseconds) and ``data`` (JSON, optional). A claim is a conditional put that succeeds when
+there is no record, the record expired, or an ``INPROGRESS`` claim outlived
+``in_progress_expiration`` (the attempt that made it crashed or timed out).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from shopmail.adapters.aws_errors import error_code, transient_error
+from shopmail.errors import InProgressError
+
+IN_PROGRESS = "INPROGRESS"
+COMPLETED = "COMPLETED"
+
+
+class DynamoDbIdempotencyStore:
+    """Implements ``ports.IdempotencyStore``.
+
+    IAM: ``dynamodb:PutItem``, ``dynamodb:GetItem``, ``dynamodb:UpdateItem``,
+    ``dynamodb:DeleteItem`` on the table.
+
+    Parameters
+    ----------
+    client
+        A boto3 DynamoDB (low-level) client.
+    table_name
+        ``IDEMPOTENCY_TABLE``.
+    ttl_seconds
+        How long a COMPLETED record is kept (``IDEMPOTENCY_TTL_SECONDS``).
+    clock
+        Returns the current epoch time in seconds (tests).
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        table_name: str,
+        ttl_seconds: int = 7 * 24 * 3600,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._ddb = client
+        self.table_name = table_name
+        self.ttl_seconds = ttl_seconds
+        self._clock = clock
+
+    def begin(self, key: str, in_progress_seconds: float) -> bool:
+        """Claim ``key``; ``False`` when it is already COMPLETED.
+
+        Raises
+        ------
+        InProgressError
+            Another attempt holds an unexpired claim.
+        ServiceUnavailableError
+            DynamoDB throttled or failed.
+        """
+        now = self._clock()
+        item = {
+            "id": {"S": key},
+            "expiration": {"N": str(int(now + self.ttl_seconds))},
+            "status": {"S": IN_PROGRESS},
+            "in_progress_expiration": {"N": str(int((now + in_progress_seconds) * 1000))},
+        }
+        try:
+            self._ddb.put_item(
+                TableName=self.table_name,
+                Item=item,
+                ConditionExpression=(
+                    "attribute_not_exists(#id) OR #exp < :now OR "
+                    "(#status = :inprogress AND #ipexp < :now_ms)"
+                ),
+                ExpressionAttributeNames={
+                    "#id": "id",
+                    "#exp": "expiration",
+                    "#status": "status",
+                    "#ipexp": "in_progress_expiration",
+                },
+                ExpressionAttributeValues={
+                    ":now": {"N": str(int(now))},
+                    ":now_ms": {"N": str(int(now * 1000))},
+                    ":inprogress": {"S": IN_PROGRESS},
+                },
+            )
+            return True
+        except ClientError as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise transient_error(exc, "dynamodb", "PutItem") from exc
+        existing = self._get(key)
+        if existing is None:  # deleted between our put and get: try once more
+            return self.begin(key, in_progress_seconds)
+        if existing.get("status", {}).get("S") == COMPLETED:
+            return False
+        raise InProgressError("another attempt is processing this item", key=key)
+
+    def _get(self, key: str) -> Mapping[str, Any] | None:
+        try:
+            response = self._ddb.get_item(
+                TableName=self.table_name, Key={"id": {"S": key}}, ConsistentRead=True
+            )
+        except Exception as exc:
+            raise transient_error(exc, "dynamodb", "GetItem") from exc
+        item = response.get("Item")
+        return item if isinstance(item, Mapping) else None
+
+    def complete(self, key: str, data: Mapping[str, Any] | None = None) -> None:
+        """Mark ``key`` COMPLETED until its TTL."""
+        now = self._clock()
+        item: dict[str, Any] = {
+            "id": {"S": key},
+            "expiration": {"N": str(int(now + self.ttl_seconds))},
+            "status": {"S": COMPLETED},
+        }
+        if data:
+            item["data"] = {"S": json.dumps(data, separators=(",", ":"), default=str)}
+        try:
+            self._ddb.put_item(TableName=self.table_name, Item=item)
+        except Exception as exc:
+            raise transient_error(exc, "dynamodb", "PutItem") from exc
+
+    def release(self, key: str) -> None:
+        """Delete an INPROGRESS claim (never a COMPLETED record)."""
+        try:
+            self._ddb.delete_item(
+                TableName=self.table_name,
+                Key={"id": {"S": key}},
+                ConditionExpression="#status = :inprogress",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={":inprogress": {"S": IN_PROGRESS}},
+            )
+        except ClientError as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise transient_error(exc, "dynamodb", "DeleteItem") from exc
+        except Exception as exc:
+            raise transient_error(exc, "dynamodb", "DeleteItem") from exc
+
+    def data(self, key: str) -> Mapping[str, Any] | None:
+        """The ``data`` stored with a COMPLETED record (``None`` when absent)."""
+        item = self._get(key)
+        if not item or "data" not in item:
+            return None
+        loaded = json.loads(item["data"]["S"])
+        return loaded if isinstance(loaded, Mapping) else None

@@ -1,0 +1,152 @@
+"""Loop safety for auto-replies (RFC 3834 and practice).
+
+:func:`auto_reply_allowed` says whether shopmail may send an automatic acknowledgement to a
+message, and why not. It refuses, in this order, when:
+
+1. the message is a report (``multipart/report``: DSN, ARF, MDN) or an injected classifier
+   said it is a bounce, delay, complaint or auto-reply;
+2. ``Auto-Submitted`` is present and not ``no``;
+3. the envelope sender is empty (null sender), ``MAILER-DAEMON``, ``postmaster`` or
+   no-reply-like (``no-reply``, ``noreply``, ``do-not-reply``, ``bounce(s)``...);
+4. ``Precedence`` is ``bulk``, ``list`` or ``junk``;
+5. ``List-Id``, ``List-Unsubscribe`` or ``List-Post`` is present;
+6. ``X-Autoreply`` / ``X-Autorespond`` is present, or ``X-Auto-Response-Suppress`` names
+   ``All``, ``AutoReply`` or ``OOF``;
+7. the sender (envelope, else ``From``) is on the shop's own mail domain (or a subdomain);
+8. the SES spam or virus verdict is ``FAIL``;
+9. the DMARC verdict is ``FAIL`` (whatever the published policy).
+
+The once-per-sender-per-period rate limit is applied by the service (DynamoDB), not here.
+Reasons name header fields and domains only, never full addresses.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    from shopmail.domain.message import InboundMessage
+
+_NO_REPLY: Final = re.compile(
+    r"^(?:mailer[-_.]?daemon|postmaster|no[-_.]?reply|do[-_.]?not[-_.]?reply|"
+    r"dont[-_.]?reply|bounces?|mail[-_.]?delivery[-_.]?(?:system|subsystem)|"
+    r"auto[-_.]?(?:reply|responder|mailer))(?:[-_.+].*)?$",
+    re.IGNORECASE,
+)
+_NO_REPLY_ANYWHERE: Final = re.compile(r"no[-_.]?reply|do[-_.]?not[-_.]?reply", re.IGNORECASE)
+_SUPPRESS: Final = ("all", "autoreply", "oof")
+_REFUSING_KINDS: Final = frozenset({"bounce", "delay", "complaint", "auto_reply"})
+
+
+def _domain(address: str) -> str:
+    return address.rpartition("@")[2].strip().strip(">").lower() if "@" in address else ""
+
+
+def _clean(address: str) -> str:
+    value = address.strip()
+    if value.startswith("<") and value.endswith(">"):
+        value = value[1:-1].strip()
+    return value
+
+
+def _on_domain(domain: str, mail_domain: str) -> bool:
+    if not domain or not mail_domain:
+        return False
+    mail_domain = mail_domain.lower().strip(".")
+    return domain == mail_domain or domain.endswith("." + mail_domain)
+
+
+def effective_sender(message: InboundMessage, envelope_sender: str | None) -> str:
+    """The address an auto-reply would go to.
+
+    ``envelope_sender`` wins (``""`` is the null sender); ``None`` means unknown: then the
+    SES envelope of the message, else ``Return-Path``, else the first ``From`` address.
+    """
+    if envelope_sender is not None:
+        return _clean(envelope_sender)
+    if message.envelope is not None:
+        return _clean(message.envelope.sender)
+    return_path = message.header("Return-Path")
+    if return_path is not None:
+        return _clean(return_path)
+    return message.from_[0].address if message.from_ else ""
+
+
+def auto_reply_allowed(
+    message: InboundMessage,
+    envelope_sender: str | None,
+    mail_domain: str,
+    *,
+    kind: str | None = None,
+) -> tuple[bool, str]:
+    """Whether an automatic reply to ``message`` is loop-safe.
+
+    Parameters
+    ----------
+    message
+        The parsed message (flags, headers, envelope verdicts).
+    envelope_sender
+        SMTP ``MAIL FROM`` (``""`` = null sender). ``None`` = unknown: see
+        :func:`effective_sender`.
+    mail_domain
+        The shop's mail domain (mail from it, or its subdomains, is never answered).
+    kind
+        Optional feedback kind from a classifier (``bounce``, ``complaint``, ``auto_reply``,
+        ``delay``, ``none``...).
+
+    Returns
+    -------
+    tuple[bool, str]
+        ``(True, "ok")`` or ``(False, reason)``.
+    """
+    flags = message.flags
+    if flags.is_dsn or flags.is_arf or flags.is_mdn or message.content_type == "multipart/report":
+        report = message.report_type or ("feedback-report" if flags.is_arf else "report")
+        return False, f"message is a report (multipart/report; {report})"
+    if kind in _REFUSING_KINDS:
+        return False, f"message classified as {kind}"
+
+    auto_submitted = message.header("Auto-Submitted")
+    if auto_submitted is not None and auto_submitted.strip().lower() not in ("no", ""):
+        return False, f"Auto-Submitted: {auto_submitted.strip()[:40]}"
+    if flags.auto_submitted:
+        return False, "message is auto-submitted"
+
+    sender = effective_sender(message, envelope_sender)
+    if not sender:
+        return False, "null envelope sender"
+    local = sender.rpartition("@")[0] if "@" in sender else sender
+    if _NO_REPLY.match(local) or _NO_REPLY_ANYWHERE.search(local):
+        return False, f"envelope sender is a system or no-reply address ({local[:40].lower()})"
+
+    precedence = (message.header("Precedence") or "").strip().lower()
+    if precedence in ("bulk", "list", "junk"):
+        return False, f"Precedence: {precedence}"
+    for name in ("List-Id", "List-Unsubscribe", "List-Post"):
+        if message.header(name) is not None:
+            return False, f"mailing-list header {name}"
+    if flags.is_list or flags.is_bulk:
+        return False, "mailing-list or bulk message"
+    for name in ("X-Autoreply", "X-Autorespond"):
+        if message.header(name) is not None:
+            return False, f"header {name}"
+    suppress = (message.header("X-Auto-Response-Suppress") or "").lower()
+    tokens = {t.strip() for t in re.split(r"[,;\s]+", suppress) if t.strip()}
+    if flags.suppress_auto_response or tokens.intersection(_SUPPRESS):
+        return False, "X-Auto-Response-Suppress"
+
+    domains = {_domain(sender), *(a.domain for a in message.from_)}
+    for domain in sorted(d for d in domains if d):
+        if _on_domain(domain, mail_domain):
+            return False, f"sender is on our own domain ({domain})"
+
+    if message.envelope is not None:
+        v = message.envelope.verdicts
+        if v.spam.upper() == "FAIL":
+            return False, "spam verdict FAIL"
+        if v.virus.upper() == "FAIL":
+            return False, "virus verdict FAIL"
+        if v.dmarc.upper() == "FAIL":
+            return False, f"DMARC verdict FAIL (policy {v.dmarc_policy or 'unknown'})"
+    return True, "ok"

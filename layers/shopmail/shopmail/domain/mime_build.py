@@ -1,0 +1,346 @@
+"""Build the outbound MIME message (bytes ready for ``DATA``) from a rendered mail.
+
+Rules the SES relay enforces or the recipients expect (see ``ses-smtp.md``):
+
+* ``policy.SMTP`` (CRLF), 7-bit only: non-ASCII headers RFC 2047-encoded, bodies
+  quoted-printable, attachments base64; no line longer than 998 characters.
+* From = the verified sender of the stream (``transactional_from`` / ``marketing_from``),
+  Reply-To = ``support_address``.
+* Our deterministic Message-ID (:func:`shopmail.domain.message_ids.make_message_id`). SES
+  replaces ``Message-ID``, so the same id also goes into ``References`` and ``X-Shopmail-Id``:
+  a customer's reply quotes it and the inbound side matches it back to the order.
+* ``Auto-Submitted: auto-generated``; ``X-SES-CONFIGURATION-SET`` when configured;
+  ``X-SES-MESSAGE-TAGS`` (``[0-9A-Za-z_-]`` only; SES strips both headers).
+* RFC 8058 ``List-Unsubscribe`` + ``List-Unsubscribe-Post`` on marketing mail only.
+* Each header at most once (SES: ``554 Duplicate header``).
+
+Header injection: every value that comes from an event (names, subjects, ids, URLs) is
+cleaned before it reaches a header: control characters (CR, LF, NUL, ..., U+0085, U+2028,
+U+2029) become spaces, whitespace is collapsed, lengths are capped; addresses go through
+``email.headerregistry.Address``; tag values are reduced to ``[0-9A-Za-z_-]``; the
+unsubscribe URL must be a plain ``https`` URL or the mail is refused
+(:class:`~shopmail.errors.InvalidEventError`). The finished bytes are checked once more
+(ASCII, line lengths, single-instance headers).
+
+Example
+-------
+>>> from shopmail.config import Settings
+>>> from shopmail.domain.contracts import validate
+>>> from shopmail.domain.rendering import render
+>>> ev = validate({"detail-type": "OrderDelivered", "id": "e", "source": "shop",
+...     "detail": {"locale": "en", "recipient": {"email": "k@example.com"},
+...     "order": {"id": "ORD-1"}, "shipment": {"id": "S1",
+...     "deliveredAt": "2026-11-28T10:00:00Z"}}})
+>>> built = build_message(ev, render(ev, Settings()), Settings())
+>>> built.recipients, built.envelope_from
+(('k@example.com',), 'shop@shop.example')
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email import policy
+from email.headerregistry import Address, BaseHeader, HeaderRegistry, UnstructuredHeader
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+from typing import Any, cast
+
+from shopmail.config import Settings
+from shopmail.domain.contracts import ShopEvent, idempotency_key
+from shopmail.domain.message_ids import make_message_id
+from shopmail.domain.rendering import RenderedMail
+from shopmail.errors import ConfigurationError, InvalidEventError, TemplateError
+
+#: Headers that must appear exactly once in every message we build.
+SINGLE_HEADERS: tuple[str, ...] = (
+    "From",
+    "To",
+    "Reply-To",
+    "Subject",
+    "Date",
+    "Message-ID",
+    "References",
+    "MIME-Version",
+    "Content-Type",
+    "Auto-Submitted",
+    "X-Shopmail-Id",
+)
+#: Headers that appear at most once (present only in some messages).
+OPTIONAL_SINGLE_HEADERS: tuple[str, ...] = (
+    "X-SES-CONFIGURATION-SET",
+    "X-SES-MESSAGE-TAGS",
+    "List-Unsubscribe",
+    "List-Unsubscribe-Post",
+    "X-Auto-Response-Suppress",
+)
+MAX_LINE = 998
+
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff]")
+_TAG_BAD = re.compile(r"[^0-9A-Za-z_-]")
+_SAFE_URL = re.compile(r"https://[!#$%&()*+,\-./0-9:;=?@A-Z\[\]_a-z~]+")
+_SES_NAME = re.compile(r"[0-9A-Za-z_-]{1,64}")
+
+
+class _TokenHeader(UnstructuredHeader):
+    """An ASCII header written on one line as it is (ids, tags, URLs).
+
+    The stdlib treats ``References`` and ``X-*`` headers as unstructured text and would turn a
+    value longer than 78 characters into RFC 2047 encoded-words, which hides a long
+    Message-ID from every reader. Our values here are ASCII without control characters, so they
+    are written unfolded (at most 998 characters; anything else falls back to normal folding).
+    """
+
+    name: str  # set by BaseHeader, which the registry mixes in
+
+    def fold(self, *, policy: Any) -> str:
+        value = str(self)
+        line = f"{self.name}: {value}"
+        if value.isascii() and not _CONTROLS.search(value) and len(line) <= MAX_LINE:
+            return line + str(policy.linesep)
+        base: Any = super()
+        return str(base.fold(policy=policy))
+
+
+_REGISTRY = HeaderRegistry()
+for _name in (
+    "message-id",
+    "references",
+    "x-shopmail-id",
+    "x-ses-message-tags",
+    "x-ses-configuration-set",
+    "list-unsubscribe",
+    "list-unsubscribe-post",
+):
+    _REGISTRY.map_to_type(_name, cast("type[BaseHeader]", _TokenHeader))
+#: ``policy.SMTP`` (CRLF, 78-column folding, RFC 2047) with the id/tag headers kept intact.
+SMTP_POLICY = policy.SMTP.clone(header_factory=_REGISTRY)
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file to attach (already fetched, e.g. the invoice PDF from S3)."""
+
+    filename: str
+    data: bytes
+    content_type: str = "application/pdf"
+
+
+@dataclass(frozen=True, slots=True)
+class BuiltMessage:
+    """A message ready for the relay.
+
+    Attributes
+    ----------
+    raw
+        The message bytes (CRLF line ends, 7-bit).
+    message_id
+        Our Message-ID (``<sm....@domain>``); SES will replace the header but the id stays in
+        ``References`` and ``X-Shopmail-Id``.
+    envelope_from
+        ``MAIL FROM`` (the stream's verified sender).
+    recipients
+        ``RCPT TO`` addresses (7-bit).
+    idempotency_key
+        The business key the id was derived from.
+    """
+
+    raw: bytes
+    message_id: str
+    envelope_from: str
+    recipients: tuple[str, ...]
+    idempotency_key: str
+
+    @property
+    def size(self) -> int:
+        """Size in bytes."""
+        return len(self.raw)
+
+
+def clean_header_text(value: object, max_length: int = 200) -> str:
+    """Make an untrusted value safe to put in an unstructured header or display name.
+
+    Control characters (including CR and LF) become spaces, whitespace runs collapse, the
+    result is stripped and cut to ``max_length`` characters.
+
+    Example
+    -------
+    >>> clean_header_text("Hi\\r\\nBcc: evil@example.com")
+    'Hi Bcc: evil@example.com'
+    """
+    text = _CONTROLS.sub(" ", str(value))
+    return " ".join(text.split())[:max_length]
+
+
+def tag_value(value: object, max_length: int = 255) -> str:
+    """Reduce ``value`` to SES's tag alphabet ``[0-9A-Za-z_-]`` (others become ``_``)."""
+    cleaned = _TAG_BAD.sub("_", str(value))[:max_length]
+    return cleaned or "_"
+
+
+def build_message(
+    event: ShopEvent,
+    rendered: RenderedMail,
+    settings: Settings,
+    *,
+    attachments: Sequence[Attachment] = (),
+    date: datetime | None = None,
+) -> BuiltMessage:
+    """Build the MIME message for ``event``.
+
+    Parameters
+    ----------
+    event
+        The validated event (recipient already normalized to 7-bit).
+    rendered
+        Its rendered content (:func:`shopmail.domain.rendering.render`).
+    settings
+        Senders, support address, mail domain, configuration set.
+    attachments
+        Fetched attachments (the PDFs named by ``rendered.attachments_refs``).
+    date
+        The ``Date`` header (default: now, UTC); SES overrides it anyway.
+
+    Returns
+    -------
+    BuiltMessage
+
+    Raises
+    ------
+    InvalidEventError
+        Marketing mail without a usable one-click unsubscribe URL.
+    ConfigurationError
+        A sender or configuration-set name in the settings that cannot be used.
+    TemplateError
+        The built message breaks a relay rule (a construction bug; never expected).
+    """
+    key = idempotency_key(event)
+    message_id = make_message_id(event.detail_type, event.aggregate_id, key, settings.mail_domain)
+    stream = "marketing_from" if event.email_class == "marketing" else "transactional_from"
+    sender = _address(getattr(settings, stream), stream)
+    reply_to = _address(settings.support_address, "support_address")
+    try:
+        to = Address(
+            display_name=clean_header_text(event.recipient_name, 120),
+            addr_spec=event.recipient,
+        )
+    except (ValueError, IndexError) as exc:
+        raise InvalidEventError("recipient cannot be written as an address header") from exc
+    if not event.recipient.isascii() or _CONTROLS.search(event.recipient):
+        raise InvalidEventError("recipient address is not 7-bit clean")
+
+    msg = EmailMessage(policy=SMTP_POLICY)
+    msg["From"] = sender
+    msg["To"] = to
+    msg["Reply-To"] = reply_to
+    msg["Subject"] = clean_header_text(rendered.subject, 250) or event.detail_type
+    msg["Date"] = format_datetime(date or datetime.now(UTC))
+    msg["Message-ID"] = message_id
+    msg["References"] = message_id
+    msg["X-Shopmail-Id"] = message_id
+    msg["Auto-Submitted"] = "auto-generated"
+    msg["X-Auto-Response-Suppress"] = "All"
+    if settings.configuration_set:
+        if not _SES_NAME.fullmatch(settings.configuration_set):
+            raise ConfigurationError("configuration set name has invalid characters")
+        msg["X-SES-CONFIGURATION-SET"] = settings.configuration_set
+    msg["X-SES-MESSAGE-TAGS"] = _tags(event)
+    if event.email_class == "marketing":
+        url = _unsubscribe_url(rendered.unsubscribe_url or event.data.get("unsubscribeUrl"))
+        msg["List-Unsubscribe"] = f"<{url}>"
+        msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+
+    msg.set_content(_crlf_safe(rendered.text), subtype="plain", cte="quoted-printable")
+    msg.add_alternative(_crlf_safe(rendered.html), subtype="html", cte="quoted-printable")
+    for att in attachments:
+        maintype, _, subtype = att.content_type.partition("/")
+        if not maintype or not subtype or _CONTROLS.search(att.content_type):
+            maintype, subtype = "application", "octet-stream"
+        msg.add_attachment(
+            att.data,
+            maintype=maintype,
+            subtype=subtype,
+            filename=_filename(att.filename),
+        )
+
+    # Deterministic boundaries: the same event gives the same bytes (for a fixed date). A
+    # boundary starting with "=_" cannot occur in quoted-printable or base64 content.
+    digest = hashlib.sha256(message_id.encode("ascii")).hexdigest()[:16]
+    for index, part in enumerate(p for p in msg.walk() if p.is_multipart()):
+        part.set_boundary(f"=_sm_{digest}_{index}")
+    for part in msg.walk():
+        if part is not msg:  # add_alternative() leaves a MIME-Version on the sub-part
+            del part["MIME-Version"]
+    raw = msg.as_bytes(policy=SMTP_POLICY)
+    _check(raw)
+    return BuiltMessage(
+        raw=raw,
+        message_id=message_id,
+        envelope_from=sender.addr_spec,
+        recipients=(event.recipient,),
+        idempotency_key=key,
+    )
+
+
+# --- helpers -----------------------------------------------------------------------------
+
+
+def _address(value: str, setting: str) -> Address:
+    name, addr = parseaddr(value)
+    if not addr or "@" not in addr or not addr.isascii() or _CONTROLS.search(value):
+        raise ConfigurationError(f"setting {setting} is not a usable address")
+    try:
+        return Address(display_name=clean_header_text(name, 120), addr_spec=addr)
+    except (ValueError, IndexError) as exc:
+        raise ConfigurationError(f"setting {setting} is not a usable address") from exc
+
+
+def _tags(event: ShopEvent) -> str:
+    tags = [("type", event.detail_type), ("class", event.email_class)]
+    order = event.data.get("order")
+    if isinstance(order, Mapping) and "id" in order:
+        tags.append(("order", str(order["id"])))
+    else:
+        tags.append(("ref", event.aggregate_id))
+    return ", ".join(f"{k}={tag_value(v)}" for k, v in tags)
+
+
+def _unsubscribe_url(value: object) -> str:
+    if not isinstance(value, str) or not value:
+        raise InvalidEventError("detail.unsubscribeUrl is required for marketing mail")
+    if len(value) > 900 or not _SAFE_URL.fullmatch(value):
+        raise InvalidEventError(
+            "detail.unsubscribeUrl must be a plain https URL (ASCII, no spaces or brackets)"
+        )
+    return value
+
+
+def _filename(value: str) -> str:
+    name = clean_header_text(value, 120).replace("/", "_").replace("\\", "_").replace('"', "'")
+    return name or "attachment"
+
+
+def _crlf_safe(text: str) -> str:
+    # Bodies may hold any text; normalise line ends (the generator writes CRLF) and drop
+    # NULs, which no mail part may contain.
+    return text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
+
+
+def _check(raw: bytes) -> None:
+    if not raw.isascii():
+        raise TemplateError("built message is not 7-bit")
+    for line in raw.split(b"\r\n"):
+        if len(line) > MAX_LINE:
+            raise TemplateError(f"built message has a line of {len(line)} characters")
+    head = raw.split(b"\r\n\r\n", 1)[0].decode("ascii")
+    names = [
+        line.split(":", 1)[0].lower()
+        for line in head.split("\r\n")
+        if line and not line[0].isspace()
+    ]
+    for name in SINGLE_HEADERS + OPTIONAL_SINGLE_HEADERS:
+        if names.count(name.lower()) > 1:
+            raise TemplateError(f"built message has header {name} more than once")

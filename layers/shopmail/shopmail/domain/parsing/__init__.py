@@ -1,0 +1,16 @@
+"""MIME parsing into :class:`~shopmail.domain.message.InboundMessage` (pure domain code).
+
+Public API::
+
+    parse_message(source, envelope=None) -> InboundMessage
+    iter_attachment_chunks(message, attachment, chunk_size=1 << 20) -> Iterator[bytes]
+    attachment_bytes(message, attachment) -> bytes
+    html_to_text(html) -> str
+"""
+
+from __future__ import annotations
+
+from shopmail.domain.parsing.build import attachment_bytes, iter_attachment_chunks, parse_message
+from shopmail.domain.parsing.html_text import html_to_text
+
+__all__ = ["attachment_bytes", "html_to_text", "iter_attachment_chunks", "parse_message"]

@@ -1,0 +1,81 @@
+"""Which parts are the message body (text/plain, text/html) and how their text is decoded."""
+
+from __future__ import annotations
+
+import re
+from email.message import Message
+
+from shopmail.domain.parsing.attachments import part_bytes
+from shopmail.domain.parsing.charsets import decode_bytes
+from shopmail.domain.parsing.headers import decode_param
+
+MAX_BODY_CHARS = 4_000_000  # encoded characters of one text part decoded into the body
+
+_SURROGATES = re.compile("[\udc80-\udcff]")
+BODY_TYPES = frozenset({"text/plain", "text/html"})
+
+
+def disposition(part: Message) -> str | None:
+    """The lower-cased Content-Disposition type (``attachment``, ``inline``) or ``None``."""
+    value = part.get("content-disposition")
+    if value is None:
+        return None
+    kind = str(value).split(";", 1)[0].strip().lower()
+    return kind or None
+
+
+def _get_param(part: Message, param: str, header: str) -> object:
+    """``part.get_param`` that reads 8-bit header values as UTF-8 (compat32 would mangle them)."""
+    for name, value in part.raw_items():
+        if name.lower() == header:
+            if isinstance(value, str) and _SURROGATES.search(value):
+                clean = Message()
+                clean[header] = value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+                return clean.get_param(param, None, header)
+            return part.get_param(param, None, header)
+    return None
+
+
+def raw_filename(part: Message) -> str | None:
+    """The decoded ``filename`` (Content-Disposition) or ``name`` (Content-Type) parameter."""
+    try:
+        value = _get_param(part, "filename", "content-disposition")
+        if value is None:
+            value = _get_param(part, "name", "content-type")
+        decoded = decode_param(value)  # type: ignore[arg-type]
+    except Exception:
+        return None
+    if decoded is None:
+        return None
+    return decoded.strip() or None
+
+
+def is_body_part(part: Message, content_type: str, filename: str | None) -> bool:
+    """A text/plain or text/html part that is not an attachment belongs to the body."""
+    if filename is not None or disposition(part) == "attachment":
+        return False
+    if content_type in BODY_TYPES:
+        return True
+    # A multipart without usable boundary is kept as one text blob by the parser.
+    return content_type.startswith("multipart/") and isinstance(
+        getattr(part, "_payload", None), str
+    )
+
+
+def body_text(part: Message, defects: list[str]) -> str:
+    """Decode a body part to ``str`` (transfer encoding, then charset with fallbacks)."""
+    payload = getattr(part, "_payload", None)  # as parsed (see attachments._encoded_text)
+    if isinstance(payload, str) and len(payload) > MAX_BODY_CHARS:
+        defects.append(f"BodyTooLong: text part cut at {MAX_BODY_CHARS} characters")
+        clone = Message()
+        for key, value in part.items():
+            clone[key] = value
+        clone.set_payload(payload[:MAX_BODY_CHARS])
+        part = clone
+    data = part_bytes(part, defects)
+    charset = part.get_param("charset")
+    if isinstance(charset, tuple):  # RFC 2231 charset*=''utf-8
+        charset = charset[2]
+    return decode_bytes(
+        data, charset if isinstance(charset, str) else None, defects, strict_unknown=True
+    )

@@ -1,0 +1,360 @@
+"""The inbound use case: an SES receipt event in, route actions executed.
+
+For each record: stream the raw mail from S3 (``RAW_MAIL_PREFIX + messageId``), parse it with
+the envelope, then for each envelope recipient ask the router for a decision and run its
+actions. Each action runs at most once per (SES messageId, recipient, action): an idempotency
+record (conditional put, ``INPROGRESS`` with an expiry, then ``COMPLETED`` until its TTL) makes a
+re-delivered event publish and send nothing twice, and lets a crashed attempt be retried.
+
+Errors:
+
+* transient (:class:`~shopmail.errors.TransientError`: S3/DynamoDB throttling, an EventBridge
+  partial failure, a claim still in progress) are re-raised so Lambda retries the event (async:
+  twice, then the on-failure destination, the inbound DLQ);
+* permanent ones (invalid event, missing raw object, no usable header block, a route action
+  that cannot work) are logged with their reason, counted, and sent to the dead-letter sink with
+  the original event; the invocation then succeeds (no retry). Other recipients and actions of
+  the same mail still run.
+
+Example
+-------
+>>> service = InboundService(settings, ports, router)  # doctest: +SKIP
+>>> service.handle_event(ses_event)  # doctest: +SKIP
+{'records': 1, 'actions': {'publish': 1}, 'dead_lettered': 0, ...}
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from shopmail.config import Settings
+from shopmail.domain.message import Envelope, InboundMessage
+from shopmail.domain.ses_event import SesRecord, message_id_of, parse_ses_event
+from shopmail.errors import PermanentError, RouteConfigError
+from shopmail.ports import DeadLetterSink, IdempotencyStore
+from shopmail.services.inbound_actions import (
+    ACTIONS,
+    ORDER,
+    ActionContext,
+    ActionOutcome,
+    ActionPorts,
+    domain_of,
+    hash_key,
+    planned_attachment_keys,
+    why_text,
+)
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_IN_PROGRESS_SECONDS = 300.0
+
+
+class Decider(Protocol):
+    """The router: ``decide(message, recipient)`` returns a decision with ``route``,
+    ``actions`` (specs with ``name`` and ``params``), ``detail_type``, ``tag``,
+    ``order_numbers``, ``captures`` and ``why``."""
+
+    def decide(self, message: InboundMessage, recipient: str) -> Any: ...
+
+
+class MessageParser(Protocol):
+    """``parse_message(source, envelope)`` of the parser."""
+
+    def __call__(
+        self, source: bytes | Iterable[bytes], envelope: Envelope | None = None
+    ) -> InboundMessage: ...
+
+
+@dataclass
+class InboundResult:
+    """Counters of one invocation (log-safe; returned by the handler)."""
+
+    records: int = 0
+    actions: Counter[str] = field(default_factory=Counter)
+    skipped: Counter[str] = field(default_factory=Counter)
+    duplicates: int = 0
+    dead_lettered: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly summary."""
+        return {
+            "records": self.records,
+            "actions": dict(self.actions),
+            "skipped": dict(self.skipped),
+            "duplicates": self.duplicates,
+            "dead_lettered": self.dead_lettered,
+            "errors": self.errors,
+        }
+
+
+def action_spec(spec: Any) -> tuple[str, Mapping[str, Any]]:
+    """Read an action spec leniently: an object with ``name``/``params``, a mapping, or a
+    bare name."""
+    if isinstance(spec, str):
+        return spec, {}
+    if isinstance(spec, Mapping):
+        params = spec.get("params")
+        if not isinstance(params, Mapping):
+            params = {k: v for k, v in spec.items() if k not in ("name", "action", "type")}
+        return str(spec.get("name") or spec.get("action") or spec.get("type") or ""), params
+    name = getattr(spec, "name", None) or getattr(spec, "action", None) or ""
+    params = getattr(spec, "params", None)
+    if isinstance(params, Mapping):
+        return str(name), params
+    if isinstance(params, list | tuple):  # routing.ActionSpec: sorted (key, value) pairs
+        return str(name), {k: v for k, v in params if isinstance(k, str)}
+    return str(name), {}
+
+
+class InboundService:
+    """Runs the inbound use case on SES receipt events.
+
+    Parameters
+    ----------
+    settings
+        Runtime settings (bucket, prefixes, mail domain, auto-reply period).
+    ports
+        Store, publisher, mail sender, rate limiter and the parser's/router's helpers.
+    router
+        Decides per message and envelope recipient.
+    parse
+        ``parse_message`` (injected so the service does not import the parser eagerly).
+    idempotency
+        Where claims and completions are recorded (``None``: no deduplication; tests only).
+    dead_letters
+        Where permanently failed events go with their reason.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        ports: ActionPorts,
+        router: Decider,
+        parse: MessageParser,
+        idempotency: IdempotencyStore | None,
+        dead_letters: DeadLetterSink,
+    ) -> None:
+        self.settings = settings
+        self.ports = ports
+        self.router = router
+        self.parse = parse
+        self.idempotency = idempotency
+        self.dead_letters = dead_letters
+
+    # --- entry point -----------------------------------------------------------------------
+
+    def handle_event(
+        self, event: Any, remaining_ms: Callable[[], int] | None = None
+    ) -> InboundResult:
+        """Handle one SES Lambda event.
+
+        Parameters
+        ----------
+        event
+            The event as Lambda delivers it.
+        remaining_ms
+            Time left in the invocation (``context.get_remaining_time_in_millis``); an
+            in-progress claim expires when the invocation would have ended.
+
+        Raises
+        ------
+        TransientError
+            Retrying the event may help (the platform retries, then dead-letters it).
+        """
+        result = InboundResult()
+        try:
+            records = parse_ses_event(event)
+        except PermanentError as exc:
+            self._dead_letter(event, exc, message_id_of(event), "event", result)
+            return result
+        for record in records:
+            result.records += 1
+            self._handle_record(event, record, result, remaining_ms)
+        return result
+
+    # --- one record ------------------------------------------------------------------------
+
+    def _handle_record(
+        self,
+        event: Any,
+        record: SesRecord,
+        result: InboundResult,
+        remaining_ms: Callable[[], int] | None,
+    ) -> None:
+        envelope = record.envelope
+        raw_key = f"{self.settings.raw_mail_prefix}{envelope.message_id}"
+        try:
+            message = self.parse(self.ports.store.iter_chunks(raw_key), envelope)
+        except PermanentError as exc:
+            self._dead_letter(event, exc, envelope.message_id, "parse", result)
+            return
+        logger.info(
+            "inbound message",
+            extra={
+                "message_id": envelope.message_id,
+                "sender_domain": domain_of(envelope.sender),
+                "recipient_domains": sorted({domain_of(r) for r in envelope.recipients}),
+                "size": message.size,
+                "attachments": len(message.attachments),
+                "verdicts": {
+                    "spam": envelope.verdicts.spam,
+                    "virus": envelope.verdicts.virus,
+                    "dmarc": envelope.verdicts.dmarc,
+                },
+            },
+        )
+        failures: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        for recipient in envelope.recipients:
+            if recipient.lower() in seen:
+                continue
+            seen.add(recipient.lower())
+            failures.extend(
+                self._handle_recipient(message, envelope, recipient, raw_key, result, remaining_ms)
+            )
+        if failures:
+            reason = {
+                "error": "ActionFailed",
+                "code": "action_failed",
+                "permanent": True,
+                "reason": "; ".join(f"{f['action']}: {f['reason']}" for f in failures)[:2000],
+                "context": {"message_id": envelope.message_id, "failures": failures},
+            }
+            self._send_dead_letter(event, reason, envelope.message_id, "actions", result)
+
+    def _handle_recipient(
+        self,
+        message: InboundMessage,
+        envelope: Envelope,
+        recipient: str,
+        raw_key: str,
+        result: InboundResult,
+        remaining_ms: Callable[[], int] | None,
+    ) -> list[dict[str, Any]]:
+        decision = self.router.decide(message, recipient)
+        route = str(getattr(decision, "route", None) or "unknown")
+        specs = [action_spec(s) for s in (getattr(decision, "actions", None) or ())]
+        specs_sorted = sorted(enumerate(specs), key=lambda p: (ORDER.get(p[1][0], 5), p[0]))
+        attachment_keys: dict[int, str] = {}
+        if any(name == "store_attachments" for name, _ in specs):
+            attachment_keys = planned_attachment_keys(self.settings, message, envelope.message_id)
+        logger.info(
+            "routing decision",
+            extra={
+                "message_id": envelope.message_id,
+                "route": route,
+                "recipient_domain": domain_of(recipient),
+                "actions": [name for name, _ in specs],
+                "why": why_text(decision)[:500],
+            },
+        )
+        failures: list[dict[str, Any]] = []
+        for index, (name, params) in specs_sorted:
+            ctx = ActionContext(
+                settings=self.settings,
+                ports=self.ports,
+                message=message,
+                envelope=envelope,
+                recipient=recipient,
+                route=route,
+                decision=decision,
+                params=params,
+                raw_key=raw_key,
+                attachment_keys=attachment_keys,
+            )
+            key = f"inbound#{envelope.message_id}#{hash_key(recipient)}#{index}:{name}"
+            try:
+                outcome = self._run_once(key, name, ctx, remaining_ms)
+            except PermanentError as exc:
+                logger.error(
+                    "route action failed permanently",
+                    extra=ctx.log_extra(action=name, error=exc.code, reason=exc.reason),
+                )
+                failures.append(
+                    {
+                        "action": name,
+                        "recipient_domain": domain_of(recipient),
+                        "route": route,
+                        "code": exc.code,
+                        "reason": exc.reason,
+                    }
+                )
+                continue
+            if outcome is None:
+                result.duplicates += 1
+                logger.info("action already done", extra=ctx.log_extra(action=name))
+            elif outcome.status == "done":
+                result.actions[name] += 1
+                logger.info("action done", extra=ctx.log_extra(action=name, **outcome.info))
+            else:
+                result.skipped[name] += 1
+        return failures
+
+    def _run_once(
+        self,
+        key: str,
+        name: str,
+        ctx: ActionContext,
+        remaining_ms: Callable[[], int] | None,
+    ) -> ActionOutcome | None:
+        factory = ACTIONS.get(name)
+        if factory is None:
+            raise RouteConfigError(f"unknown action {name!r}", route=ctx.route)
+        action = factory()
+        store = self.idempotency
+        if store is None:
+            return action.execute(ctx)
+        seconds = DEFAULT_IN_PROGRESS_SECONDS
+        if remaining_ms is not None:
+            seconds = max(remaining_ms() / 1000.0, 1.0) + 1.0
+        if not store.begin(key, seconds):
+            return None
+        try:
+            outcome: ActionOutcome = action.execute(ctx)
+        except BaseException:
+            store.release(key)
+            raise
+        store.complete(key, {"action": name, "status": outcome.status, "route": ctx.route})
+        return outcome
+
+    # --- dead letters ----------------------------------------------------------------------
+
+    def _dead_letter(
+        self,
+        event: Any,
+        exc: PermanentError,
+        message_id: str | None,
+        stage: str,
+        result: InboundResult,
+    ) -> None:
+        reason = exc.to_dict()
+        self._send_dead_letter(event, reason, message_id, stage, result)
+
+    def _send_dead_letter(
+        self,
+        event: Any,
+        reason: Mapping[str, Any],
+        message_id: str | None,
+        stage: str,
+        result: InboundResult,
+    ) -> None:
+        full = {**reason, "stage": stage, "messageId": message_id}
+        logger.error(
+            "inbound event dead-lettered",
+            extra={
+                "message_id": message_id,
+                "stage": stage,
+                "error": reason.get("code"),
+                "reason": str(reason.get("reason", ""))[:500],
+            },
+        )
+        self.dead_letters.send(event if isinstance(event, Mapping) else {"event": event}, full)
+        result.dead_lettered += 1
+        result.errors.append(
+            {"stage": stage, "code": reason.get("code"), "reason": reason.get("reason")}
+        )

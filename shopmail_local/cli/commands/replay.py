@@ -1,0 +1,179 @@
+"""``shopmail replay [--queue-url URL] [--max N] [--dry-run]``: re-drive inbound dead letters.
+
+Reads the inbound dead-letter queue (``--queue-url``, else ``INBOUND_DLQ_URL``), takes the
+original SES event from each entry (``event`` of entries the service wrote, or
+``requestPayload`` of Lambda's on-failure destination records), runs the inbound service on it
+in-process with the same settings and adapters as the function (environment as in Lambda;
+``AWS_ENDPOINT_URL`` points at a local moto server), and deletes the entry when the run
+succeeded. Actions that completed before the failure are skipped (idempotency records), so a
+replay only does what is still missing.
+
+Per entry one JSON line on stdout: ``status`` is ``replayed``, ``dead_lettered_again`` (a
+permanent error again: the service wrote a new entry with the new reason and the old one is
+deleted), ``failed`` (a transient error: the entry stays), ``unreadable`` (stays) or
+``would_replay`` (``--dry-run``: nothing runs, nothing is deleted); an entry the run itself
+wrote for an event it already replayed is left alone (``skipped``). Exit code 1 when any entry
+failed or was unreadable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from shopmail.config import Settings
+from shopmail.errors import ShopmailError
+
+SqsClient = Any
+ServiceFactory = Callable[[Settings], Any]
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``replay`` sub-command."""
+    p = subparsers.add_parser(
+        "replay", help="re-drive inbound dead-letter entries", description=__doc__
+    )
+    p.add_argument("--queue-url", help="the inbound DLQ (default: INBOUND_DLQ_URL)")
+    p.add_argument("--max", type=int, default=100, help="at most N entries (default 100)")
+    p.add_argument("--dry-run", action="store_true", help="list entries, change nothing")
+    p.set_defaults(func=run)
+
+
+def original_event(body: str) -> Mapping[str, Any] | None:
+    """The SES event inside a dead-letter message body (``None`` when there is none)."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(data, Mapping):
+        return None
+    for key in ("event", "requestPayload"):
+        event = data.get(key)
+        if isinstance(event, Mapping) and event.get("Records"):
+            return event
+    if data.get("Records"):
+        return data
+    return None
+
+
+def _ses_id(event: Mapping[str, Any]) -> str | None:
+    try:
+        value = event["Records"][0]["ses"]["mail"]["messageId"]
+    except (KeyError, IndexError, TypeError):
+        return None
+    return str(value)
+
+
+def _default_service(settings: Settings) -> Any:
+    from shopmail.adapters.inbound_wiring import (
+        build_inbound_service,
+        default_client_factory,
+        relay_sender,
+    )
+
+    clients = default_client_factory(os.environ.get("AWS_ENDPOINT_URL") or None, settings.region)
+    return build_inbound_service(
+        settings, clients, mail_sender_factory=lambda: relay_sender(settings, clients)
+    )
+
+
+def _sqs(settings: Settings) -> SqsClient:
+    from shopmail.adapters.inbound_wiring import default_client_factory
+
+    return default_client_factory(os.environ.get("AWS_ENDPOINT_URL") or None, settings.region)(
+        "sqs"
+    )
+
+
+def replay(
+    sqs: SqsClient,
+    queue_url: str,
+    service: Any,
+    *,
+    max_entries: int = 100,
+    dry_run: bool = False,
+    out: Any = None,
+) -> dict[str, int]:
+    """Re-drive up to ``max_entries`` entries of ``queue_url`` through ``service``.
+
+    Returns
+    -------
+    dict
+        Count per status.
+    """
+    out = out or sys.stdout
+    counts: dict[str, int] = {}
+    seen: set[str] = set()
+    handled: set[str | None] = set()
+    keep: list[str] = []  # receipt handles to make visible again at the end
+    done = 0
+    while done < max_entries:
+        batch = sqs.receive_message(
+            QueueUrl=queue_url,
+            MaxNumberOfMessages=min(10, max_entries - done),
+            VisibilityTimeout=120,
+            WaitTimeSeconds=0,
+        ).get("Messages", [])
+        fresh = [m for m in batch if m["MessageId"] not in seen]
+        if not fresh:
+            break
+        for msg in fresh:
+            seen.add(msg["MessageId"])
+            done += 1
+            event = original_event(msg.get("Body", ""))
+            line: dict[str, Any] = {"sqsMessageId": msg["MessageId"]}
+            if event is None:
+                status = "unreadable"
+                line["reason"] = "no SES event in the entry"
+                keep.append(msg["ReceiptHandle"])
+            else:
+                line["messageId"] = _ses_id(event)
+                if line["messageId"] in handled:  # written again by this run: leave it
+                    status = "skipped"
+                    line["reason"] = "already replayed in this run"
+                    keep.append(msg["ReceiptHandle"])
+                elif dry_run:
+                    status = "would_replay"
+                    keep.append(msg["ReceiptHandle"])
+                else:
+                    handled.add(line["messageId"])
+                    try:
+                        result = service.handle_event(event)
+                    except ShopmailError as exc:
+                        status = "failed"
+                        line["reason"] = exc.reason
+                        keep.append(msg["ReceiptHandle"])
+                    else:
+                        status = "dead_lettered_again" if result.dead_lettered else "replayed"
+                        line["result"] = result.to_dict()
+                        sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=msg["ReceiptHandle"])
+            line["status"] = status
+            counts[status] = counts.get(status, 0) + 1
+            print(json.dumps(line, ensure_ascii=False), file=out)
+            if done >= max_entries:
+                break
+    for handle in keep:
+        sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=handle, VisibilityTimeout=0)
+    return counts
+
+
+def run(
+    args: argparse.Namespace,
+    service_factory: ServiceFactory | None = None,
+) -> int:
+    """Run ``shopmail replay``."""
+    settings = Settings.from_env()
+    queue_url = args.queue_url or settings.inbound_dlq_url
+    if not queue_url:
+        print("replay: no queue (use --queue-url or set INBOUND_DLQ_URL)", file=sys.stderr)
+        return 2
+    service = None if args.dry_run else (service_factory or _default_service)(settings)
+    counts = replay(
+        _sqs(settings), queue_url, service, max_entries=max(args.max, 0), dry_run=args.dry_run
+    )
+    print(json.dumps({"summary": counts}), file=sys.stderr)
+    return 1 if counts.get("failed") or counts.get("unreadable") else 0

@@ -1,0 +1,74 @@
+"""``shopmail routes check [FILE]``: validate a routes file.
+
+Without FILE it checks ``ROUTES_FILE`` (or the shipped default routes). Prints a summary of
+the rules and exits 0 when the file is valid; prints every problem (one per line, naming the
+rule and the field) and exits 1 when it is not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+from shopmail.config import ENV_NAMES
+from shopmail.domain.routing import RouteTable, load_routes
+from shopmail.errors import RouteConfigError
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``routes`` sub-command (with ``check``)."""
+    p = subparsers.add_parser("routes", help="routes file tools", description=__doc__)
+    sub = p.add_subparsers(dest="routes_command", metavar="SUBCOMMAND")
+    check = sub.add_parser(
+        "check", help="validate a routes file (exit 0 valid, 1 invalid)", description=__doc__
+    )
+    check.add_argument("file", nargs="?", help="routes file (default: ROUTES_FILE or shipped)")
+    check.add_argument("-q", "--quiet", action="store_true", help="print errors only")
+    check.set_defaults(func=run_check)
+    p.set_defaults(func=_usage(p))
+
+
+def _usage(parser: argparse.ArgumentParser) -> Any:
+    def usage(args: argparse.Namespace) -> int:
+        parser.print_help(sys.stderr)
+        return 2
+
+    return usage
+
+
+def describe(table: RouteTable) -> list[str]:
+    """Readable one-line summaries of the rules."""
+    lines = []
+    for i, rule in enumerate(table.rules, 1):
+        actions = ", ".join(
+            a.name + (f"({a.params[0][1]})" if a.params and a.name != "forward" else "")
+            for a in rule.actions
+        )
+        kind = "catch-all" if rule.catch_all else f"{len(rule.matchers)} matcher(s)"
+        lines.append(f"  {i}. {rule.name}: {kind} -> {actions}{'' if rule.stop else ' [no stop]'}")
+    return lines
+
+
+def run_check(args: argparse.Namespace) -> int:
+    """Validate the file; 0 valid, 1 invalid."""
+    path = args.file or os.environ.get(ENV_NAMES["routes_file"]) or None
+    try:
+        table = load_routes(path)
+    except RouteConfigError as exc:
+        errors = exc.context.get("errors") or [exc.reason]
+        print(f"{exc.context.get('source', path)}: INVALID ({len(errors)} problem(s))")
+        for err in errors:
+            print(f"  - {err}")
+        return 1
+    if not args.quiet:
+        p = table.policy
+        print(f"{table.source}: OK, {len(table.rules)} rule(s)")
+        print(
+            f"  policy: virus_fail={p.virus_fail} spam_fail={p.spam_fail} dmarc_fail={p.dmarc_fail}"
+        )
+        print("\n".join(describe(table)))
+        if not table.has_catch_all:
+            print("  note: no catch-all rule: unmatched mail uses the built-in fallback")
+    return 0

@@ -1,0 +1,164 @@
+"""The whole offline stack started in-process on free ports (what ``shopmail run`` starts)."""
+
+from __future__ import annotations
+
+import json
+import smtplib
+import socket
+import ssl
+import time
+from collections.abc import Callable, Iterator
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from shopmail.domain.smtp_password import smtp_password
+
+from shopmail_local.cli.main import main as cli
+from shopmail_local.stack.runner import LocalStack, RunConfig
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _ports(n: int) -> list[int]:
+    socks = [socket.socket() for _ in range(n)]
+    try:
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [int(s.getsockname()[1]) for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    moto, inbound, relay, web = _ports(4)
+    config = RunConfig(
+        state_dir=tmp_path_factory.mktemp("local-state"),
+        moto_port=moto,
+        inbound_port=inbound,
+        relay_port=relay,
+        web_port=web,
+        retry_delays=(0.05, 0.05),
+    )
+    with LocalStack(config) as running:
+        yield running
+
+
+def _wait(check: Callable[[], Any], timeout: float = 15.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.2)
+    return check()
+
+
+def _relay_send(stack: LocalStack, rcpts: list[str], subject: str) -> str:
+    out = stack.outputs
+    assert out is not None
+    creds = out.smtp_credentials
+    msg = EmailMessage()
+    msg["From"] = "shop@shop.example"
+    msg["To"] = ", ".join(rcpts)
+    msg["Subject"] = subject
+    msg["X-SES-CONFIGURATION-SET"] = str(out.outputs["ConfigurationSetName"])
+    msg["X-SES-MESSAGE-TAGS"] = "type=OrderPlaced, order=ORD-1"
+    msg.set_content("hello")
+    ctx = ssl.create_default_context(cafile=stack.ca_file)
+    with smtplib.SMTP("127.0.0.1", stack.config.relay_port, timeout=10) as smtp:
+        smtp.starttls(context=ctx)
+        smtp.login(creds["access_key_id"], smtp_password(creds["secret_access_key"], out.region))
+        smtp.sendmail("shop@shop.example", rcpts, msg.as_bytes())
+    records = _wait(lambda: [r for r in stack.state.relay_log() if r["subject"] == subject])
+    return str(records[0]["ses_message_id"])
+
+
+def test_relay_routes_to_outbox_loopback_and_simulator(stack: LocalStack) -> None:
+    rcpts = ["kunde@example.com", "success@simulator.amazonses.com", "orders@shop.example"]
+    ses_id = _relay_send(stack, rcpts, "routing test")
+    (record,) = [r for r in stack.state.relay_log() if r["ses_message_id"] == ses_id]
+    assert record["outbox"] == ["kunde@example.com"]
+    assert record["simulator"] == ["success@simulator.amazonses.com"]
+    assert record["loopback"] == ["orders@shop.example"]
+    assert record["events"] == ["Delivery", "Delivery", "Delivery"]
+    outbox = [m.message()["Subject"] for m in stack.state.iter_outbox()]
+    assert "routing test" in outbox
+    loop_id = record["loopback_ids"][0]
+    received = [r for r in stack.state.inbound_log() if r["message_id"] == loop_id]
+    assert received[0]["recipients"] == ["orders@shop.example"]
+
+
+def test_bounce_simulator_puts_a_bounce_event_for_the_feedback_rule(stack: LocalStack) -> None:
+    ses_id = _relay_send(stack, ["bounce@simulator.amazonses.com"], "bounce test")
+
+    def bounced() -> list[dict[str, Any]]:
+        return [
+            r["event"]
+            for r in stack.state.event_log()
+            if r["event"].get("detail-type") == "Email Bounced"
+            and r["event"]["detail"]["mail"]["messageId"] == ses_id
+        ]
+
+    (event,) = _wait(bounced)
+    assert event["source"] == "aws.ses"
+    detail = event["detail"]
+    assert detail["bounce"]["bounceType"] == "Permanent"
+    assert detail["mail"]["tags"]["order"] == ["ORD-1"]
+    assert not any(h["name"].startswith("X-SES-") for h in detail["mail"]["headers"])
+
+
+def test_deliver_and_send_event_commands_reach_the_stack(
+    stack: LocalStack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = stack.config
+    eml = REPO / "events" / "inbound" / "order_reply.eml"
+    code = cli(
+        [
+            "deliver", str(eml), "--to", "orders@shop.example",
+            "--port", str(cfg.inbound_port), "--ca-file", stack.ca_file,
+        ]
+    )  # fmt: skip
+    assert code == 0
+    message_id = capsys.readouterr().out.split()[-1]
+    invocations = _wait(
+        lambda: [
+            r
+            for r in stack.state.inbound_log()
+            if r["message_id"] == message_id and r["kind"] == "invocation"
+        ]
+    )
+    assert invocations, "the inbound handler was not invoked"
+    assert invocations[0]["ok"], invocations[0]["error"]
+    decisions = [
+        r
+        for r in stack.state.inbound_log()
+        if r["message_id"] == message_id and r["kind"] == "decision"
+    ]
+    assert decisions and decisions[0]["route"] not in ("", "unknown")
+    assert decisions[0]["recipient_domain"] == "shop.example"
+    page = requests.get(f"http://127.0.0.1:{cfg.web_port}/inbound", timeout=10).text
+    assert f"<strong>{decisions[0]['route']}</strong>" in page
+    rejected = cli(["deliver", str(eml), "--to", "x@elsewhere.example", "--port",
+                    str(cfg.inbound_port), "--no-tls"])  # fmt: skip
+    assert rejected == 1
+
+    event_file = REPO / "events" / "outbound" / "OrderPlaced.json"
+    assert cli(["send-event", str(event_file), "--endpoint", stack.endpoint]) == 0
+    seen = _wait(
+        lambda: [
+            r for r in stack.state.event_log() if r["event"].get("detail-type") == "OrderPlaced"
+        ]
+    )
+    assert json.dumps(seen[0]["event"]["detail"]).find("ORD-100234") >= 0
+
+
+def test_web_inbox_serves_the_stack(stack: LocalStack) -> None:
+    base = f"http://127.0.0.1:{stack.config.web_port}"
+    for path in ("/", "/inbound", "/events", "/dlq", "/suppression"):
+        assert requests.get(base + path, timeout=10).status_code == 200
+    assert "InboundDeadLetterQueue" in requests.get(base + "/dlq", timeout=10).text

@@ -1,0 +1,453 @@
+"""The SES SMTP relay client against a SES-like relay over real TCP with STARTTLS and AUTH."""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+from collections.abc import Callable
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+
+import pytest
+from shopmail.adapters.smtp_relay import SesSmtpRelay, SmtpCredentials
+from shopmail.errors import (
+    ConfigurationError,
+    DeliveryDeferredError,
+    InvalidRecipientError,
+    MessageRejectedError,
+    QuotaExceededError,
+)
+
+from shopmail_local.certs import ensure_certs
+from tests.fixtures.ses_smtp import SesSmtp
+
+SENDER = "shop@shop.example"
+RCPT = "customer@example.org"
+
+
+def build(subject: str = "Order 1001", sender: str = SENDER, body: str = "Hello") -> bytes:
+    msg = EmailMessage(policy=policy.SMTP)
+    msg["From"] = sender
+    msg["To"] = RCPT
+    msg["Subject"] = subject
+    msg.set_content(body)
+    return msg.as_bytes()
+
+
+def subjects(ses: SesSmtp) -> list[str]:
+    return [str(BytesParser().parsebytes(m.data)["Subject"]) for m in ses.messages]
+
+
+# --- happy path ---------------------------------------------------------------------------
+
+
+def test_batch_on_one_connection_captures_message_ids(ses_smtp: SesSmtp) -> None:
+    relay = ses_smtp.relay()
+    with relay.session() as smtp:
+        ids = [smtp.send(SENDER, [RCPT], build(f"m{i}")) for i in range(3)]
+    assert ids == [m.message_id for m in ses_smtp.messages]
+    assert len(set(ids)) == 3
+    assert all(i.startswith("0102") for i in ids)
+    assert ses_smtp.server.connections == 1
+    assert ses_smtp.server.logins == 1
+    assert subjects(ses_smtp) == ["m0", "m1", "m2"]
+    assert ses_smtp.messages[0].envelope.mail_from == SENDER
+    assert ses_smtp.messages[0].envelope.rcpt_tos == (RCPT,)
+    assert ses_smtp.messages[0].envelope.auth_login == ses_smtp.access_key_id
+
+
+def test_dot_stuffing_keeps_the_body_intact(ses_smtp: SesSmtp) -> None:
+    body = ".leading dot\n..two dots\n.\nend"
+    with ses_smtp.relay().session() as smtp:
+        smtp.send(SENDER, [RCPT], build(body=body))
+    got = BytesParser(policy=policy.default).parsebytes(ses_smtp.messages[0].data)
+    assert got.get_content().replace("\r\n", "\n").rstrip("\n") == body
+
+
+def test_adapter_send_satisfies_the_mail_sender_port(ses_smtp: SesSmtp) -> None:
+    relay = ses_smtp.relay()
+    try:
+        first = relay.send(SENDER, [RCPT], build("a"))
+        second = relay.send(SENDER, [RCPT], build("b"))
+    finally:
+        relay.close()
+    assert [first, second] == [m.message_id for m in ses_smtp.messages]
+    assert ses_smtp.server.connections == 1
+
+
+def test_session_connects_lazily_and_quits(ses_smtp: SesSmtp) -> None:
+    with ses_smtp.relay().session():
+        pass
+    assert ses_smtp.server.connections == 0
+    with ses_smtp.relay().session() as smtp:
+        smtp.send(SENDER, [RCPT], build())
+    assert ses_smtp.server.replies[-1].startswith("221")
+
+
+def test_delivery_hook_receives_envelope_bytes_and_id(
+    make_ses_smtp: Callable[..., SesSmtp],
+) -> None:
+    seen: list[tuple[str, bytes, str]] = []
+    ses = make_ses_smtp(on_message=lambda env, raw, mid: seen.append((env.mail_from, raw, mid)))
+    with ses.relay().session() as smtp:
+        ses_id = smtp.send(SENDER, [RCPT], build("hooked"))
+    assert seen == [(SENDER, ses.messages[0].data, ses_id)]
+
+
+def test_failing_delivery_hook_is_a_transient_failure(
+    make_ses_smtp: Callable[..., SesSmtp],
+) -> None:
+    def boom(*_: object) -> None:
+        raise RuntimeError("routing broke")
+
+    ses = make_ses_smtp(on_message=boom)
+    with ses.relay().session() as smtp, pytest.raises(DeliveryDeferredError):
+        smtp.send(SENDER, [RCPT], build())
+    assert ses.messages == []
+
+
+# --- the EHLO advertisement -----------------------------------------------------------------
+
+
+def test_ehlo_advertises_exactly_what_ses_advertises(ses_smtp: SesSmtp) -> None:
+    context = ssl.create_default_context(cafile=str(ses_smtp.ca_file))
+    with smtplib.SMTP(ses_smtp.host, ses_smtp.port, timeout=5) as client:
+        code, before = client.ehlo("client.example")
+        assert code == 250
+        assert before.decode().splitlines()[1:] == [
+            "8BITMIME",
+            "STARTTLS",
+            "AUTH PLAIN LOGIN",
+            "Ok",
+        ]
+        assert client.mail(SENDER) == (530, b"Must issue a STARTTLS command first")
+        client.starttls(context=context)
+        code, after = client.ehlo("client.example")
+        assert after.decode().splitlines()[1:] == ["8BITMIME", "AUTH PLAIN LOGIN", "Ok"]
+        for absent in ("pipelining", "smtputf8", "enhancedstatuscodes", "chunking", "dsn", "size"):
+            assert not client.has_extn(absent)
+        assert client.mail(SENDER) == (530, b"Authentication required")
+
+
+# --- transient replies ------------------------------------------------------------------------
+
+
+def test_454_rate_after_data_is_deferred_and_the_batch_goes_on(ses_smtp: SesSmtp) -> None:
+    ses_smtp.script("data", "454 Throttling failure: Maximum sending rate exceeded.")
+    with ses_smtp.relay().session() as smtp:
+        with pytest.raises(DeliveryDeferredError) as info:
+            smtp.send(SENDER, [RCPT], build("throttled"))
+        assert info.value.context["smtp_code"] == 454
+        ses_id = smtp.send(SENDER, [RCPT], build("next"))
+    assert subjects(ses_smtp) == ["next"]
+    assert ses_smtp.messages[0].message_id == ses_id
+    assert ses_smtp.server.connections == 1
+
+
+def test_real_rate_limit_answers_454(make_ses_smtp: Callable[..., SesSmtp]) -> None:
+    ses = make_ses_smtp(max_rate=1.0)
+    with ses.relay().session() as smtp:
+        smtp.send(SENDER, [RCPT], build("one"))
+        with pytest.raises(DeliveryDeferredError, match="Maximum sending rate"):
+            smtp.send(SENDER, [RCPT], build("two"))
+
+
+@pytest.mark.parametrize(
+    "reply",
+    ["421 Too many concurrent SMTP connections", "451 4.4.2 Timeout waiting for data from client."],
+)
+@pytest.mark.parametrize("stage", ["mail", "data"])
+def test_reconnect_once_then_success(ses_smtp: SesSmtp, reply: str, stage: str) -> None:
+    ses_smtp.script(stage, reply)
+    with ses_smtp.relay().session() as smtp:
+        ses_id = smtp.send(SENDER, [RCPT], build("retried"))
+        assert smtp.reconnects == 1
+    assert [m.message_id for m in ses_smtp.messages] == [ses_id]
+    assert ses_smtp.server.connections == 2
+
+
+def test_421_at_the_start_of_data_is_handled(ses_smtp: SesSmtp) -> None:
+    # CPython gh-132796: smtplib's sendmail does not handle 421 in DATA; this client does.
+    ses_smtp.script("data_start", "421 Service not available, closing transmission channel")
+    with ses_smtp.relay().session() as smtp:
+        ses_id = smtp.send(SENDER, [RCPT], build())
+        assert smtp.reconnects == 1
+    assert [m.message_id for m in ses_smtp.messages] == [ses_id]
+    assert "421 Service not available, closing transmission channel" in ses_smtp.server.replies
+
+
+def test_second_reconnect_failure_is_deferred(ses_smtp: SesSmtp) -> None:
+    for _ in range(2):
+        ses_smtp.script("mail", "421 Too many concurrent SMTP connections")
+    with ses_smtp.relay().session() as smtp:
+        with pytest.raises(DeliveryDeferredError, match="twice"):
+            smtp.send(SENDER, [RCPT], build())
+        smtp.send(SENDER, [RCPT], build("later"))  # the session recovers for the next item
+    assert subjects(ses_smtp) == ["later"]
+
+
+def test_dropped_connection_mid_data_reconnects_and_resends(ses_smtp: SesSmtp) -> None:
+    ses_smtp.script("data", drop=True)
+    with ses_smtp.relay().session() as smtp:
+        ses_id = smtp.send(SENDER, [RCPT], build("resent"))
+    assert [m.message_id for m in ses_smtp.messages] == [ses_id]
+    assert subjects(ses_smtp) == ["resent"]
+    assert ses_smtp.server.connections == 2
+
+
+def test_dropped_twice_is_transient(ses_smtp: SesSmtp) -> None:
+    ses_smtp.script("data", drop=True)
+    ses_smtp.script("data", drop=True)
+    with ses_smtp.relay().session() as smtp, pytest.raises(DeliveryDeferredError):
+        smtp.send(SENDER, [RCPT], build())
+    assert ses_smtp.messages == []
+
+
+def test_timeout_after_the_final_dot_is_deferred_without_resending(ses_smtp: SesSmtp) -> None:
+    # The message may have been accepted: resending at once risks a duplicate, so the item
+    # is deferred (the business-key idempotency upstream decides on the retry).
+    ses_smtp.script("data", delay=1.0)
+    with ses_smtp.relay(timeout=0.3).session() as smtp:
+        with pytest.raises(DeliveryDeferredError) as info:
+            smtp.send(SENDER, [RCPT], build("slow"))
+        assert info.value.context["ambiguous"] is True
+        assert smtp.reconnects == 0
+    assert ses_smtp.server.connections == 1
+
+
+def test_451_temporary_service_failure_is_deferred_with_a_new_connection(
+    ses_smtp: SesSmtp,
+) -> None:
+    ses_smtp.script("data", "451 Temporary service failure")
+    with ses_smtp.relay().session() as smtp:
+        with pytest.raises(DeliveryDeferredError):
+            smtp.send(SENDER, [RCPT], build())
+        smtp.send(SENDER, [RCPT], build("after"))
+    assert ses_smtp.server.connections == 2
+
+
+def test_idle_connection_is_replaced_before_use(ses_smtp: SesSmtp) -> None:
+    now = [1000.0]
+    with ses_smtp.relay(clock=lambda: now[0], idle_limit=5.0).session() as smtp:
+        smtp.send(SENDER, [RCPT], build("a"))
+        now[0] += 4.0
+        smtp.send(SENDER, [RCPT], build("b"))
+        assert ses_smtp.server.connections == 1
+        now[0] += 5.5
+        smtp.send(SENDER, [RCPT], build("c"))
+    assert ses_smtp.server.connections == 2
+    assert subjects(ses_smtp) == ["a", "b", "c"]
+
+
+def test_server_idle_timeout_answers_451_4_4_2_and_client_recovers(
+    make_ses_smtp: Callable[..., SesSmtp],
+) -> None:
+    import time
+
+    ses = make_ses_smtp(idle_timeout=0.3)
+    # idle_limit above the server's timeout: the client does not know the connection died
+    with ses.relay(idle_limit=60).session() as smtp:
+        smtp.send(SENDER, [RCPT], build("a"))
+        time.sleep(0.6)
+        smtp.send(SENDER, [RCPT], build("b"))
+        assert smtp.reconnects == 1
+    assert any(r.startswith("451 4.4.2 Timeout waiting for data") for r in ses.server.replies)
+    assert subjects(ses) == ["a", "b"]
+
+
+# --- batch-stopping replies ------------------------------------------------------------------
+
+
+def test_daily_quota_stops_the_batch(ses_smtp: SesSmtp) -> None:
+    ses_smtp.script("data", "454 Throttling failure: Daily message quota exceeded.")
+    with ses_smtp.relay().session() as smtp:
+        with pytest.raises(QuotaExceededError):
+            smtp.send(SENDER, [RCPT], build())
+        connections = ses_smtp.server.connections
+        with pytest.raises(QuotaExceededError):
+            smtp.send(SENDER, [RCPT], build())
+        assert ses_smtp.server.connections == connections  # no further network use
+    assert ses_smtp.messages == []
+
+
+def test_real_daily_quota(make_ses_smtp: Callable[..., SesSmtp]) -> None:
+    ses = make_ses_smtp(daily_quota=1)
+    with ses.relay().session() as smtp:
+        smtp.send(SENDER, [RCPT], build())
+        with pytest.raises(QuotaExceededError):
+            smtp.send(SENDER, [RCPT], build())
+
+
+def test_wrong_password_is_a_configuration_error(ses_smtp: SesSmtp) -> None:
+    bad = SmtpCredentials(ses_smtp.access_key_id, "B" + "x" * 43)
+    with ses_smtp.relay(credentials=bad).session() as smtp:
+        with pytest.raises(ConfigurationError) as info:
+            smtp.send(SENDER, [RCPT], build())
+        assert info.value.context["smtp_code"] == 535
+        assert "Authentication Credentials Invalid" in info.value.reason
+        with pytest.raises(ConfigurationError):  # the batch stays stopped
+            smtp.send(SENDER, [RCPT], build())
+    assert ses_smtp.server.connections == 1
+    assert "x" * 43 not in info.value.reason
+
+
+def test_raw_secret_instead_of_derived_password_is_rejected(ses_smtp: SesSmtp) -> None:
+    raw = SmtpCredentials(ses_smtp.access_key_id, ses_smtp.secret_access_key)
+    with ses_smtp.relay(credentials=raw).session() as smtp, pytest.raises(ConfigurationError):
+        smtp.send(SENDER, [RCPT], build())
+
+
+def test_scripted_535_is_a_configuration_error(ses_smtp: SesSmtp) -> None:
+    ses_smtp.script("auth", "535 Authentication Credentials Invalid")
+    with ses_smtp.relay().session() as smtp, pytest.raises(ConfigurationError):
+        smtp.send(SENDER, [RCPT], build())
+
+
+def test_unverified_sender_is_a_configuration_error(ses_smtp: SesSmtp) -> None:
+    with ses_smtp.relay().session() as smtp, pytest.raises(ConfigurationError) as info:
+        smtp.send("news@unverified.example", [RCPT], build(sender="news@unverified.example"))
+    assert "not verified" in info.value.reason
+    assert "news@" not in info.value.reason  # addresses reduced to the domain
+    assert ses_smtp.messages == []
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "554 Access denied: User arn:aws:iam::123456789012:user/x is not authorized to perform "
+        "ses:SendRawEmail",
+        "554 Message rejected: Sending paused for this account.",
+    ],
+)
+def test_other_554_configuration_errors(ses_smtp: SesSmtp, reply: str) -> None:
+    ses_smtp.script("data", reply)
+    with ses_smtp.relay().session() as smtp, pytest.raises(ConfigurationError):
+        smtp.send(SENDER, [RCPT], build())
+
+
+# --- permanent replies -----------------------------------------------------------------------
+
+
+def test_554_transaction_failed_is_permanent_and_the_batch_goes_on(ses_smtp: SesSmtp) -> None:
+    ses_smtp.script("data", "554 Transaction failed: Duplicate header 'Subject'.")
+    with ses_smtp.relay().session() as smtp:
+        with pytest.raises(MessageRejectedError) as info:
+            smtp.send(SENDER, [RCPT], build("bad"))
+        assert info.value.context["smtp_code"] == 554
+        smtp.send(SENDER, [RCPT], build("good"))
+    assert subjects(ses_smtp) == ["good"]
+
+
+def test_too_long_message_is_permanent(make_ses_smtp: Callable[..., SesSmtp]) -> None:
+    ses = make_ses_smtp(max_message_size=2000)
+    with ses.relay().session() as smtp:
+        with pytest.raises(MessageRejectedError, match="552 Message is too long"):
+            smtp.send(SENDER, [RCPT], build(body="x" * 5000))
+        smtp.send(SENDER, [RCPT], build("small"))
+    assert subjects(ses) == ["small"]
+
+
+def test_553_recipient_is_permanent(ses_smtp: SesSmtp) -> None:
+    ses_smtp.script("rcpt", "553 Invalid email address")
+    with ses_smtp.relay().session() as smtp:
+        with pytest.raises(MessageRejectedError):
+            smtp.send(SENDER, [RCPT], build())
+        smtp.send(SENDER, [RCPT], build("after rset"))
+    assert subjects(ses_smtp) == ["after rset"]
+
+
+# --- TLS and input ---------------------------------------------------------------------------
+
+
+def test_certificate_from_another_ca_fails_verification(
+    ses_smtp: SesSmtp, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    other = ensure_certs(tmp_path_factory.mktemp("other-ca"), common_name="some other CA")
+    relay = ses_smtp.relay(ca_file=str(other.ca_file))
+    with relay.session() as smtp:
+        with pytest.raises(ConfigurationError, match="certificate"):
+            smtp.send(SENDER, [RCPT], build())
+        with pytest.raises(ConfigurationError, match="certificate"):  # batch stays stopped
+            smtp.send(SENDER, [RCPT], build())
+    assert ses_smtp.server.connections == 1
+    assert ses_smtp.server.logins == 0
+    assert ses_smtp.messages == []
+
+
+def test_system_trust_store_rejects_the_local_ca(ses_smtp: SesSmtp) -> None:
+    relay = SesSmtpRelay(ses_smtp.host, ses_smtp.port, ses_smtp.credentials, timeout=5)
+    with relay.session() as smtp, pytest.raises(ConfigurationError, match="certificate"):
+        smtp.send(SENDER, [RCPT], build())
+
+
+def test_ssl_context_is_built_once_per_adapter(ses_smtp: SesSmtp) -> None:
+    relay = ses_smtp.relay()
+    context = relay.ssl_context
+    with relay.session() as a:
+        a.send(SENDER, [RCPT], build())
+    with relay.session() as b:
+        b.send(SENDER, [RCPT], build())
+    assert relay.ssl_context is context
+    assert context.verify_mode is ssl.CERT_REQUIRED and context.check_hostname
+
+
+def test_tcp_nodelay_is_set(ses_smtp: SesSmtp) -> None:
+    import socket
+
+    with ses_smtp.relay().session() as smtp:
+        smtp.send(SENDER, [RCPT], build())
+        conn = smtp._conn
+        assert conn is not None and conn.sock is not None
+        assert conn.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+
+
+def test_connection_refused_is_deferred(ses_smtp: SesSmtp) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    relay = SesSmtpRelay("127.0.0.1", port, ses_smtp.credentials, timeout=2)
+    with relay.session() as smtp, pytest.raises(DeliveryDeferredError):
+        smtp.send(SENDER, [RCPT], build())
+
+
+@pytest.mark.parametrize(
+    ("sender", "recipients"),
+    [
+        (SENDER, []),
+        (SENDER, ["kunde@exämple.de"]),
+        (SENDER, ["jürgen@example.de"]),
+        (SENDER, ["a@example.org\r\nRCPT TO:<evil@example.org>"]),
+        (SENDER, ["no-at-sign"]),
+        (SENDER, [f"r{i}@example.org" for i in range(51)]),
+        ("shöp@shop.example", [RCPT]),
+    ],
+)
+def test_bad_addresses_are_rejected_before_sending(
+    ses_smtp: SesSmtp, sender: str, recipients: list[str]
+) -> None:
+    with ses_smtp.relay().session() as smtp, pytest.raises(InvalidRecipientError):
+        smtp.send(sender, recipients, build())
+    assert ses_smtp.server.connections == 0
+
+
+def test_pacing_is_shared_by_the_sessions_of_an_adapter(ses_smtp: SesSmtp) -> None:
+    from shopmail.domain.pacing import TokenBucket
+
+    waits: list[float] = []
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        now[0] += seconds
+
+    bucket = TokenBucket(10, burst=1, clock=lambda: now[0], sleep=sleep)
+    relay = ses_smtp.relay(pacer=bucket)
+    with relay.session() as a:
+        a.send(SENDER, [RCPT], build())
+    with relay.session() as b:
+        b.send(SENDER, [RCPT], build())
+        b.send(SENDER, [RCPT], build())
+    assert waits == pytest.approx([0.1, 0.1])

@@ -1,0 +1,114 @@
+"""Pure parts of the inbound adapters and actions: error mapping, safe keys, lazy clients."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError, EndpointConnectionError
+from shopmail.adapters.aws_errors import is_transient, transient_error
+from shopmail.adapters.lazy_client import LazyClient
+from shopmail.domain.message import Attachment
+from shopmail.errors import ServiceUnavailableError
+from shopmail.services.inbound import action_spec
+from shopmail.services.inbound_actions import attachment_key, hash_key, safe_key_part
+
+
+def _client_error(code: str, status: int = 400) -> ClientError:
+    return ClientError(
+        {"Error": {"Code": code, "Message": "x"}, "ResponseMetadata": {"HTTPStatusCode": status}},
+        "Op",
+    )
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "transient"),
+    [
+        ("ThrottlingException", 400, True),
+        ("ProvisionedThroughputExceededException", 400, True),
+        ("RequestLimitExceeded", 400, True),
+        ("SlowDown", 503, True),
+        ("InternalError", 500, True),
+        ("SomethingNew", 502, True),
+        ("ThrottledBySomething", 400, True),
+        ("AccessDenied", 403, False),
+        ("ValidationException", 400, False),
+        ("ConditionalCheckFailedException", 400, False),
+    ],
+)
+def test_client_error_classification(code: str, status: int, transient: bool) -> None:
+    exc = _client_error(code, status)
+    assert is_transient(exc) is transient
+    mapped = transient_error(exc, "s3", "GetObject")
+    if transient:
+        assert isinstance(mapped, ServiceUnavailableError)
+        assert mapped.context["code"] == code
+    else:
+        assert mapped is exc
+
+
+def test_connection_errors_are_transient() -> None:
+    exc = EndpointConnectionError(endpoint_url="http://127.0.0.1:9")
+    assert isinstance(transient_error(exc, "events", "PutEvents"), ServiceUnavailableError)
+    assert not is_transient(ValueError("no"))
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("../../etc/passwd", "passwd"),
+        ("..\\..\\windows\\system.ini", "system.ini"),
+        ("Rechnung März 2026.pdf", "Rechnung_M_rz_2026.pdf"),
+        ("....", "attachment"),
+        ("", "attachment"),
+        (".hidden", "hidden"),
+        ("a/b/c d.txt", "c_d.txt"),
+    ],
+)
+def test_safe_key_part(name: str, expected: str) -> None:
+    assert safe_key_part(name) == expected
+
+
+def test_long_names_keep_extension() -> None:
+    out = safe_key_part("x" * 300 + ".pdf")
+    assert len(out) == 100 and out.endswith(".pdf")
+
+
+def test_attachment_key() -> None:
+    att = Attachment(3, "../a b.pdf", "application/pdf", 1, "0" * 64)
+    assert attachment_key("attachments/", "m1", att) == "attachments/m1/3-a_b.pdf"
+
+
+def test_hash_key_hides_and_normalizes_addresses() -> None:
+    assert hash_key("Kim@Example.org") == hash_key("kim@example.org ")
+    assert "example" not in hash_key("kim@example.org")
+
+
+def test_action_spec_shapes() -> None:
+    class Spec:
+        name = "forward"
+        params = (("to", ("a@shop.example",)),)
+
+    assert action_spec(Spec()) == ("forward", {"to": ("a@shop.example",)})
+    assert action_spec("drop") == ("drop", {})
+    assert action_spec({"type": "publish", "detail_type": "X"}) == (
+        "publish",
+        {"detail_type": "X"},
+    )
+
+
+def test_lazy_client_builds_once_on_first_use() -> None:
+    calls: list[int] = []
+
+    class Client:
+        def ping(self) -> str:
+            return "pong"
+
+    def factory() -> Any:
+        calls.append(1)
+        return Client()
+
+    lazy = LazyClient(factory)
+    assert calls == []
+    assert lazy.ping() == "pong" and lazy.ping() == "pong"
+    assert calls == [1]

@@ -1,0 +1,98 @@
+"""The streaming feed builds the same compat32 tree as the standard library's parser."""
+
+from __future__ import annotations
+
+import base64
+import re
+from email import policy
+from email.message import Message
+from email.parser import BytesParser
+from pathlib import Path
+
+import pytest
+from shopmail.domain.parsing.feed import ParsedMessage, feed_parse
+from shopmail.errors import InvalidMessageError
+
+from tests.unit.test_corpus_parse import corpus_files
+
+
+def _shape(tree: Message) -> list[tuple[object, ...]]:
+    out: list[tuple[object, ...]] = []
+    for part in tree.walk():
+        payload = part._payload  # type: ignore[attr-defined]
+        out.append(
+            (
+                list(part.raw_items()),
+                part.get_content_type(),
+                payload if isinstance(payload, str) else len(payload or []),
+                part.preamble,
+                part.epilogue,
+                [type(d).__name__ for d in part.defects],
+            )
+        )
+    return out
+
+
+def test_tree_matches_the_standard_parser_on_the_corpus(corpus_dir: Path) -> None:
+    compared = 0
+    for path in corpus_files(corpus_dir):
+        raw = path.read_bytes()
+        if raw.startswith(b"\xef\xbb\xbf") or re.search(rb"(?m)^\S+[ \t]+:", raw[:300000]):
+            continue  # repaired header blocks differ on purpose
+        try:
+            mine, size = feed_parse(raw)
+        except InvalidMessageError:
+            continue
+        # Same message class (it reads folded boundaries unfolded): compares the feeding.
+        reference = BytesParser(ParsedMessage, policy=policy.compat32).parsebytes(raw)
+        assert size == len(raw)
+        assert _shape(mine) == _shape(reference), path
+        compared += 1
+    assert compared > 800
+
+
+@pytest.mark.parametrize("ending", [b"\r\n", b"\n"])
+@pytest.mark.parametrize("blank_before_boundary", [True, False])
+def test_leaf_body_line_break_before_boundary(ending: bytes, blank_before_boundary: bool) -> None:
+    body = base64.encodebytes(bytes(range(256)) * 50).replace(b"\n", ending)
+    extra = ending if blank_before_boundary else b""
+    raw = ending.join(
+        [
+            b"From: a@example.com",
+            b'Content-Type: multipart/mixed; boundary="b"',
+            b"",
+            b"--b",
+            b"Content-Type: application/octet-stream",
+            b"Content-Transfer-Encoding: base64",
+            b"",
+            body + extra + b"--b",
+            b"Content-Type: text/plain",
+            b"",
+            b"last" + ending + b"--b--",
+            b"",
+        ]
+    )
+    reference = BytesParser(policy=policy.compat32).parsebytes(raw)
+    for chunk_size in (7, 100, 65536, len(raw)):
+        chunks = [raw[i : i + chunk_size] for i in range(0, len(raw), chunk_size)]
+        mine, _ = feed_parse(chunks)
+        assert _shape(mine) == _shape(reference), chunk_size
+
+
+def test_empty_input_is_invalid() -> None:
+    with pytest.raises(InvalidMessageError):
+        feed_parse(b"")
+    with pytest.raises(InvalidMessageError):
+        feed_parse([])
+
+
+def test_str_input_is_refused() -> None:
+    with pytest.raises(InvalidMessageError):
+        feed_parse("From: a@example.com\n\nhi")  # type: ignore[arg-type]
+
+
+def test_byte_order_mark_and_obsolete_field_names_are_repaired() -> None:
+    tree, size = feed_parse(b"\xef\xbb\xbfFrom  : a@example.com\nSubject : Hi\n\nbody\n")
+    assert tree["from"] == "a@example.com"
+    assert tree["subject"] == "Hi"
+    assert size == 44  # the input size, before repair

@@ -1,0 +1,138 @@
+"""Header decoding: encoded words, RFC 2231 parameters, addresses, dates, message ids."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from email.message import Message
+
+import pytest
+from shopmail.domain.message import Address
+from shopmail.domain.parsing.charsets import decode_bytes, normalize_charset
+from shopmail.domain.parsing.headers import (
+    decode_param,
+    decode_words,
+    first_msg_id,
+    parse_addresses,
+    parse_date,
+    parse_msg_ids,
+    unfold,
+)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("plain text", "plain text"),
+        ("=?utf-8?q?R=C3=BCcksendung?=", "Rücksendung"),
+        ("=?UTF-8?B?UsO8Y2tzZW5kdW5n?=", "Rücksendung"),
+        ("=?utf-8?q?a?= =?utf-8?q?b?=", "ab"),  # white space between words is dropped
+        ("=?utf-8?q?a?=\r\n =?utf-8?q?b?=", "ab"),
+        ("Re: =?iso-8859-1?q?M=FCller?= und Co", "Re: Müller und Co"),
+        ("=?utf-8?q?hello_world?=", "hello world"),
+        # a multi-byte character split across two words
+        ("=?utf-8?b?w6Q=?= =?utf-8?b?w7Y=?=", "äö"),
+        ("=?utf-8?q?=C3?= =?utf-8?q?=A4?=", "ä"),
+        ("=?x-unknown?q?abc?=", "abc"),
+        ("=?utf-8*de?q?Gr=C3=BC=C3=9Fe?=", "Grüße"),
+        ("folded\r\n line", "folded line"),
+    ],
+)
+def test_decode_words(raw: str, expected: str) -> None:
+    assert decode_words(raw) == expected
+
+
+def test_decode_words_reads_8bit_bytes_as_utf8() -> None:
+    raw = "Säying".encode().decode("ascii", "surrogateescape")
+    assert decode_words(raw) == "Säying"
+    broken = b"caf\xe9".decode("ascii", "surrogateescape")
+    assert decode_words(broken) == "caf\ufffd"
+
+
+def test_unknown_charset_is_recorded() -> None:
+    defects: list[str] = []
+    assert decode_words("=?no-such-charset?q?abc?=", defects) == "abc"
+    assert any("UnknownCharset" in d for d in defects)
+
+
+def test_charsets() -> None:
+    assert normalize_charset("UTF8") == "utf-8"
+    assert normalize_charset('"us-ascii"') == ""
+    assert normalize_charset("base64") is None  # not a text encoding
+    assert normalize_charset("x-nonsense") is None
+    defects: list[str] = []
+    assert decode_bytes(b"caf\xe9", None, defects, strict_unknown=True) == "café"
+    assert defects == ["UndeclaredEightBitText: decoded as windows-1252"]
+    assert decode_bytes("café".encode(), "us-ascii", strict_unknown=True) == "café"
+    assert decode_bytes(b"\x82\xa0", "Shift_JIS", strict_unknown=True) == "あ"
+    assert decode_bytes(b"\x93quoted\x94", "iso-8859-1", strict_unknown=True) == "“quoted”"
+
+
+def test_decode_param_rfc2231_and_2047() -> None:
+    part = Message()
+    part["Content-Disposition"] = "attachment; filename*=utf-8'de'R%C3%BCcksendung.pdf"
+    assert decode_param(part.get_param("filename", None, "content-disposition")) == (
+        "Rücksendung.pdf"
+    )
+    part = Message()
+    part["Content-Disposition"] = (
+        "attachment; filename*0*=utf-8''Rechnung%20M%C3%A4; filename*1*=rz.pdf"
+    )
+    assert decode_param(part.get_param("filename", None, "content-disposition")) == (
+        "Rechnung März.pdf"
+    )
+    assert decode_param("=?utf-8?q?Rechnung_M=C3=A4rz.pdf?=") == "Rechnung März.pdf"
+    assert decode_param(None) is None
+    assert decode_param(("no-such-charset", "", "caf\xc3\xa9")) == "café"
+
+
+def test_parse_addresses() -> None:
+    values = ['"Müller, Jürgen" <j@example.de>, =?utf-8?q?B=C3=A4r?= <b@example.de>']
+    assert parse_addresses(values) == (
+        Address("Müller, Jürgen", "j@example.de"),
+        Address("Bär", "b@example.de"),
+    )
+    # a decoded name holding a comma does not split the list
+    assert parse_addresses(["=?utf-8?q?A=2C_B?= <ab@example.de>"]) == (
+        Address("A, B", "ab@example.de"),
+    )
+    assert parse_addresses(["a@example.com", "b@example.com"]) == (
+        Address("", "a@example.com"),
+        Address("", "b@example.com"),
+    )
+    assert parse_addresses(["undisclosed-recipients:;"]) == ()
+    assert parse_addresses(["<Undisclosed-Recipient:@mailman.example.com;>"]) == ()
+
+
+def test_mangled_address_lists_are_scanned() -> None:
+    defects: list[str] = []
+    assert parse_addresses(["tim@example.com concierge@example.com"], defects) == (
+        Address("", "tim@example.com"),
+        Address("", "concierge@example.com"),
+    )
+    assert defects == ["InvalidAddressList: addresses scanned from the text"]
+    assert parse_addresses(["Big Bug bb@bug.example"]) == (Address("Big Bug", "bb@bug.example"),)
+    assert parse_addresses([]) == ()
+
+
+def test_parse_date() -> None:
+    assert parse_date("Tue, 03 Mar 2026 10:15:00 +0100") == datetime(
+        2026, 3, 3, 10, 15, tzinfo=timezone(timedelta(hours=1))
+    )
+    defects: list[str] = []
+    assert parse_date("not a date", defects) is None
+    assert defects == ["InvalidDateHeader"]
+    assert parse_date(None) is None
+    assert parse_date("Wed, 15 Dec 2010    59:10 -0500") is None
+
+
+def test_msg_ids() -> None:
+    assert parse_msg_ids("<a@x> <b@y>\r\n <c@z>") == ("<a@x>", "<b@y>", "<c@z>")
+    assert parse_msg_ids("a@x") == ("<a@x>",)
+    assert parse_msg_ids("") == ()
+    assert parse_msg_ids("garbage words") == ()
+    assert first_msg_id("<sm.order.ORD-1.abc@shop.example>") == "<sm.order.ORD-1.abc@shop.example>"
+    assert first_msg_id(None) is None
+
+
+def test_unfold() -> None:
+    assert unfold("a\r\n b\n\tc") == "a b\tc"
