@@ -15,6 +15,7 @@ export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: run test lint unit build bench clean venv sam-venv checkov-venv checkov
+.PHONY: system-deps
 
 venv: $(VENV)/.stamp
 $(VENV)/.stamp: requirements-dev.lock pyproject.toml
@@ -48,7 +49,7 @@ run: venv
 	$(VENV)/bin/shopmail run
 
 ## test: lint, type-check, every test, and sam validate --lint
-test: lint
+test: lint system-deps
 	$(PY) -m pytest
 
 lint: venv sam-venv checkov-venv
@@ -57,6 +58,20 @@ lint: venv sam-venv checkov-venv
 	$(VENV)/bin/mypy
 	$(SAM) validate --lint --region eu-west-1
 	$(CHECKOV) --skip-download -f template.yaml --framework cloudformation --config-file .checkov.yaml
+
+# Real-client tests need swaks (SMTP) and Debian's chromium + chromedriver (browser tests).
+# Installed with apt when missing (as root, e.g. in CI); idempotent: nothing runs if present.
+SYSTEM_DEPS := swaks libio-socket-ssl-perl chromium chromium-driver
+system-deps:
+	@if command -v swaks >/dev/null && command -v chromium >/dev/null \
+	    && command -v chromedriver >/dev/null && perl -MIO::Socket::SSL -e1 2>/dev/null; then \
+	  echo "system-deps: swaks (with TLS), chromium, chromedriver present"; \
+	else \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO="sudo"; \
+	  $$SUDO apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends \
+	    $(SYSTEM_DEPS); \
+	fi
 
 ## build: sam build (layer with .pyc files for python3.13 / arm64)
 build: sam-venv

@@ -26,6 +26,7 @@ ENV_NAMES: dict[str, str] = {
     "suppression_table": "SUPPRESSION_TABLE",
     "sent_mail_table": "SENT_MAIL_TABLE",
     "inbound_dlq_url": "INBOUND_DLQ_URL",
+    "feedback_dlq_url": "FEEDBACK_DLQ_URL",
     "routes_file": "ROUTES_FILE",
     "order_number_pattern": "ORDER_NUMBER_PATTERN",
     "auto_reply_period_days": "AUTO_REPLY_PERIOD_DAYS",
@@ -42,6 +43,8 @@ ENV_NAMES: dict[str, str] = {
     "idempotency_ttl_seconds": "IDEMPOTENCY_TTL_SECONDS",
     "transient_bounce_threshold": "TRANSIENT_BOUNCE_THRESHOLD",
     "transient_bounce_window_days": "TRANSIENT_BOUNCE_WINDOW_DAYS",
+    "outbound_dlq_url": "OUTBOUND_DLQ_URL",
+    "suppression_bypass_types": "SUPPRESSION_BYPASS_TYPES",
 }
 
 
@@ -76,6 +79,7 @@ class Settings:
     suppression_table: str = ""
     sent_mail_table: str = ""
     inbound_dlq_url: str = ""
+    feedback_dlq_url: str = ""
     routes_file: str = ""
     order_number_pattern: str = ""  # "": shopmail.domain.order_numbers default pattern
     auto_reply_period_days: int = 3
@@ -92,6 +96,9 @@ class Settings:
     idempotency_ttl_seconds: int = 7 * 24 * 3600
     transient_bounce_threshold: int = 3
     transient_bounce_window_days: int = 30
+    outbound_dlq_url: str = ""
+    #: Comma-separated detail-types still sent to hard-bounced/complained addresses.
+    suppression_bypass_types: str = "PasswordResetRequested"
     extra: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:

@@ -1,0 +1,57 @@
+"""Feedback Lambda: SQS batch of SES events (via the default-bus rule) -> suppression + events.
+
+Composition root only. Records that failed transiently are returned in ``batchItemFailures``
+(the queue redelivers them, then its dead-letter queue keeps them); invalid records are logged,
+counted and (with ``FEEDBACK_DLQ_URL``) dead-lettered by the service, never retried.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
+from aws_lambda_powertools.metrics import MetricUnit
+from shopmail.adapters.feedback_wiring import build_feedback_service
+from shopmail.adapters.inbound_wiring import default_client_factory
+from shopmail.config import Settings
+from shopmail.services.feedback import FeedbackService
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "shopmail-feedback"))
+copy_config_to_registered_loggers(source_logger=logger, include={"shopmail"})
+metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "shopmail"))
+
+
+@functools.cache
+def _service() -> FeedbackService:
+    settings = Settings.from_env()
+    clients = default_client_factory(os.environ.get("AWS_ENDPOINT_URL") or None, settings.region)
+    return build_feedback_service(settings, clients)
+
+
+def handle(event: Any, service: FeedbackService, context: Any = None) -> dict[str, Any]:
+    """Run ``service`` on an SQS batch; return ``{"batchItemFailures": [...]}``."""
+    records = event.get("Records", []) if isinstance(event, dict) else []
+    result = service.handle_batch(records)
+    logger.info("feedback done", extra={"result": result.to_dict()})
+    response = result.to_response()
+    response["summary"] = result.to_dict()
+    return response
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Lambda entry point (``Handler: app.lambda_handler``); counts outcomes as EMF metrics."""
+    response = handle(event, _service(), context)
+    summary = response.pop("summary")
+    metrics.add_metric("FeedbackRecords", MetricUnit.Count, summary["records"])
+    metrics.add_metric("FeedbackInvalid", MetricUnit.Count, summary["invalid"])
+    metrics.add_metric("FeedbackDuplicates", MetricUnit.Count, summary["duplicates"])
+    metrics.add_metric("FeedbackSuppressed", MetricUnit.Count, summary["suppressed"])
+    return response

@@ -1,0 +1,73 @@
+"""Outbound Lambda: SQS batch of shop events -> mail through the SES SMTP relay.
+
+Composition root only: settings from the environment, the service built once per container
+(``functools.cache``), and :func:`handle` returning the partial batch response
+(``ReportBatchItemFailures``). Outcomes are counted as EMF metrics; a configuration error
+(bad credentials, unverified sender...) emits the ``ConfigurationError`` metric the alarm
+watches.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
+from aws_lambda_powertools.metrics import MetricUnit
+from shopmail.adapters.inbound_wiring import default_client_factory
+from shopmail.adapters.outbound_wiring import build_outbound_service
+from shopmail.config import Settings
+from shopmail.services.outbound import OutboundService
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+SERVICE_NAME = os.environ.get("POWERTOOLS_SERVICE_NAME", "shopmail-outbound")
+logger = Logger(service=SERVICE_NAME)
+copy_config_to_registered_loggers(source_logger=logger, include={"shopmail"})
+metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "shopmail"))
+metrics.set_default_dimensions(service=SERVICE_NAME)
+
+_METRICS = {
+    "sent": "EmailsSent",
+    "duplicate": "OutboundDuplicates",
+    "suppressed": "EmailsSuppressed",
+    "dead_lettered": "OutboundDeadLettered",
+    "invalid": "OutboundInvalidEvents",
+    "retry": "OutboundRetried",
+    "stopped": "OutboundStopped",
+    "notify_failed": "OutboundNotifyFailed",
+}
+
+
+@functools.cache
+def _service() -> OutboundService:
+    settings = Settings.from_env()
+    clients = default_client_factory(os.environ.get("AWS_ENDPOINT_URL") or None, settings.region)
+    return build_outbound_service(settings, clients)
+
+
+def handle(event: Any, service: OutboundService, context: Any = None) -> dict[str, Any]:
+    """Run ``service`` on the SQS batch; return ``{"batchItemFailures": [...]}``."""
+    records = event.get("Records", []) if isinstance(event, dict) else []
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    result = service.handle_batch(records, remaining_ms=remaining)
+    for name, metric in _METRICS.items():
+        if result.counts.get(name):
+            metrics.add_metric(metric, MetricUnit.Count, result.counts[name])
+    if result.alarm == "configuration":
+        metrics.add_metric("ConfigurationError", MetricUnit.Count, 1)
+        logger.error("alarm: outbound configuration error", extra={"alarm": "ConfigurationError"})
+    elif result.alarm == "quota":
+        metrics.add_metric("QuotaExceeded", MetricUnit.Count, 1)
+    logger.info("outbound batch", extra={"result": result.to_dict()})
+    return result.response()
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Lambda entry point (``Handler: app.lambda_handler``)."""
+    return handle(event, _service(), context)

@@ -1,0 +1,428 @@
+"""The outbound use case on in-memory fakes of its ports (real contracts, rendering, MIME)."""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from shopmail.config import Settings
+from shopmail.domain.mime_build import Attachment
+from shopmail.domain.rendering import AttachmentRef
+from shopmail.domain.sent_mail import SentMail
+from shopmail.domain.suppression import SuppressionEntry
+from shopmail.errors import (
+    ConfigurationError,
+    DeliveryDeferredError,
+    InProgressError,
+    MessageRejectedError,
+    QuotaExceededError,
+    ServiceUnavailableError,
+    ShopmailError,
+    TemplateError,
+)
+from shopmail.services.outbound import OutboundPorts, OutboundService
+
+REPO = Path(__file__).resolve().parents[2]
+EVENTS = REPO / "events" / "outbound"
+
+
+def sample(name: str, **changes: Any) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads((EVENTS / f"{name}.json").read_text(encoding="utf-8"))
+    for path, value in changes.items():
+        node = event
+        *parents, last = path.split("__")
+        for p in parents:
+            node = node[p]
+        node[last] = value
+    return event
+
+
+def record(event: Any, message_id: str) -> dict[str, Any]:
+    body = event if isinstance(event, str) else json.dumps(event)
+    return {"messageId": message_id, "body": body, "eventSource": "aws:sqs"}
+
+
+def order(n: int, email: str = "kunde@example.com") -> dict[str, Any]:
+    ev = sample("OrderPlaced", id=f"evt-{n}")
+    ev["detail"]["order"]["id"] = f"ORD-{n}"
+    ev["detail"]["recipient"]["email"] = email
+    return ev
+
+
+# --- fakes ---------------------------------------------------------------------------------
+
+
+class FakePublisher:
+    def __init__(self) -> None:
+        self.events: list[tuple[str, dict[str, Any], str]] = []
+        self.fail_types: dict[str, ShopmailError] = {}
+
+    def publish(self, detail_type: str, detail: Mapping[str, Any], source: str) -> None:
+        if detail_type in self.fail_types:
+            raise self.fail_types.pop(detail_type)
+        json.dumps(detail)
+        self.events.append((detail_type, dict(detail), source))
+
+    def of(self, detail_type: str) -> list[dict[str, Any]]:
+        return [d for t, d, _ in self.events if t == detail_type]
+
+
+class FakeDeadLetters:
+    def __init__(self) -> None:
+        self.items: list[tuple[Mapping[str, Any], Mapping[str, Any]]] = []
+
+    def send(self, payload: Mapping[str, Any], reason: Mapping[str, Any]) -> None:
+        json.dumps(payload, default=str)
+        self.items.append((payload, reason))
+
+
+class FakeIdempotency:
+    def __init__(self) -> None:
+        self.items: dict[str, dict[str, Any]] = {}
+        self.now = 1_800_000_000.0
+
+    def begin(self, key: str, in_progress_seconds: float) -> bool:
+        item = self.items.get(key)
+        if item is not None:
+            if item["status"] == "COMPLETED":
+                return False
+            if item["until"] > self.now:
+                raise InProgressError("in progress", key=key)
+        self.items[key] = {"status": "INPROGRESS", "until": self.now + in_progress_seconds}
+        return True
+
+    def complete(self, key: str, data: Mapping[str, Any] | None = None) -> None:
+        self.items[key] = {"status": "COMPLETED", "data": dict(data or {})}
+
+    def release(self, key: str) -> None:
+        if self.items.get(key, {}).get("status") == "INPROGRESS":
+            del self.items[key]
+
+    def data(self, key: str) -> Mapping[str, Any] | None:
+        return self.items.get(key, {}).get("data")
+
+
+class FakeSuppression:
+    def __init__(self) -> None:
+        self.entries: dict[str, SuppressionEntry] = {}
+
+    def get(self, address: str) -> SuppressionEntry | None:
+        return self.entries.get(address.lower())
+
+
+class FakeSentMail:
+    def __init__(self) -> None:
+        self.records: dict[str, SentMail] = {}
+
+    def put(self, record: SentMail) -> None:
+        self.records[record.ses_message_id] = record
+
+
+class FakeAttachments:
+    def __init__(self) -> None:
+        self.objects: dict[tuple[str, str], bytes] = {}
+
+    def fetch(self, ref: AttachmentRef) -> Attachment:
+        data = self.objects.get((ref.bucket, ref.key))
+        if data is None:
+            raise ServiceUnavailableError("missing", key=ref.key)
+        return Attachment(ref.filename, data, ref.content_type)
+
+
+@dataclass
+class FakeRelay:
+    sent: list[tuple[str, tuple[str, ...], bytes]] = field(default_factory=list)
+    fail: list[ShopmailError | None] = field(default_factory=list)  # per send, in order
+    sessions: int = 0
+    attempts: int = 0
+
+    @contextmanager
+    def session(self) -> Iterator[FakeRelay]:
+        self.sessions += 1
+        yield self
+
+    def send(self, envelope_from: str, recipients: Sequence[str], message: bytes) -> str:
+        self.attempts += 1
+        error = self.fail.pop(0) if self.fail else None
+        if error is not None:
+            raise error
+        self.sent.append((envelope_from, tuple(recipients), message))
+        return f"ses-{len(self.sent):04d}"
+
+
+@dataclass
+class Harness:
+    service: OutboundService
+    publisher: FakePublisher
+    dlq: FakeDeadLetters
+    idem: FakeIdempotency
+    suppression: FakeSuppression
+    sent_mail: FakeSentMail
+    attachments: FakeAttachments
+    relay: FakeRelay
+
+    def run(self, *records: dict[str, Any]) -> Any:
+        return self.service.handle_batch(list(records))
+
+
+@pytest.fixture
+def h() -> Harness:
+    settings = Settings(mail_domain="shop.example", configuration_set="shopmail")
+    parts = (
+        FakePublisher(),
+        FakeDeadLetters(),
+        FakeIdempotency(),
+        FakeSuppression(),
+        FakeSentMail(),
+        FakeAttachments(),
+        FakeRelay(),
+    )
+    pub, dlq, idem, sup, sent, att, relay = parts
+    ports = OutboundPorts(pub, dlq, idem, sup, sent, att, relay.session)
+    return Harness(OutboundService(settings, ports), *parts)
+
+
+def failures(result: Any) -> list[str]:
+    return [f["itemIdentifier"] for f in result.response()["batchItemFailures"]]
+
+
+# --- tests ---------------------------------------------------------------------------------
+
+
+def test_one_event_one_mail_recorded_and_announced(h: Harness) -> None:
+    result = h.run(record(order(1), "m1"))
+    assert failures(result) == []
+    assert result.counts["sent"] == 1
+    assert len(h.relay.sent) == 1 and h.relay.sessions == 1
+    envelope_from, rcpts, raw = h.relay.sent[0]
+    assert envelope_from == "shop@shop.example" and rcpts == ("kunde@example.com",)
+    assert b"X-SES-CONFIGURATION-SET: shopmail" in raw
+    (sent,) = h.publisher.of("EmailSent")
+    assert sent["sesMessageId"] == "ses-0001"
+    assert sent["orderId"] == "ORD-1" and sent["type"] == "OrderPlaced"
+    assert sent["messageId"].startswith("<sm.orderplaced.ORD-1.")
+    assert all(src == "shopmail.outbound" for _, _, src in h.publisher.events)
+    rec = h.sent_mail.records["ses-0001"]
+    assert rec.message_id == sent["messageId"] and rec.aggregate_id == "ORD-1"
+    assert rec.idempotency_key == "OrderPlaced:ORD-1:kunde@example.com"
+
+
+def test_duplicate_delivery_three_times_and_republish_send_one_mail(h: Harness) -> None:
+    ev = order(7)
+    for _ in range(3):
+        assert failures(h.run(record(ev, "m1"))) == []
+    republished = copy.deepcopy(ev)
+    republished["id"] = "a-brand-new-eventbridge-id"
+    result = h.run(record(republished, "m2"), record(ev, "m3"))
+    assert failures(result) == [] and result.counts["duplicate"] == 2
+    assert len(h.relay.sent) == 1
+    assert len(h.publisher.of("EmailSent")) == 1
+    # a batch of duplicates never opens a relay connection
+    assert h.relay.sessions == 1
+
+
+def test_one_session_per_batch(h: Harness) -> None:
+    result = h.run(*(record(order(i), f"m{i}") for i in range(4)))
+    assert result.counts["sent"] == 4 and h.relay.sessions == 1
+
+
+def test_partial_batch_failure_retries_only_the_deferred_item(h: Harness) -> None:
+    h.relay.fail = [None, DeliveryDeferredError("451 try later"), None]
+    result = h.run(record(order(1), "m1"), record(order(2), "m2"), record(order(3), "m3"))
+    assert failures(result) == ["m2"]
+    assert len(h.relay.sent) == 2
+    # the deferred item's claim was released: its retry sends it
+    retry = h.run(record(order(2), "m2"))
+    assert failures(retry) == [] and len(h.relay.sent) == 3
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "{not json",
+        json.dumps(sample("OrderPlaced", detail__locale=17)),
+        json.dumps({"detail-type": "Unknown", "detail": {}}),
+        json.dumps(sample("OrderPlaced", detail__recipient={"email": "not an address"})),
+    ],
+    ids=["json", "schema", "type", "recipient"],
+)
+def test_invalid_event_is_dead_lettered_once_not_retried(h: Harness, body: str) -> None:
+    result = h.run(record(order(1), "ok"), record(body, "bad"))
+    assert failures(result) == []
+    assert result.counts["invalid"] == 1 and result.counts["sent"] == 1
+    assert len(h.dlq.items) == 1
+    payload, reason = h.dlq.items[0]
+    assert payload["sqsMessageId"] == "bad"
+    assert reason["permanent"] is True and reason["reason"]
+    (failed,) = h.publisher.of("EmailFailed")
+    assert failed["code"] in {"invalid_event", "invalid_recipient"}
+
+
+def test_schema_reason_names_the_field(h: Harness) -> None:
+    h.run(record(sample("OrderPlaced", detail__locale=17), "bad"))
+    assert "locale" in h.dlq.items[0][1]["reason"]
+
+
+def test_hard_bounced_address_is_suppressed_but_password_reset_goes(h: Harness) -> None:
+    h.suppression.entries["juergen.mueller@example.com"] = SuppressionEntry(
+        "juergen.mueller@example.com", "hard_bounce", "5.1.1 user unknown"
+    )
+    result = h.run(
+        record(sample("OrderPlaced"), "m1"), record(sample("PasswordResetRequested"), "m2")
+    )
+    assert failures(result) == [] and result.counts["suppressed"] == 1
+    assert len(h.relay.sent) == 1 and b"PRR" not in h.relay.sent[0][2][:0]
+    (sup,) = h.publisher.of("EmailSuppressed")
+    assert sup["type"] == "OrderPlaced" and sup["suppressionClass"] == "hard_bounce"
+    assert [d["type"] for d in h.publisher.of("EmailSent")] == ["PasswordResetRequested"]
+    # suppressed is a final outcome: a redelivery publishes nothing new
+    h.run(record(sample("OrderPlaced"), "m1"))
+    assert len(h.publisher.of("EmailSuppressed")) == 1
+
+
+def test_unsubscribed_address_gets_transactional_but_not_marketing(h: Harness) -> None:
+    h.suppression.entries["juergen.mueller@example.com"] = SuppressionEntry(
+        "juergen.mueller@example.com", "unsubscribe", "one-click"
+    )
+    result = h.run(record(sample("OrderPlaced"), "m1"), record(sample("CheckoutAbandoned"), "m2"))
+    assert failures(result) == []
+    assert [d["type"] for d in h.publisher.of("EmailSent")] == ["OrderPlaced"]
+    assert [d["type"] for d in h.publisher.of("EmailSuppressed")] == ["CheckoutAbandoned"]
+
+
+def test_configuration_error_fails_the_batch_without_marking_messages(h: Harness) -> None:
+    h.relay.fail = [ConfigurationError("535 Authentication Credentials Invalid")]
+    recs = [record(order(i), f"m{i}") for i in range(3)]
+    result = h.run(*recs)
+    assert failures(result) == ["m0", "m1", "m2"]
+    assert result.alarm == "configuration"
+    assert h.relay.attempts == 1
+    assert h.dlq.items == [] and h.publisher.events == []
+    # nothing was claimed for good: once fixed, the batch sends everything
+    result = h.run(*recs)
+    assert failures(result) == [] and len(h.relay.sent) == 3
+
+
+def test_configuration_error_from_session_factory_fails_batch(h: Harness) -> None:
+    def broken() -> Any:
+        raise ConfigurationError("SMTP_SECRET_ARN is not set")
+
+    h.service.ports = replace(h.service.ports, relay=broken)
+    result = h.run(record("{bad", "m0"), record(order(1), "m1"), record(order(2), "m2"))
+    # the invalid record before the stop is handled; everything from the stop on fails
+    assert failures(result) == ["m1", "m2"] and len(h.dlq.items) == 1
+    assert result.alarm == "configuration"
+
+
+def test_quota_stops_the_batch(h: Harness) -> None:
+    h.relay.fail = [None, QuotaExceededError("454 Daily message quota exceeded")]
+    result = h.run(*(record(order(i), f"m{i}") for i in range(4)))
+    assert failures(result) == ["m1", "m2", "m3"]
+    assert result.alarm == "quota" and h.relay.attempts == 2
+    assert len(h.relay.sent) == 1 and h.dlq.items == []
+
+
+def test_rejected_message_is_dead_lettered_with_email_failed(h: Harness) -> None:
+    h.relay.fail = [MessageRejectedError("554 Transaction failed: bad content")]
+    result = h.run(record(order(1), "m1"), record(order(2), "m2"))
+    assert failures(result) == []
+    assert result.counts["dead_lettered"] == 1 and result.counts["sent"] == 1
+    (failed,) = h.publisher.of("EmailFailed")
+    assert failed["orderId"] == "ORD-1" and failed["code"] == "message_rejected"
+    assert h.dlq.items[0][1]["code"] == "message_rejected"
+    # released: a replay from the DLQ can send it
+    assert "OrderPlaced:ORD-1:kunde@example.com" not in h.idem.items
+
+
+def test_unknown_template_is_permanent(h: Harness) -> None:
+    ev = sample("SendEmailRequested")
+    ev["detail"]["template"] = "NoSuchTemplate"
+    result = h.run(record(ev, "m1"))
+    assert failures(result) == [] and result.counts["dead_lettered"] == 1
+    assert "template" in h.publisher.of("EmailFailed")[0]["reason"]
+
+
+def test_template_error_is_permanent(h: Harness) -> None:
+    def broken(event: Any, settings: Any) -> Any:
+        raise TemplateError("template 'OrderPlaced' (de) failed: UndefinedError")
+
+    h.service._render = broken
+    result = h.run(record(order(1), "m1"))
+    assert failures(result) == [] and result.counts["dead_lettered"] == 1
+    assert h.publisher.of("EmailFailed")[0]["code"] == "template"
+    assert h.relay.sessions == 0
+
+
+def test_send_email_requested_is_sent(h: Harness) -> None:
+    result = h.run(record(sample("SendEmailRequested"), "m1"))
+    assert failures(result) == [] and len(h.relay.sent) == 1
+
+
+def test_in_progress_elsewhere_fails_the_item(h: Harness) -> None:
+    h.idem.items["OrderPlaced:ORD-1:kunde@example.com"] = {
+        "status": "INPROGRESS",
+        "until": h.idem.now + 60,
+    }
+    result = h.run(record(order(1), "m1"), record(order(2), "m2"))
+    assert failures(result) == ["m1"] and len(h.relay.sent) == 1
+
+
+def test_failed_announcement_is_finished_on_retry_without_resending(h: Harness) -> None:
+    h.publisher.fail_types["EmailSent"] = ServiceUnavailableError("events throttled")
+    result = h.run(record(order(1), "m1"))
+    assert failures(result) == ["m1"] and len(h.relay.sent) == 1
+    retry = h.run(record(order(1), "m1"))
+    assert failures(retry) == [] and retry.counts["announced_late"] == 1
+    assert len(h.relay.sent) == 1
+    assert len(h.publisher.of("EmailSent")) == 1
+    assert h.run(record(order(1), "m1")).counts["announced_late"] == 0
+
+
+def test_invoice_attachment_fetched_or_retried(h: Harness) -> None:
+    ev = sample("InvoiceIssued")
+    pdf = ev["detail"]["invoice"]["pdf"]
+    result = h.run(record(ev, "m1"))
+    assert failures(result) == ["m1"] and h.relay.sent == []  # PDF not there yet: retry
+    h.attachments.objects[(pdf["bucket"], pdf["key"])] = b"%PDF-1.4 test"
+    result = h.run(record(ev, "m1"))
+    assert failures(result) == [] and b"application/pdf" in h.relay.sent[0][2]
+
+
+def test_unexpected_exception_is_retried_not_raised(h: Harness) -> None:
+    h.relay.fail = [None]
+
+    class Boom:
+        def get(self, address: str) -> None:
+            raise RuntimeError("bug")
+
+    h.service.ports = replace(h.service.ports, suppression=Boom())
+    result = h.run(record(order(1), "m1"))
+    assert failures(result) == ["m1"]
+    assert h.idem.items == {}  # claim released
+
+
+def _load_app() -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "outbound_app_ft", REPO / "functions" / "outbound" / "app.py"
+    )
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_handler_returns_batch_item_failures(h: Harness) -> None:
+    app = _load_app()
+    h.relay.fail = [None, DeliveryDeferredError("421")]
+    event = {"Records": [record(order(1), "m1"), record(order(2), "m2")]}
+    assert app.handle(event, h.service) == {"batchItemFailures": [{"itemIdentifier": "m2"}]}
+    assert app.handle({"Records": []}, h.service) == {"batchItemFailures": []}
+    app.metrics.clear_metrics()
