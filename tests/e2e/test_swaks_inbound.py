@@ -31,7 +31,7 @@ MESSAGE = (
     "\r\n"
     "Wann wird meine Bestellung ORD-100234 versandt?\r\n"
 )
-ACCEPTED = re.compile(r"<-\s+250 Ok (\S+)")
+ACCEPTED = re.compile(r"<[-~]\s+250 Ok (\S+)")  # "<~": inside TLS
 
 
 def _swaks(
@@ -45,7 +45,7 @@ def _swaks(
         "--helo", "client.example",
         "--from", "juergen.mueller@example.com",
         "--to", to,
-        "--data", str(data),
+        "--data", f"@{data}",
         "--timeout", "20",
     ]  # fmt: skip
     if tls:
@@ -88,6 +88,7 @@ def test_swaks_covered_recipient_is_accepted_stored_and_routed(
     if tls:
         assert "-> STARTTLS" in transcript
         assert "TLS started" in transcript
+        assert re.search(r"~> RCPT TO:<orders@shop.example>", transcript)
     else:
         assert "STARTTLS" in transcript  # offered in EHLO, not used
         assert "-> STARTTLS" not in transcript
@@ -121,8 +122,8 @@ def test_swaks_uncovered_recipient_is_rejected_with_550(
     )  # fmt: skip
     transcript = proc.stdout + proc.stderr
     assert proc.returncode == 24, transcript  # swaks: no recipient accepted
-    assert re.search(r"<\*\*\s+550 5\.1\.1", transcript), transcript
-    assert "-> DATA" not in transcript
+    assert re.search(r"<[*~]\*\s+550 5\.1\.1", transcript), transcript
+    assert not re.search(r"[-~]> DATA", transcript)
     assert len(e2e_stack.state.inbound_log()) == before
 
 

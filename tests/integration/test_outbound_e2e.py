@@ -1,0 +1,182 @@
+"""Outbound end to end: shop bus (moto, HTTP) -> SQS -> handler with real adapters -> the
+SES-like relay (TCP, STARTTLS + AUTH) -> EmailSent on the bus, a sent-mail row."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from shopmail.adapters.dynamodb_sent_mail import DynamoDbSentMailStore
+from shopmail.adapters.dynamodb_suppression import DynamoDbSuppressionList
+from shopmail.domain.message_ids import parse_message_id
+from shopmail.domain.parsing import parse_message
+from shopmail.domain.sent_mail import SentMail
+from shopmail.domain.suppression import SuppressionEntry
+
+from tests.fixtures.outbound_aws import INVOICE_BUCKET, OutboundStack
+
+
+def failures(response: dict[str, Any]) -> list[str]:
+    return [f["itemIdentifier"] for f in response["batchItemFailures"]]
+
+
+def types(observed: list[dict[str, Any]]) -> list[str]:
+    return [e["detail-type"] for e in observed]
+
+
+def test_order_placed_on_the_bus_ends_as_exactly_one_mail(outbound_stack: OutboundStack) -> None:
+    st = outbound_stack
+    event = st.sample("OrderPlaced")
+    st.put_event(event)
+    records = st.receive()
+    assert len(records) == 1
+
+    assert failures(st.handle(records)) == []
+    (mail,) = st.relay.messages
+    assert mail.envelope.mail_from == "shop@shop.example"
+    assert mail.envelope.rcpt_tos == ("juergen.mueller@example.com",)
+    parsed = parse_message(mail.data)
+    assert "100234" in parsed.subject
+    assert parsed.to[0].address == "juergen.mueller@example.com"
+    assert parsed.header("X-SES-CONFIGURATION-SET") == "shopmail"
+    assert parsed.message_id is not None
+    ref = parse_message_id(parsed.message_id)
+    assert ref is not None
+    assert (ref.kind, ref.aggregate_id, ref.domain) == ("orderplaced", "ORD-100234", "shop.example")
+    assert "1.234,56" in parsed.text
+
+    (sent,) = st.observed()
+    assert sent["detail-type"] == "EmailSent" and sent["source"] == "shopmail.outbound"
+    detail = sent["detail"]
+    assert detail["sesMessageId"] == mail.message_id
+    assert detail["orderId"] == "ORD-100234" and detail["type"] == "OrderPlaced"
+    assert detail["messageId"] == parsed.message_id
+
+    store = DynamoDbSentMailStore(st.client("dynamodb"), st.settings.sent_mail_table)
+    row = store.get(mail.message_id)
+    assert isinstance(row, SentMail)
+    assert row.aggregate_id == "ORD-100234" and row.message_id == parsed.message_id
+    assert row.idempotency_key == "OrderPlaced:ORD-100234:juergen.mueller@example.com"
+    assert row.expires_at > 0
+    assert store.get_by_message_id(parsed.message_id.upper()) == row
+
+    # the same SQS record again, twice -> nothing new
+    assert failures(st.handle(records)) == []
+    assert failures(st.handle(records)) == []
+    # re-published: a new EventBridge id, same business event -> nothing new
+    st.put_event(event)
+    again = st.receive()
+    assert json.loads(again[0]["body"])["id"] != json.loads(records[0]["body"])["id"]
+    assert failures(st.handle(again)) == []
+    assert len(st.relay.messages) == 1
+    assert st.observed() == []
+
+
+def test_454_defers_the_item_and_sends_nothing(outbound_stack: OutboundStack) -> None:
+    st = outbound_stack
+    st.put_event(st.sample("OrderPlaced"))
+    records = st.receive()
+    st.relay.script("data", "454 Throttling failure: Maximum sending rate exceeded.")
+    assert failures(st.handle(records)) == [records[0]["messageId"]]
+    assert st.relay.messages == [] and st.observed() == [] and st.dead_letters() == []
+    # the retry goes through
+    assert failures(st.handle(records)) == []
+    assert len(st.relay.messages) == 1
+
+
+def test_535_fails_the_whole_batch(outbound_stack: OutboundStack) -> None:
+    st = outbound_stack
+    st.put_event(st.sample("OrderPlaced"))
+    st.put_event(st.sample("OrderShipped"))
+    records = st.receive()
+    assert len(records) == 2
+    st.relay.script("auth", "535 Authentication Credentials Invalid")
+    response = st.handle(records)
+    assert sorted(failures(response)) == sorted(r["messageId"] for r in records)
+    assert st.relay.messages == [] and st.observed() == [] and st.dead_letters() == []
+
+
+def test_554_transaction_failed_dead_letters_with_email_failed(
+    outbound_stack: OutboundStack,
+) -> None:
+    st = outbound_stack
+    st.put_event(st.sample("OrderPlaced"))
+    records = st.receive()
+    st.relay.script("data", "554 Transaction failed: Duplicate header 'Subject'.")
+    assert failures(st.handle(records)) == []
+    assert st.relay.messages == []
+    (failed,) = st.observed()
+    assert failed["detail-type"] == "EmailFailed"
+    assert failed["detail"]["code"] == "message_rejected"
+    assert failed["detail"]["orderId"] == "ORD-100234"
+    (dead,) = st.dead_letters()
+    assert dead["source"] == "shopmail.outbound"
+    assert dead["reason"]["code"] == "message_rejected"
+    assert dead["event"]["sqsMessageId"] == records[0]["messageId"]
+    assert dead["event"]["event"]["detail-type"] == "OrderPlaced"
+
+
+def test_invalid_event_is_dead_lettered_once(outbound_stack: OutboundStack) -> None:
+    st = outbound_stack
+    bad = st.sample("OrderPlaced")
+    del bad["detail"]["order"]["total"]
+    st.put_event(bad)
+    records = st.receive()
+    assert failures(st.handle(records)) == []
+    (dead,) = st.dead_letters()
+    assert dead["reason"]["code"] == "invalid_event" and "total" in dead["reason"]["reason"]
+    assert types(st.observed()) == ["EmailFailed"]
+    assert st.relay.messages == []
+
+
+def test_suppressed_address_gets_no_mail(outbound_stack: OutboundStack) -> None:
+    st = outbound_stack
+    suppression = DynamoDbSuppressionList(st.client("dynamodb"), st.settings.suppression_table)
+    suppression.put(
+        SuppressionEntry(
+            "Juergen.Mueller@example.com", "hard_bounce", "5.1.1 user unknown", "2026-11-01"
+        )
+    )
+    st.put_event(st.sample("OrderPlaced"))
+    st.put_event(st.sample("PasswordResetRequested"))
+    records = st.receive()
+    assert failures(st.handle(records)) == []
+    observed = st.observed()
+    assert sorted(types(observed)) == ["EmailSent", "EmailSuppressed"]
+    (sup,) = [e["detail"] for e in observed if e["detail-type"] == "EmailSuppressed"]
+    assert sup["type"] == "OrderPlaced" and sup["suppressionClass"] == "hard_bounce"
+    (mail,) = st.relay.messages  # only the password reset (whitelisted)
+    assert "PRR-9f8e7d" in mail.data.decode("ascii") or b"reset" in mail.data
+
+
+def test_invoice_pdf_from_s3_is_attached(outbound_stack: OutboundStack) -> None:
+    st = outbound_stack
+    event = st.sample("InvoiceIssued")
+    pdf = event["detail"]["invoice"]["pdf"]
+    assert pdf["bucket"] == INVOICE_BUCKET
+    content = b"%PDF-1.4\n% shopmail test invoice\n" + bytes(range(256)) * 8
+    st.client("s3").put_object(Bucket=INVOICE_BUCKET, Key=pdf["key"], Body=content)
+    st.put_event(event)
+    assert failures(st.handle(st.receive())) == []
+    (mail,) = st.relay.messages
+    parsed = parse_message(mail.data)
+    (att,) = parsed.attachments
+    assert att.content_type == "application/pdf"
+    assert att.filename == pdf["filename"]
+    assert att.size == len(content)
+
+
+def test_suppression_adapter_roundtrip(outbound_stack: OutboundStack) -> None:
+    st = outbound_stack
+    sl = DynamoDbSuppressionList(st.client("dynamodb"), st.settings.suppression_table)
+    assert sl.get("a@example.com") is None
+    sl.put(SuppressionEntry("A@Example.com", "complaint", "abuse", "2026-11-01", "ses"))
+    sl.put(SuppressionEntry("b@example.com", "transient_bounces", "", "", "", expires_at=1))
+    entry = sl.get("a@EXAMPLE.com")
+    assert entry == SuppressionEntry("a@example.com", "complaint", "abuse", "2026-11-01", "ses")
+    assert sl.get("b@example.com") is None  # expired
+    assert [e.address for e in sl.list()] == ["a@example.com"]
+    assert len(list(sl.list(include_expired=True))) == 2
+    assert sl.delete("a@example.com") is True
+    assert sl.delete("a@example.com") is False
+    assert sl.get("a@example.com") is None
