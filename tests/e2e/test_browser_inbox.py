@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
@@ -81,7 +82,10 @@ def test_order_confirmation_renders_in_the_web_inbox(
 
 
 def test_inbound_page_shows_a_customer_reply_with_its_route(
-    e2e_stack: LocalStack, browser: Any, artifacts_dir: Path
+    e2e_stack: LocalStack,
+    browser: Any,
+    artifacts_dir: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     eml = EVENTS / "inbound" / "order_reply.eml"
     code = cli(
@@ -91,14 +95,26 @@ def test_inbound_page_shows_a_customer_reply_with_its_route(
         ]
     )  # fmt: skip
     assert code == 0
+    message_id = capsys.readouterr().out.split()[-1]
     decided = wait_until(
         lambda: [
             r
             for r in e2e_stack.state.inbound_log()
-            if r.get("kind") == "decision" and r.get("route") == "customer-reply"
+            if r.get("message_id") == message_id and r.get("kind") == "decision"
         ]
     )
-    assert decided, "the inbound handler recorded no customer-reply decision"
+    assert decided, "the inbound handler recorded no routing decision"
+    assert decided[0]["route"] == "customer-reply"
+    published = wait_until(
+        lambda: [
+            r
+            for r in e2e_stack.state.event_log()
+            if r["event"].get("detail-type") == "CustomerReplied"
+            and r["event"]["detail"].get("messageId") == message_id
+        ]
+    )
+    assert published, "no CustomerReplied event reached the bus"
+    assert published[0]["event"]["detail"]["orderId"] == ORDER_ID
 
     browser.get(_base(e2e_stack) + "/inbound")
     strong = WebDriverWait(browser, 15).until(

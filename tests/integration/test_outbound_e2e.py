@@ -146,7 +146,10 @@ def test_suppressed_address_gets_no_mail(outbound_stack: OutboundStack) -> None:
     (sup,) = [e["detail"] for e in observed if e["detail-type"] == "EmailSuppressed"]
     assert sup["type"] == "OrderPlaced" and sup["suppressionClass"] == "hard_bounce"
     (mail,) = st.relay.messages  # only the password reset (whitelisted)
-    assert "PRR-9f8e7d" in mail.data.decode("ascii") or b"reset" in mail.data
+    mid = parse_message(mail.data).message_id
+    assert mid is not None
+    ref = parse_message_id(mid)
+    assert ref is not None and ref.kind == "passwordresetrequested"
 
 
 def test_invoice_pdf_from_s3_is_attached(outbound_stack: OutboundStack) -> None:
@@ -180,3 +183,67 @@ def test_suppression_adapter_roundtrip(outbound_stack: OutboundStack) -> None:
     assert sl.delete("a@example.com") is True
     assert sl.delete("a@example.com") is False
     assert sl.get("a@example.com") is None
+
+
+def test_dropped_connection_after_data_is_retried(outbound_stack: OutboundStack) -> None:
+    st = outbound_stack
+    st.put_event(st.sample("OrderPlaced"))
+    records = st.receive()
+    st.relay.script("data", drop=True)
+    st.relay.script("data", drop=True)  # the relay client reconnects once
+    assert failures(st.handle(records)) == [records[0]["messageId"]]
+    assert st.observed() == [] and st.dead_letters() == []
+
+
+class _Context:
+    function_name = "shopmail-outbound"
+    memory_limit_in_mb = 256
+    invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:shopmail-outbound"
+    aws_request_id = "req-1"
+
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 30_000
+
+
+def test_lambda_handler_from_environment(
+    outbound_stack: OutboundStack, monkeypatch: Any, moto: str, capsys: Any
+) -> None:
+    from shopmail.config import ENV_NAMES
+
+    st = outbound_stack
+    s = st.settings
+    env = {
+        "AWS_ENDPOINT_URL": moto,
+        "MAIL_DOMAIN": s.mail_domain,
+        "SHOP_EVENT_BUS_NAME": s.event_bus_name,
+        "IDEMPOTENCY_TABLE": s.idempotency_table,
+        "SUPPRESSION_TABLE": s.suppression_table,
+        "SENT_MAIL_TABLE": s.sent_mail_table,
+        "SES_CONFIGURATION_SET": s.configuration_set,
+        "SMTP_SECRET_ARN": s.smtp_secret_arn,
+        "SMTP_MAX_RATE": "50",
+        "SMTP_HOST": s.smtp_host,
+        "SMTP_PORT": str(s.smtp_port),
+        "SMTP_CA_FILE": s.smtp_ca_file,
+        "OUTBOUND_DLQ_URL": s.outbound_dlq_url,
+    }
+    assert set(env) - {"AWS_ENDPOINT_URL"} <= set(ENV_NAMES.values())
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    st.app._service.cache_clear()
+    st.put_event(st.sample("OrderPlaced"))
+    st.put_event(st.sample("OrderShipped"))
+    st.relay.script("data", "451 4.4.2 Timeout waiting for data from client.")
+    st.relay.script("data", "451 4.4.2 Timeout waiting for data from client.")
+    records = st.receive()
+    st.app.metrics.clear_metrics()  # Powertools keeps metrics in shared, module-wide state
+    capsys.readouterr()
+    response = st.app.lambda_handler({"Records": records}, _Context())
+    assert len(failures(response)) == 1  # reconnect once, second 451 defers that item
+    assert len(st.relay.messages) == 1
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    (metrics,) = emf
+    assert metrics["EmailsSent"] == [1.0] and metrics["OutboundRetried"] == [1.0]
+    assert metrics["service"] == "shopmail-test"
+    st.app._service.cache_clear()

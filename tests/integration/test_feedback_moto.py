@@ -1,0 +1,265 @@
+"""The feedback path against a real moto server over HTTP.
+
+SES event on the default bus -> rule (source aws.ses) -> FeedbackQueue -> feedback handler ->
+suppression table + shop bus (observed through a rule into an SQS queue). And a DSN mail,
+classified and applied through ``handle_classification``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import pytest
+from shopmail.adapters.dynamodb_bounce_counter import DynamoDbBounceCounter
+from shopmail.adapters.dynamodb_sent_mail import DynamoDbSentMailStore
+from shopmail.adapters.dynamodb_suppression import DynamoDbSuppressionList
+from shopmail.adapters.feedback_wiring import build_feedback_service
+from shopmail.config import Settings
+from shopmail.domain.feedback import classify_message
+from shopmail.domain.message_ids import make_message_id
+from shopmail.domain.parsing import parse_message
+from shopmail.domain.sent_mail import SentMail
+from shopmail.services.feedback import FeedbackService
+
+from tests.fixtures.paths import REPO, load_event
+
+SES_ID = "0102019abc0001-11111111-2222-3333-4444-555555555555-000000"
+OUR_ID = "<sm.orderplaced.ORD-1001.8f271952e1be4bf4@shop.example>"
+
+
+def _load_app() -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "feedback_app_moto", REPO / "functions/feedback/app.py"
+    )
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _table(ddb: Any, name: str, key: str, ttl: str) -> None:
+    ddb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
+def _queue_to_rule(sqs: Any, events: Any, name: str, bus: str, pattern: dict[str, Any]) -> str:
+    url: str = sqs.create_queue(QueueName=name)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    events.put_rule(Name=f"rule-{name}", EventBusName=bus, EventPattern=json.dumps(pattern))
+    events.put_targets(Rule=f"rule-{name}", EventBusName=bus, Targets=[{"Id": "q", "Arn": arn}])
+    return url
+
+
+@dataclass
+class FeedbackStack:
+    client: Callable[..., Any]
+    settings: Settings
+    feedback_url: str
+    observed_url: str
+    service: FeedbackService
+    app: ModuleType
+
+    def receive(self, url: str) -> list[dict[str, Any]]:
+        """All messages as SQS Lambda records (deleted from the queue)."""
+        sqs = self.client("sqs")
+        out: list[dict[str, Any]] = []
+        while True:
+            msgs = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+            if not msgs:
+                return out
+            for m in msgs:
+                out.append({"messageId": m["MessageId"], "receiptHandle": "x", "body": m["Body"]})
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+
+    def shop_events(self) -> list[dict[str, Any]]:
+        return [json.loads(r["body"]) for r in self.receive(self.observed_url)]
+
+
+@pytest.fixture
+def feedback_stack(aws_client: Callable[..., Any], moto: str) -> FeedbackStack:
+    sqs, events, ddb = (aws_client(n) for n in ("sqs", "events", "dynamodb"))
+    _table(ddb, "idem", "id", "expiration")
+    _table(ddb, "suppression", "address", "expires_at")
+    _table(ddb, "sent-mail", "ses_message_id", "expires_at")
+    events.create_event_bus(Name="shop")
+    feedback_url = _queue_to_rule(sqs, events, "feedback", "default", {"source": ["aws.ses"]})
+    observed = _queue_to_rule(sqs, events, "observed", "shop", {"source": ["shopmail.feedback"]})
+    settings = Settings(
+        mail_domain="shop.example",
+        event_bus_name="shop",
+        idempotency_table="idem",
+        suppression_table="suppression",
+        sent_mail_table="sent-mail",
+        transient_bounce_threshold=2,
+    )
+    service = build_feedback_service(settings, lambda name: aws_client(name))
+    return FeedbackStack(aws_client, settings, feedback_url, observed, service, _load_app())
+
+
+def _put_ses_event(stack: FeedbackStack, event: dict[str, Any]) -> None:
+    resp = stack.client("events").put_events(
+        Entries=[
+            {
+                "Source": "aws.ses",
+                "DetailType": event["detail-type"],
+                "Detail": json.dumps(event["detail"]),
+                "EventBusName": "default",
+            }
+        ]
+    )
+    assert resp["FailedEntryCount"] == 0
+
+
+def _record_sent(stack: FeedbackStack) -> None:
+    DynamoDbSentMailStore(stack.client("dynamodb"), "sent-mail").put(
+        SentMail(
+            ses_message_id=SES_ID,
+            message_id=OUR_ID,
+            idempotency_key="OrderPlaced:ORD-1001:kunde@example.org",
+            detail_type="OrderPlaced",
+            aggregate_id="ORD-1001",
+            recipient="kunde@example.org",
+            event_id="evt-1",
+        )
+    )
+
+
+def test_permanent_bounce_ends_as_suppression_and_event(feedback_stack: FeedbackStack) -> None:
+    stack = feedback_stack
+    _record_sent(stack)
+    bounce = load_event("feedback/bounce-permanent-eventbridge.json")
+    _put_ses_event(stack, bounce)
+    _put_ses_event(stack, bounce)  # SES delivers at least once: a duplicate
+    records = stack.receive(stack.feedback_url)
+    assert len(records) == 2
+    out = stack.app.handle({"Records": records}, stack.service)
+    assert out["batchItemFailures"] == []
+    assert out["summary"]["processed"] == 1 and out["summary"]["duplicates"] == 1
+
+    entry = DynamoDbSuppressionList(stack.client("dynamodb"), "suppression").get(
+        "Kunde@Example.org"
+    )
+    assert entry is not None and entry.suppression_class == "hard_bounce"
+    assert entry.source == "ses-feedback"
+    [shop_event] = stack.shop_events()
+    assert shop_event["detail-type"] == "EmailBounced"
+    assert shop_event["source"] == "shopmail.feedback"
+    detail = shop_event["detail"]
+    assert detail["order_id"] == "ORD-1001" and detail["email_type"] == "OrderPlaced"
+    assert detail["suppressed"] is True and detail["matched_by"] == "sent_mail"
+
+
+def test_delivery_then_bounce_and_transient_counting(feedback_stack: FeedbackStack) -> None:
+    stack = feedback_stack
+    _record_sent(stack)
+    _put_ses_event(stack, load_event("feedback/delivery-eventbridge.json"))
+    _put_ses_event(stack, load_event("feedback/bounce-permanent-eventbridge.json"))
+    transient = load_event("feedback/bounce-transient.json")
+    for n in (1, 2):
+        ev = json.loads(json.dumps(transient))
+        ev["bounce"]["feedbackId"] = f"t-{n}"
+        _put_ses_event(stack, {"detail-type": "Email Bounced", "detail": ev})
+    records = stack.receive(stack.feedback_url)
+    out = stack.app.handle({"Records": records}, stack.service)
+    assert out["batchItemFailures"] == [] and out["summary"]["processed"] == 4
+    types = sorted(e["detail-type"] for e in stack.shop_events())
+    assert types == ["EmailBounced", "EmailBounced", "EmailBounced", "EmailDelivered"]
+    sl = DynamoDbSuppressionList(stack.client("dynamodb"), "suppression")
+    voll = sl.get("voll@example.net")
+    assert voll is not None and voll.suppression_class == "transient_bounces"  # threshold 2
+    # the counter item lives in the idempotency table
+    item = stack.client("dynamodb").get_item(
+        TableName="idem", Key={"id": {"S": "transient-bounce#voll@example.net"}}
+    )["Item"]
+    assert len(item["bounces"]["SS"]) == 2
+
+
+def test_bounce_counter_is_idempotent(feedback_stack: FeedbackStack) -> None:
+    counter = DynamoDbBounceCounter(feedback_stack.client("dynamodb"), "idem")
+    a = counter.record("x@example.org", "b1", "2026-11-28T10:00:00Z", 30)
+    b = counter.record("x@example.org", "b1", "2026-11-28T10:00:00Z", 30)
+    c = counter.record("x@example.org", "b2", "2026-11-28T11:00:00Z", 30)
+    assert (len(a), len(b), len(c)) == (1, 1, 2)
+    # an entry older than the window is pruned after it has been returned
+    counter.record("x@example.org", "old", "2026-01-01T00:00:00Z", 30)
+    d = counter.record("x@example.org", "b3", "2026-11-28T12:00:00Z", 30)
+    assert "2026-01-01T00:00:00Z" not in d and len(d) == 3
+
+
+def _dsn(original_message_id: str) -> bytes:
+    return (
+        "From: Mail Delivery System <MAILER-DAEMON@mx.example.org>\r\n"
+        "To: bounces@shop.example\r\n"
+        "Subject: Undelivered Mail Returned to Sender\r\n"
+        "Message-ID: <dsn-1@mx.example.org>\r\n"
+        "Date: Sat, 28 Nov 2026 10:05:00 +0000\r\n"
+        "MIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="B"\r\n'
+        "\r\n"
+        "--B\r\n"
+        "Content-Type: text/plain; charset=us-ascii\r\n"
+        "\r\n"
+        "I'm sorry to have to inform you that your message could not be delivered.\r\n"
+        "\r\n"
+        "<weg@example.org>: host mx.example.org said: 550 5.1.1 <weg@example.org>:\r\n"
+        "    Recipient address rejected: User unknown in local recipient table\r\n"
+        "--B\r\n"
+        "Content-Type: message/delivery-status\r\n"
+        "\r\n"
+        "Reporting-MTA: dns; mx.example.org\r\n"
+        "Arrival-Date: Sat, 28 Nov 2026 10:04:59 +0000\r\n"
+        "\r\n"
+        "Final-Recipient: rfc822; weg@example.org\r\n"
+        "Original-Recipient: rfc822; weg@example.org\r\n"
+        "Action: failed\r\n"
+        "Status: 5.1.1\r\n"
+        "Remote-MTA: dns; mx.example.org\r\n"
+        "Diagnostic-Code: smtp; 550 5.1.1 <weg@example.org>: Recipient address rejected:\r\n"
+        "    User unknown in local recipient table\r\n"
+        "--B\r\n"
+        "Content-Type: text/rfc822-headers\r\n"
+        "\r\n"
+        "From: Shop <shop@shop.example>\r\n"
+        "To: weg@example.org\r\n"
+        "Subject: Ihre Bestellung wurde versandt\r\n"
+        f"Message-ID: {original_message_id}\r\n"
+        "\r\n"
+        "--B--\r\n"
+    ).encode("ascii")
+
+
+def test_dsn_mail_ends_as_suppression_and_event(feedback_stack: FeedbackStack) -> None:
+    stack = feedback_stack
+    mid = make_message_id(
+        "OrderShipped", "ORD-2002", "OrderShipped:ORD-2002:weg@example.org", "shop.example"
+    )
+    classification = classify_message(parse_message(_dsn(mid)))
+    assert classification.kind == "bounce"
+    assert classification.original_message_id is not None
+    assert mid.strip("<>") in classification.original_message_id
+    assert [r.hard for r in classification.recipients] == [True]
+    out = stack.service.handle_classification(classification, {"message_id": "inbound-dsn-1"})
+    assert out.status == "processed" and out.suppressed == 1
+    entry = DynamoDbSuppressionList(stack.client("dynamodb"), "suppression").get("weg@example.org")
+    assert entry is not None and entry.suppression_class == "hard_bounce"
+    assert entry.source == "dsn"
+    [shop_event] = stack.shop_events()
+    assert shop_event["detail-type"] == "EmailBounced"
+    detail = shop_event["detail"]
+    assert detail["order_id"] == "ORD-2002" and detail["email_type"] == "OrderShipped"
+    assert detail["suppressed"] is True and detail["channel"] == "mail"
+    # the same DSN again (e.g. the inbound retry) is a duplicate
+    again = stack.service.handle_classification(classification, {"message_id": "inbound-dsn-1"})
+    assert again.status == "duplicate"
+    assert stack.shop_events() == []
