@@ -19,6 +19,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from shopmail.adapters.inbound_wiring import default_client_factory
 from shopmail.adapters.outbound_wiring import build_outbound_service
 from shopmail.config import Settings
+from shopmail.errors import ConfigurationError
 from shopmail.services.outbound import OutboundService
 
 if TYPE_CHECKING:
@@ -70,4 +71,15 @@ def handle(event: Any, service: OutboundService, context: Any = None) -> dict[st
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Lambda entry point (``Handler: app.lambda_handler``)."""
-    return handle(event, _service(), context)
+    try:
+        service = _service()
+    except ConfigurationError as exc:  # e.g. a table name missing from the environment
+        metrics.add_metric("ConfigurationError", MetricUnit.Count, 1)
+        logger.error("alarm: outbound function misconfigured", extra={"error": exc.to_dict()})
+        records = event.get("Records", []) if isinstance(event, dict) else []
+        return {
+            "batchItemFailures": [
+                {"itemIdentifier": str(r.get("messageId", i))} for i, r in enumerate(records)
+            ]
+        }
+    return handle(event, service, context)

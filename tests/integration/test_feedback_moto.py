@@ -7,6 +7,7 @@ classified and applied through ``handle_classification``.
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib.util
 import json
 from collections.abc import Callable
@@ -169,6 +170,8 @@ def test_delivery_then_bounce_and_transient_counting(feedback_stack: FeedbackSta
     for n in (1, 2):
         ev = json.loads(json.dumps(transient))
         ev["bounce"]["feedbackId"] = f"t-{n}"
+        # the service counts within the window before the real clock: use "now"
+        ev["bounce"]["timestamp"] = dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z")
         _put_ses_event(stack, {"detail-type": "Email Bounced", "detail": ev})
     records = stack.receive(stack.feedback_url)
     out = stack.app.handle({"Records": records}, stack.service)
@@ -186,7 +189,8 @@ def test_delivery_then_bounce_and_transient_counting(feedback_stack: FeedbackSta
 
 
 def test_bounce_counter_is_idempotent(feedback_stack: FeedbackStack) -> None:
-    counter = DynamoDbBounceCounter(feedback_stack.client("dynamodb"), "idem")
+    now = dt.datetime(2026, 11, 28, 13, 0, tzinfo=dt.UTC).timestamp()
+    counter = DynamoDbBounceCounter(feedback_stack.client("dynamodb"), "idem", clock=lambda: now)
     a = counter.record("x@example.org", "b1", "2026-11-28T10:00:00Z", 30)
     b = counter.record("x@example.org", "b1", "2026-11-28T10:00:00Z", 30)
     c = counter.record("x@example.org", "b2", "2026-11-28T11:00:00Z", 30)

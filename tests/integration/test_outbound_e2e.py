@@ -96,6 +96,17 @@ def test_535_fails_the_whole_batch(outbound_stack: OutboundStack) -> None:
     assert st.relay.messages == [] and st.observed() == [] and st.dead_letters() == []
 
 
+def test_daily_quota_stops_the_batch(outbound_stack: OutboundStack) -> None:
+    st = outbound_stack
+    st.put_event(st.sample("OrderPlaced"))
+    st.put_event(st.sample("OrderShipped"))
+    records = st.receive()
+    st.relay.script("data", "454 Throttling failure: Daily message quota exceeded.")
+    response = st.handle(records)
+    assert sorted(failures(response)) == sorted(r["messageId"] for r in records)
+    assert st.relay.messages == [] and st.observed() == [] and st.dead_letters() == []
+
+
 def test_554_transaction_failed_dead_letters_with_email_failed(
     outbound_stack: OutboundStack,
 ) -> None:
@@ -231,6 +242,12 @@ def test_lambda_handler_from_environment(
     assert set(env) - {"AWS_ENDPOINT_URL"} <= set(ENV_NAMES.values())
     for name, value in env.items():
         monkeypatch.setenv(name, value)
+    st.app._service.cache_clear()
+    monkeypatch.setenv("SENT_MAIL_TABLE", "")
+    bad = st.app.lambda_handler({"Records": [{"messageId": "x", "body": "{}"}]}, _Context())
+    assert bad == {"batchItemFailures": [{"itemIdentifier": "x"}]}
+    assert '"ConfigurationError":[1.0]' in capsys.readouterr().out.replace(" ", "")
+    monkeypatch.setenv("SENT_MAIL_TABLE", s.sent_mail_table)
     st.app._service.cache_clear()
     st.put_event(st.sample("OrderPlaced"))
     st.put_event(st.sample("OrderShipped"))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from email.message import Message
 from email.parser import BytesParser
 from email.policy import compat32
@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from shopmail.domain.feedback import Classification, classify_message, classify_tree
+
+from shopmail_local.cli.files import iter_files
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
 
@@ -42,18 +44,6 @@ def register(subparsers: Any) -> None:
         help="parse with the stdlib compat32 parser instead of shopmail's parser",
     )
     p.set_defaults(func=run)
-
-
-def iter_files(paths: list[str], pattern: str = "*") -> Iterator[Path]:
-    """Files named on the command line, and the files under named folders (sorted)."""
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            for child in sorted(path.rglob(pattern)):
-                if child.is_file() and not any(p.startswith(".") for p in child.parts[-1:]):
-                    yield child
-        else:
-            yield path
 
 
 def _shopmail_parser() -> Callable[[bytes], Classification] | None:

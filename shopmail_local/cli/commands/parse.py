@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,8 @@ from shopmail.domain.message import InboundMessage
 from shopmail.domain.parsing import parse_message
 from shopmail.domain.reply_text import strip_reply
 from shopmail.errors import ShopmailError
+
+from shopmail_local.cli.files import iter_files
 
 DEFAULT_MAX_BODY = 4096
 MAX_DEFECTS_SHOWN = 20
@@ -38,20 +39,6 @@ def register(subparsers: Any) -> None:
         "--strict", action="store_true", help="exit with 1 when any file could not be parsed"
     )
     p.set_defaults(func=run)
-
-
-def iter_files(paths: list[str]) -> Iterator[Path]:
-    """Every file named, or found below a named folder (sorted, hidden files skipped)."""
-    for name in paths:
-        path = Path(name)
-        if path.is_dir():
-            for found in sorted(path.rglob("*")):
-                if found.is_file() and not any(
-                    part.startswith(".") for part in found.relative_to(path).parts
-                ):
-                    yield found
-        else:
-            yield path
 
 
 def _cut(text: str, limit: int) -> str:

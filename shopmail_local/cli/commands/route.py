@@ -17,7 +17,7 @@ import argparse
 import dataclasses
 import json
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,8 @@ from shopmail.domain.loop_guard import effective_sender
 from shopmail.domain.message import Envelope, InboundMessage, Verdicts
 from shopmail.domain.routing import Classify, Router
 from shopmail.errors import RouteConfigError, ShopmailError
+
+from shopmail_local.cli.files import iter_files
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
 _VERDICT_NAMES = ("spam", "virus", "spf", "dkim", "dmarc", "dmarc_policy")
@@ -92,18 +94,6 @@ def parse_verdicts(items: Sequence[str]) -> Verdicts:
                 raise ValueError(f"--verdict {item!r}: status one of {', '.join(_STATUSES)}")
             values[name] = status.upper()
     return Verdicts(**values)
-
-
-def iter_files(paths: Sequence[str], pattern: str = "*") -> Iterator[Path]:
-    """Files named on the command line, and the files under named folders (sorted)."""
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            for child in sorted(path.rglob(pattern)):
-                if child.is_file() and not child.name.startswith("."):
-                    yield child
-        else:
-            yield path
 
 
 def default_parse() -> Parse:

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from shopmail.adapters.aws_errors import transient_error
-from shopmail.domain.suppression_policy import within_window
+from shopmail.domain.suppression_policy import parse_timestamp
 
 KEY_PREFIX = "transient-bounce#"
 logger = logging.getLogger(__name__)
@@ -72,9 +72,8 @@ class DynamoDbBounceCounter:
             raise transient_error(exc, "dynamodb", "UpdateItem") from exc
         entries = list(response.get("Attributes", {}).get("bounces", {}).get("SS", []))
         stamps = [e.partition("|")[0] for e in entries]
-        stale = [
-            e for e, s in zip(entries, stamps, strict=True) if not _fresh(s, timestamp, window_days)
-        ]
+        cutoff = self._clock() - window_days * 86400
+        stale = [e for e, stamp in zip(entries, stamps, strict=True) if _older(stamp, cutoff)]
         if stale:
             try:
                 self._ddb.update_item(
@@ -89,8 +88,6 @@ class DynamoDbBounceCounter:
         return stamps
 
 
-def _fresh(stamp: str, now: str, window_days: int) -> bool:
-    try:
-        return within_window([stamp], now, window_days) == 1
-    except ValueError:
-        return True
+def _older(stamp: str, cutoff: float) -> bool:
+    parsed = parse_timestamp(stamp)
+    return parsed is not None and parsed.timestamp() < cutoff
