@@ -459,7 +459,9 @@ class Demo:
         event = wait_for(find, self.config.timeout)
         if event is None:
             raise StepFailedError(f"no {detail_type} event for {ses_id} on the bus")
-        self.echo(f"   event: {detail_type} (order id {event['detail'].get('orderId')})")
+        detail = event.get("detail") or {}
+        numbers = ", ".join(detail.get("orderNumbers") or []) or "none"
+        self.echo(f"   event: {detail_type} (order id {detail.get('orderId')}, numbers {numbers})")
         return event
 
     def _ses_event(self, ses_id: str, detail_type: str) -> dict[str, Any] | None:

@@ -267,3 +267,36 @@ def test_dsn_mail_ends_as_suppression_and_event(feedback_stack: FeedbackStack) -
     again = stack.service.handle_classification(classification, {"message_id": "inbound-dsn-1"})
     assert again.status == "duplicate"
     assert stack.shop_events() == []
+
+
+def test_suppression_cli_against_moto(
+    feedback_stack: FeedbackStack, moto: str, tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from shopmail_local.cli.main import main
+
+    base = ["--table", "suppression", "--endpoint-url", moto]
+    assert main(["suppression", "add", "Kunde@Example.org", "--reason", "asked", *base]) == 0
+    assert main(["suppression", "add", "zwei@example.org", "--class", "complaint", *base]) == 0
+    assert main(["suppression", "add", "not-an-address", *base]) == 1
+    capsys.readouterr()
+    assert main(["suppression", "list", "--json", *base]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert {(r["address"], r["class"]) for r in rows} == {
+        ("kunde@example.org", "manual"),
+        ("zwei@example.org", "complaint"),
+    }
+    # what the CLI wrote is what the outbound side reads
+    entry = DynamoDbSuppressionList(feedback_stack.client("dynamodb"), "suppression").get(
+        "kunde@example.org"
+    )
+    assert entry is not None and entry.source == "cli" and entry.reason == "asked"
+    out = tmp_path / "export.csv"
+    assert main(["suppression", "export", "-o", str(out), *base]) == 0
+    lines = out.read_text().splitlines()
+    assert lines[0] == "address,class,reason,since,source,expires_at" and len(lines) == 3
+    assert main(["suppression", "remove", "kunde@example.org", *base]) == 0
+    assert main(["suppression", "remove", "kunde@example.org", *base]) == 1
+    capsys.readouterr()
+    assert main(["suppression", "export", "--format", "jsonl", *base]) == 0
+    exported = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["address"] for r in exported] == ["zwei@example.org"]

@@ -107,6 +107,20 @@ def test_daily_quota_stops_the_batch(outbound_stack: OutboundStack) -> None:
     assert st.relay.messages == [] and st.observed() == [] and st.dead_letters() == []
 
 
+def test_rotated_secret_is_read_again_after_535(outbound_stack: OutboundStack) -> None:
+    st = outbound_stack
+    sm = st.client("secretsmanager")
+    good = sm.get_secret_value(SecretId=st.settings.smtp_secret_arn)["SecretString"]
+    wrong = json.dumps({"AccessKeyId": st.relay.access_key_id, "SecretAccessKey": "old-key"})
+    sm.put_secret_value(SecretId=st.settings.smtp_secret_arn, SecretString=wrong)
+    st.put_event(st.sample("OrderPlaced"))
+    records = st.receive()
+    assert failures(st.handle(records)) == [records[0]["messageId"]]  # real 535
+    sm.put_secret_value(SecretId=st.settings.smtp_secret_arn, SecretString=good)
+    assert failures(st.handle(records)) == []
+    assert len(st.relay.messages) == 1
+
+
 def test_554_transaction_failed_dead_letters_with_email_failed(
     outbound_stack: OutboundStack,
 ) -> None:

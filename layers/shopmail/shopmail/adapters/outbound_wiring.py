@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Mapping
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, closing
 from typing import Any
 
 from shopmail.adapters.dynamodb_idempotency import DynamoDbIdempotencyStore
@@ -20,7 +20,7 @@ from shopmail.adapters.eventbridge import EventBridgePublisher
 from shopmail.adapters.lazy_client import LazyClient
 from shopmail.adapters.s3_attachments import S3AttachmentFetcher
 from shopmail.adapters.smtp_credentials import SecretsManagerSmtpCredentials
-from shopmail.adapters.smtp_relay import SesSmtpRelay
+from shopmail.adapters.smtp_relay import RelaySession, SesSmtpRelay
 from shopmail.adapters.sqs_dead_letter import SqsDeadLetterSink
 from shopmail.config import Settings
 from shopmail.errors import ConfigurationError
@@ -56,6 +56,7 @@ class CachedRelay:
         self.settings = settings
         self._clients = client_factory
         self._relay: SesSmtpRelay | None = None
+        self._last: RelaySession | None = None
         self._lock = threading.Lock()
 
     def relay(self) -> SesSmtpRelay:
@@ -69,20 +70,34 @@ class CachedRelay:
             Secrets Manager failed transiently.
         """
         with self._lock:
+            last, self._last = self._last, None
+            if last is not None and isinstance(last.failed, ConfigurationError):
+                # e.g. 535 after a key rotation: read the secret again for the next batch
+                log.warning("re-reading the SMTP secret after a configuration error")
+                self._relay = None
+                if self.settings.smtp_secret_arn:
+                    self._secret().invalidate()
             if self._relay is None:
                 if not self.settings.smtp_secret_arn:
                     raise ConfigurationError("SMTP_SECRET_ARN is not set")
-                credentials = SecretsManagerSmtpCredentials(
-                    self._clients("secretsmanager"),
-                    self.settings.smtp_secret_arn,
-                    self.settings.region,
-                ).get()
+                credentials = self._secret().get()
                 self._relay = SesSmtpRelay.from_settings(self.settings, credentials)
             return self._relay
 
+    def _secret(self) -> SecretsManagerSmtpCredentials:
+        return SecretsManagerSmtpCredentials(
+            self._clients("secretsmanager"), self.settings.smtp_secret_arn, self.settings.region
+        )
+
     def session(self) -> AbstractContextManager[MailSender]:
-        """A batch session (one connection, opened on the first send)."""
-        return self.relay().session()
+        """A batch session (one connection, opened on the first send, closed at exit).
+
+        A session that ended in a :class:`ConfigurationError` (530/535...) makes the next
+        call re-read the secret, so a rotated key is picked up without a cold start.
+        """
+        session = self.relay().open_session()
+        self._last = session
+        return closing(session)
 
 
 def build_outbound_service(

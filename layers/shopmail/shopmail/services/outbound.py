@@ -230,6 +230,8 @@ class OutboundService:
         with ExitStack() as stack:
             session = _LazySession(self.ports.relay, stack)
             for index, record in enumerate(records):
+                if not isinstance(record, Mapping):
+                    record = {"body": None}
                 item_id = str(record.get("messageId") or index)
                 if stop is not None:
                     result.failures.append(item_id)
