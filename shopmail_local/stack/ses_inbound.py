@@ -402,6 +402,18 @@ class _SmtpHandler:
     def __init__(self, inbound: SesInbound) -> None:
         self.inbound = inbound
 
+    async def handle_EHLO(  # noqa: N802 - aiosmtpd hook name
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        hostname: str,
+        responses: list[str],
+    ) -> list[str]:
+        session.host_name = hostname
+        # SES inbound offers no AUTH: drop the line aiosmtpd always adds.
+        return [line for line in responses if not line[4:].upper().startswith("AUTH")]
+
     async def handle_RCPT(  # noqa: N802 - aiosmtpd hook name
         self,
         server: SMTP,
@@ -462,6 +474,8 @@ class SesInboundServer:
         kwargs: dict[str, Any] = {
             "data_size_limit": inbound.max_size,
             "require_starttls": False,
+            # SES inbound offers no AUTH (it receives mail for its domains only).
+            "auth_exclude_mechanism": ["LOGIN", "PLAIN"],
             "ident": "Amazon SES inbound (shopmail local emulator)",
         }
         if tls_context is not None:

@@ -92,3 +92,5 @@ def test_simulator_bounce_suppresses_the_address(local_stack: LocalStack) -> Non
     detail = events[0]["detail"]
     assert detail["suppressed"] is True
     assert detail["recipient"] == "bounce@simulator.amazonses.com"
+    # correlated through the Message-ID SES keeps in mail.headers
+    assert detail["order_id"] == "ORD-77" and detail["email_type"] == "OrderPlaced"

@@ -105,6 +105,7 @@ def _send(
             assert smtp.has_extn("starttls")
             smtp.starttls(context=ssl.create_default_context(cafile=tls_ca))
             smtp.ehlo("client.example")
+        assert not smtp.has_extn("auth")  # SES inbound offers no AUTH, before or after TLS
         smtp.mail("bounce@example.com")
         for r in rcpts:
             code, _ = smtp.rcpt(r)

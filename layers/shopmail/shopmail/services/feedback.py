@@ -20,6 +20,23 @@ Transient errors propagate from :meth:`handle_record`; :meth:`handle_batch` turn
 
 :meth:`FeedbackService.handle_classification` does steps 2-5 for a bounce or complaint that
 arrived as mail (a classified DSN/ARF), matched back through the returned Message-ID.
+
+Shop events (source ``shopmail.feedback``), one per recipient; ``detail``:
+
+* always: ``recipient``, ``email_type`` (detail-type of the mail, e.g. ``OrderPlaced``),
+  ``order_id`` (= ``aggregate_id``), ``email_class``, ``message_id`` (ours),
+  ``idempotency_key``, ``source_event_id``, ``correlated``, ``matched_by``
+  (``sent_mail`` | ``message_id`` | ``none``), ``suppressed`` (the address is suppressed after
+  this event), ``suppression_class``, ``timestamp``, ``channel`` (``ses`` | ``mail``);
+* SES events: ``ses_message_id``, ``feedback_id``;
+* bounces: ``bounce_type``, ``bounce_sub_type``, ``status``, ``diagnostic``, ``hard``, ``policy``
+  (``suppress`` | ``count`` | ``ignore``); DSN mail: ``status``, ``reason``, ``hard``,
+  ``diagnostic``, ``reporting_mta``;
+* complaints: ``complaint_type`` (``abuse`` ...), ``complaint_sub_type``;
+* delays: ``delay_type``, ``status``.
+
+Delivery is at least once: a retried multi-recipient event may publish an earlier recipient's
+event again (the suppression writes are idempotent).
 """
 
 from __future__ import annotations
@@ -129,6 +146,10 @@ def _utc_now() -> dt.datetime:
 
 def _iso(stamp: dt.datetime) -> str:
     return stamp.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _clip(text: str | None, limit: int = 500) -> str | None:
+    return text[:limit] if text else None
 
 
 def _domain(address: str | None) -> str:
@@ -360,7 +381,7 @@ class FeedbackService:
                     bounce_type=event.bounce_type,
                     bounce_sub_type=event.bounce_sub_type,
                     status=rcpt.status,
-                    diagnostic=rcpt.diagnostic,
+                    diagnostic=_clip(rcpt.diagnostic),
                     hard=(event.bounce_type or "").lower() == "permanent",
                 )
             elif event.kind == SES_COMPLAINT:
@@ -482,7 +503,7 @@ class FeedbackService:
                     status=row.status,
                     reason=row.reason,
                     hard=row.hard,
-                    diagnostic=row.diagnostic,
+                    diagnostic=_clip(row.diagnostic),
                 )
             if decision is not None:
                 detail["policy"] = decision.action
