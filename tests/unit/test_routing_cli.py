@@ -151,7 +151,7 @@ def test_routes_check_default_and_files(
     monkeypatch.delenv("ROUTES_FILE", raising=False)
     assert main(["routes", "check"]) == 0
     out = capsys.readouterr().out
-    assert "OK, 7 rule(s)" in out and "support" in out
+    assert "OK, 8 rule(s)" in out and "support" in out
     bad = tmp_path / "bad.toml"
     bad.write_text(
         '[[rules]]\nname = "x"\nmatch = { subjct = "(" }\nactions = [{ type = "publsh" }]\n',

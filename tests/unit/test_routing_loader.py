@@ -36,6 +36,7 @@ def test_shipped_default_routes_load() -> None:
     names = [r.name for r in table.rules]
     assert names == [
         "reports",
+        "auto-replies",
         "customer-reply",
         "support",
         "orders",

@@ -90,3 +90,12 @@ class RateLimiter(Protocol):
     def release(self, key: str) -> None:
         """Forget ``key`` (the guarded action failed and should be allowed on retry)."""
         ...
+
+
+class FeedbackSink(Protocol):
+    """Applies a bounce/complaint/delay that arrived as mail (the feedback service)."""
+
+    def apply(self, classification: Any, meta: Mapping[str, Any]) -> str:
+        """Apply ``classification`` (``meta``: ``message_id``, ``received_at``); return the
+        outcome status (``processed`` | ``duplicate`` | ``ignored``)."""
+        ...

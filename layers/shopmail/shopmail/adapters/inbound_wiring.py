@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shopmail.adapters.dynamodb_idempotency import DynamoDbIdempotencyStore
 from shopmail.adapters.dynamodb_rate_limit import DynamoDbRateLimiter
@@ -19,9 +19,12 @@ from shopmail.adapters.s3_raw_mail import S3RawMailStore
 from shopmail.adapters.sqs_dead_letter import SqsDeadLetterSink
 from shopmail.config import Settings
 from shopmail.errors import ConfigurationError
-from shopmail.ports import MailSender
+from shopmail.ports import FeedbackSink, MailSender
 from shopmail.services.inbound import Decider, InboundService
 from shopmail.services.inbound_actions import ActionPorts
+
+if TYPE_CHECKING:
+    from shopmail.domain.routing.model import Classify
 
 logger = logging.getLogger(__name__)
 
@@ -57,15 +60,49 @@ def default_client_factory(
     return make
 
 
-def build_router(settings: Settings) -> Decider:
-    """The router for ``settings.routes_file`` (the shipped default routes when empty)."""
+def build_router(settings: Settings, classify: Classify | None = None) -> Decider:
+    """The router for ``settings.routes_file`` (the shipped default routes when empty).
+
+    ``classify`` is the router's kind classifier (see
+    :class:`~shopmail.domain.routing.feedback_gate.GatedClassifier`); ``None``: the parser's
+    flags decide the bounce/complaint/auto-reply matchers.
+    """
     from shopmail.domain.routing import Router
 
     return Router.from_file(
         settings.routes_file or None,
         settings.mail_domain,
         order_pattern=settings.order_number_pattern or None,
+        classify=classify,
     )
+
+
+class LazyFeedbackSink:
+    """A ``FeedbackSink`` that builds the feedback service on first use.
+
+    Most inbound mail is no bounce, so the feedback modules are imported (and its tables'
+    clients created) only when a ``feedback`` action applies one.
+    """
+
+    def __init__(self, settings: Settings, client_factory: ClientFactory) -> None:
+        self._settings = settings
+        self._client_factory = client_factory
+        self._service: Any = None
+
+    def apply(self, classification: Any, meta: Mapping[str, Any]) -> str:
+        """``FeedbackService.handle_classification``; returns the outcome's status.
+
+        Raises
+        ------
+        ConfigurationError
+            ``SUPPRESSION_TABLE`` is not set for the inbound function.
+        """
+        if self._service is None:
+            from shopmail.adapters.feedback_wiring import build_feedback_service
+
+            self._service = build_feedback_service(self._settings, self._client_factory)
+        outcome = self._service.handle_classification(classification, dict(meta))
+        return str(getattr(outcome, "status", outcome))
 
 
 class LogOnlyDeadLetterSink:
@@ -87,6 +124,7 @@ def build_inbound_service(
     router: Decider | None = None,
     mail_sender: MailSender | None = None,
     mail_sender_factory: Callable[[], MailSender] | None = None,
+    feedback: FeedbackSink | None = None,
 ) -> InboundService:
     """Wire :class:`InboundService` with the AWS adapters.
 
@@ -100,11 +138,16 @@ def build_inbound_service(
         Defaults to :func:`build_router`.
     mail_sender, mail_sender_factory
         The relay sender for ``forward``/``auto_reply`` (or a factory called on first use).
+    feedback
+        Where ``feedback`` actions go (default :class:`LazyFeedbackSink`: the feedback service
+        with the same clients, built on first use).
     """
     from shopmail.domain.loop_guard import auto_reply_allowed
     from shopmail.domain.parsing import iter_attachment_chunks, parse_message
     from shopmail.domain.reply_text import strip_reply
+    from shopmail.domain.routing.feedback_gate import GatedClassifier
 
+    gate = GatedClassifier()  # shared: the router and the feedback action classify once
     s3 = LazyClient(lambda: client_factory("s3"))
     ddb = LazyClient(lambda: client_factory("dynamodb"))
     sender: MailSender = mail_sender or LazyMailSender(mail_sender_factory or _unconfigured_sender)
@@ -122,11 +165,13 @@ def build_inbound_service(
         attachment_reader=iter_attachment_chunks,
         loop_guard=auto_reply_allowed,
         strip_reply=strip_reply,
+        feedback=feedback or LazyFeedbackSink(settings, client_factory),
+        classify=gate.full,
     )
     return InboundService(
         settings,
         ports,
-        router or build_router(settings),
+        router or build_router(settings, gate),
         parse_message,
         (
             DynamoDbIdempotencyStore(

@@ -19,7 +19,13 @@ from shopmail.config import Settings
 from shopmail.domain import inbound_events
 from shopmail.domain.message import Attachment, Envelope, InboundMessage
 from shopmail.errors import InvalidEventError, RouteConfigError
-from shopmail.ports import EventPublisher, InboundMailStore, MailSender, RateLimiter
+from shopmail.ports import (
+    EventPublisher,
+    FeedbackSink,
+    InboundMailStore,
+    MailSender,
+    RateLimiter,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +84,8 @@ class ActionPorts:
     attachment_reader: AttachmentReader | None = None
     loop_guard: LoopGuard | None = None
     strip_reply: Callable[[str], str] | None = None
+    feedback: FeedbackSink | None = None
+    classify: Callable[[InboundMessage], Any] | None = None  # full Classification (cached)
 
 
 @dataclass
@@ -334,6 +342,49 @@ class DropAction:
         return ActionOutcome(self.name, "done", {"reason": reason[:200]})
 
 
+#: Classifier kinds the ``feedback`` action hands to the feedback service.
+FEEDBACK_KINDS = frozenset({"bounce", "complaint", "delay"})
+
+
+class FeedbackAction:
+    """``feedback``: a classified bounce/complaint/delay goes to the feedback service
+    (suppression list, ``EmailBounced``/``EmailComplained``/``EmailDelayed`` with the order id
+    matched through the returned Message-ID). Other kinds are skipped."""
+
+    name = "feedback"
+
+    def execute(self, ctx: ActionContext) -> ActionOutcome:
+        """Classify (reusing the router's cached result) and apply bounces/complaints/delays."""
+        classify = ctx.ports.classify
+        if classify is None:
+            from shopmail.domain.feedback import classify_message  # lazy: classifier modules
+
+            classify = classify_message
+        classification = classify(ctx.message)
+        kind = str(getattr(classification, "kind", "none") or "none")
+        if kind not in FEEDBACK_KINDS:
+            logger.info("feedback skipped", extra=ctx.log_extra(kind=kind))
+            return ActionOutcome(self.name, "skipped", {"kind": kind})
+        sink = ctx.ports.feedback
+        if sink is None:
+            raise RouteConfigError("feedback: no feedback sink configured", route=ctx.route)
+        meta = {
+            "message_id": ctx.envelope.message_id,
+            "received_at": ctx.envelope.timestamp or None,
+        }
+        status = sink.apply(classification, meta)
+        return ActionOutcome(
+            self.name,
+            "done",
+            {
+                "kind": kind,
+                "status": status,
+                "detector": getattr(classification, "detector", None),
+                "recipients": len(getattr(classification, "recipients", ()) or ()),
+            },
+        )
+
+
 ACTIONS: dict[str, Callable[[], Any]] = {
     "publish": PublishAction,
     "store_attachments": StoreAttachmentsAction,
@@ -341,7 +392,15 @@ ACTIONS: dict[str, Callable[[], Any]] = {
     "auto_reply": AutoReplyAction,
     "quarantine": QuarantineAction,
     "drop": DropAction,
+    "feedback": FeedbackAction,
 }
 # Run order inside one decision: stored attachments and quarantine copies exist before the
 # events that point to them are published; mail goes out last.
-ORDER = {"store_attachments": 0, "quarantine": 1, "publish": 2, "forward": 3, "auto_reply": 4}
+ORDER = {
+    "store_attachments": 0,
+    "quarantine": 1,
+    "publish": 2,
+    "feedback": 2,
+    "forward": 3,
+    "auto_reply": 4,
+}

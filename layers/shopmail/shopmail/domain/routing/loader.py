@@ -33,7 +33,9 @@ them), ``has_attachment`` (bool), ``replies_to_ours`` (bool), ``reply_kind`` (re
 kind of our replied-to Message-ID; implies ``replies_to_ours``).
 
 Actions: ``publish`` (``detail_type``), ``store_attachments``, ``forward`` (``to``: address or
-list), ``auto_reply`` (``template``), ``quarantine`` (``reason``), ``drop`` (``reason``).
+list), ``auto_reply`` (``template``), ``quarantine`` (``reason``), ``drop`` (``reason``),
+``feedback`` (no parameters: a classified bounce/complaint/delay updates the suppression list
+and publishes the shop event).
 
 Regexes are compiled case-insensitively at load; invalid ones, overly long ones (over 500
 characters) and ones with a nested quantifier such as ``(a+)+`` (catastrophic backtracking)
@@ -104,6 +106,7 @@ _ACTION_KEYS: Final = {
     "auto_reply": ("template",),
     "quarantine": ("reason",),
     "drop": ("reason",),
+    "feedback": (),
 }
 DEFAULT_ROUTES_RESOURCE: Final = "routes/default.toml"
 

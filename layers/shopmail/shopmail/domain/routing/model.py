@@ -24,6 +24,7 @@ ACTION_NAMES: Final = (
     "auto_reply",
     "quarantine",
     "drop",
+    "feedback",
 )
 
 #: The names accepted by the ``flags`` / ``without_flags`` matchers.

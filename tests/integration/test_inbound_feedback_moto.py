@@ -1,0 +1,65 @@
+"""A DSN mail through the inbound handler on the real moto server: the ``feedback`` route action
+ends as a suppression entry and an ``EmailBounced`` event with the order id (matched through
+the returned shopmail Message-ID)."""
+
+from __future__ import annotations
+
+from shopmail.adapters.dynamodb_suppression import DynamoDbSuppressionList
+
+from tests.fixtures.inbound_feedback import (
+    FeedbackInboundStack,
+    dsn_mail,
+    order_message_id,
+    out_of_office_mail,
+    ses_event,
+)
+
+CUSTOMER = "kunde@kunde.example"
+
+
+def test_dsn_mail_ends_as_suppression_and_email_bounced(
+    inbound_feedback_stack: FeedbackInboundStack,
+) -> None:
+    stack = inbound_feedback_stack
+    base = stack.base
+    mid = order_message_id("ORD-4711", f"OrderPlaced:ORD-4711:{CUSTOMER}")
+    stack.put_raw("ses-dsn-4711", dsn_mail(mid, CUSTOMER))
+    event = ses_event("ses-dsn-4711", "", ["bounces@shop.example"])
+
+    result = base.handle(event)
+    assert result["actions"] == {"publish": 1, "feedback": 1}, result
+    assert result["dead_lettered"] == 0
+
+    entry = DynamoDbSuppressionList(base.client("dynamodb"), "shopmail-suppression").get(CUSTOMER)
+    assert entry is not None and entry.suppression_class == "hard_bounce"
+    assert entry.source == "dsn"
+
+    [bounced] = base.drain(stack.feedback_url)
+    assert bounced["detail-type"] == "EmailBounced"
+    assert bounced["source"] == "shopmail.feedback"
+    detail = bounced["detail"]
+    assert detail["order_id"] == "ORD-4711"
+    assert detail["email_type"] == "OrderPlaced"
+    assert detail["suppressed"] is True and detail["channel"] == "mail"
+    inbound = base.drain(base.observed_url)
+    assert [e["detail-type"] for e in inbound] == ["MailFeedbackReceived"]
+
+    # SES re-delivers the event: nothing is applied or published twice
+    again = base.handle(event)
+    assert again["duplicates"] == 2, again
+    assert base.drain(stack.feedback_url) == [] and base.drain(base.observed_url) == []
+
+
+def test_out_of_office_reply_publishes_only_auto_reply_received(
+    inbound_feedback_stack: FeedbackInboundStack,
+) -> None:
+    stack = inbound_feedback_stack
+    base = stack.base
+    stack.put_raw("ses-ooo-4711", out_of_office_mail(order_message_id(), CUSTOMER))
+    result = base.handle(ses_event("ses-ooo-4711", CUSTOMER, ["support@shop.example"]))
+    assert result["actions"] == {"publish": 1}, result
+    assert [e["detail-type"] for e in base.drain(base.observed_url)] == ["AutoReplyReceived"]
+    assert base.drain(stack.feedback_url) == []
+    assert base.sender.sent == []
+    table = DynamoDbSuppressionList(base.client("dynamodb"), "shopmail-suppression")
+    assert table.get(CUSTOMER) is None
