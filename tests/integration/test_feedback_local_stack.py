@@ -5,10 +5,7 @@ SQS poller from the template) and an EmailBounced event on the shop bus."""
 from __future__ import annotations
 
 import smtplib
-import socket
 import ssl
-import time
-from collections.abc import Callable, Iterator
 from email.message import EmailMessage
 from typing import Any
 
@@ -16,43 +13,14 @@ import pytest
 from shopmail.adapters.dynamodb_suppression import DynamoDbSuppressionList
 from shopmail.domain.smtp_password import smtp_password
 
-from shopmail_local.stack.runner import LocalStack, RunConfig
-
-
-def _ports(n: int) -> list[int]:
-    socks = [socket.socket() for _ in range(n)]
-    try:
-        for s in socks:
-            s.bind(("127.0.0.1", 0))
-        return [int(s.getsockname()[1]) for s in socks]
-    finally:
-        for s in socks:
-            s.close()
+from shopmail_local.stack.runner import LocalStack
+from tests.fixtures.e2e_stack import wait_until
 
 
 @pytest.fixture(scope="module")
-def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    moto, inbound, relay, web = _ports(4)
-    config = RunConfig(
-        state_dir=tmp_path_factory.mktemp("feedback-local-state"),
-        moto_port=moto,
-        inbound_port=inbound,
-        relay_port=relay,
-        web_port=web,
-        retry_delays=(0.05, 0.05),
-    )
-    with LocalStack(config) as running:
-        yield running
-
-
-def _wait(check: Callable[[], Any], timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.2)
-    return check()
+def local_stack(e2e_stack: LocalStack) -> LocalStack:
+    """The offline stack on free ports (``tests/fixtures/e2e_stack.py``)."""
+    return e2e_stack
 
 
 def test_simulator_bounce_suppresses_the_address(local_stack: LocalStack) -> None:
@@ -75,7 +43,7 @@ def test_simulator_bounce_suppresses_the_address(local_stack: LocalStack) -> Non
     suppressions = DynamoDbSuppressionList(
         local_stack.client("dynamodb"), out.tables["SuppressionTable"]
     )
-    entry = _wait(lambda: suppressions.get("bounce@simulator.amazonses.com"))
+    entry = wait_until(lambda: suppressions.get("bounce@simulator.amazonses.com"))
     assert entry is not None, "the feedback function did not suppress the bounced address"
     assert entry.suppression_class == "hard_bounce"
     assert entry.source == "ses-feedback"
@@ -87,7 +55,7 @@ def test_simulator_bounce_suppresses_the_address(local_stack: LocalStack) -> Non
             if r["event"].get("source") == "shopmail.feedback"
         ]
 
-    events = _wait(shop_events)
+    events = wait_until(shop_events)
     assert [e["detail-type"] for e in events] == ["EmailBounced"]
     detail = events[0]["detail"]
     assert detail["suppressed"] is True

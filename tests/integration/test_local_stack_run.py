@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import json
 import smtplib
-import socket
 import ssl
-import time
-from collections.abc import Callable, Iterator
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -17,45 +14,16 @@ import requests
 from shopmail.domain.smtp_password import smtp_password
 
 from shopmail_local.cli.main import main as cli
-from shopmail_local.stack.runner import LocalStack, RunConfig
+from shopmail_local.stack.runner import LocalStack
+from tests.fixtures.e2e_stack import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _ports(n: int) -> list[int]:
-    socks = [socket.socket() for _ in range(n)]
-    try:
-        for s in socks:
-            s.bind(("127.0.0.1", 0))
-        return [int(s.getsockname()[1]) for s in socks]
-    finally:
-        for s in socks:
-            s.close()
-
-
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    moto, inbound, relay, web = _ports(4)
-    config = RunConfig(
-        state_dir=tmp_path_factory.mktemp("local-state"),
-        moto_port=moto,
-        inbound_port=inbound,
-        relay_port=relay,
-        web_port=web,
-        retry_delays=(0.05, 0.05),
-    )
-    with LocalStack(config) as running:
-        yield running
-
-
-def _wait(check: Callable[[], Any], timeout: float = 15.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.2)
-    return check()
+def stack(e2e_stack: LocalStack) -> LocalStack:
+    """The offline stack on free ports (``tests/fixtures/e2e_stack.py``)."""
+    return e2e_stack
 
 
 def _relay_send(stack: LocalStack, rcpts: list[str], subject: str) -> str:
@@ -74,7 +42,7 @@ def _relay_send(stack: LocalStack, rcpts: list[str], subject: str) -> str:
         smtp.starttls(context=ctx)
         smtp.login(creds["access_key_id"], smtp_password(creds["secret_access_key"], out.region))
         smtp.sendmail("shop@shop.example", rcpts, msg.as_bytes())
-    records = _wait(lambda: [r for r in stack.state.relay_log() if r["subject"] == subject])
+    records = wait_until(lambda: [r for r in stack.state.relay_log() if r["subject"] == subject])
     return str(records[0]["ses_message_id"])
 
 
@@ -104,7 +72,7 @@ def test_bounce_simulator_puts_a_bounce_event_for_the_feedback_rule(stack: Local
             and r["event"]["detail"]["mail"]["messageId"] == ses_id
         ]
 
-    (event,) = _wait(bounced)
+    (event,) = wait_until(bounced)
     assert event["source"] == "aws.ses"
     detail = event["detail"]
     assert detail["bounce"]["bounceType"] == "Permanent"
@@ -125,7 +93,7 @@ def test_deliver_and_send_event_commands_reach_the_stack(
     )  # fmt: skip
     assert code == 0
     message_id = capsys.readouterr().out.split()[-1]
-    invocations = _wait(
+    invocations = wait_until(
         lambda: [
             r
             for r in stack.state.inbound_log()
@@ -149,7 +117,7 @@ def test_deliver_and_send_event_commands_reach_the_stack(
 
     event_file = REPO / "events" / "outbound" / "OrderPlaced.json"
     assert cli(["send-event", str(event_file), "--endpoint", stack.endpoint]) == 0
-    seen = _wait(
+    seen = wait_until(
         lambda: [
             r for r in stack.state.event_log() if r["event"].get("detail-type") == "OrderPlaced"
         ]
