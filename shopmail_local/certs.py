@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import os
+import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -156,3 +157,11 @@ def ensure_certs(
     _write_key(certs.key_file, key)
     certs.cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     return certs
+
+
+def server_tls_context(cert_file: str | Path, key_file: str | Path) -> ssl.SSLContext:
+    """A server TLS context (TLS 1.2+) for STARTTLS."""
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(str(cert_file), str(key_file))
+    return ctx

@@ -27,7 +27,6 @@ import asyncio
 import collections
 import logging
 import socket
-import ssl
 import threading
 import time
 import uuid
@@ -42,6 +41,8 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from shopmail.domain.pacing import TokenBucket
 from shopmail.domain.smtp_password import smtp_password
+
+from shopmail_local.certs import server_tls_context
 
 log = logging.getLogger(__name__)
 
@@ -441,9 +442,7 @@ class SesRelayServer:
         self.idle_timeout = idle_timeout
         self.on_message = on_message
         self.keep_messages = keep_messages
-        self._tls_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        self._tls_context.minimum_version = ssl.TLSVersion.TLSv1_2
-        self._tls_context.load_cert_chain(str(cert_file), str(key_file))
+        self._tls_context = server_tls_context(cert_file, key_file)
         self._state = _State()
         self._bucket = self._new_bucket()
         self._controller: _Controller | None = None

@@ -20,6 +20,7 @@ from typing import Any
 import boto3
 import requests
 
+from shopmail_local.certs import server_tls_context
 from shopmail_local.stack.decisions import attach as attach_decisions
 from shopmail_local.stack.lambda_runtime import AsyncInvoker, AsyncOutcome, Handler, load_handler
 from shopmail_local.stack.plumbing import Observer, QueuePoller, replay_dead_letters
@@ -30,7 +31,6 @@ from shopmail_local.stack.ses_inbound import (
     Delivery,
     SesInbound,
     SesInboundServer,
-    server_tls_context,
 )
 from shopmail_local.stack.state import StateStore
 

@@ -495,11 +495,3 @@ class SesInboundServer:
     def stop(self) -> None:
         """Stop serving."""
         self.controller.stop()
-
-
-def server_tls_context(cert_file: str, key_file: str) -> ssl.SSLContext:
-    """A server TLS context (TLS 1.2+) for STARTTLS."""
-    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-    ctx.load_cert_chain(cert_file, key_file)
-    return ctx

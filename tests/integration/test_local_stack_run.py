@@ -102,11 +102,13 @@ def test_deliver_and_send_event_commands_reach_the_stack(
     )
     assert invocations, "the inbound handler was not invoked"
     assert invocations[0]["ok"], invocations[0]["error"]
-    decisions = [
-        r
-        for r in stack.state.inbound_log()
-        if r["message_id"] == message_id and r["kind"] == "decision"
-    ]
+    decisions = wait_until(
+        lambda: [
+            r
+            for r in stack.state.inbound_log()
+            if r["message_id"] == message_id and r["kind"] == "decision"
+        ]
+    )
     assert decisions and decisions[0]["route"] not in ("", "unknown")
     assert decisions[0]["recipient_domain"] == "shop.example"
     page = requests.get(f"http://127.0.0.1:{cfg.web_port}/inbound", timeout=10).text

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from shopmail_local.certs import LocalCerts
+from shopmail_local.certs import LocalCerts, server_tls_context
 from shopmail_local.stack.lambda_runtime import AsyncInvoker
 from shopmail_local.stack.provision import StackOutputs
 from shopmail_local.stack.ses_inbound import (
@@ -21,7 +21,6 @@ from shopmail_local.stack.ses_inbound import (
     SesInboundServer,
     parse_test_verdicts,
     rule_covers,
-    server_tls_context,
 )
 
 MESSAGE = (
