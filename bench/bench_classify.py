@@ -94,9 +94,9 @@ def classify_stdlib(path: Path) -> Classification:
 
 
 def parser_classifier() -> Classifier | None:
-    """Parse with ``shopmail.domain.parsing.parse_message`` and classify, when it exists."""
+    """Parse with ``shopmail.domain.inbound.parsing.parse_message`` and classify, when it exists."""
     try:
-        from shopmail.domain.parsing import parse_message
+        from shopmail.domain.inbound.parsing import parse_message
     except ImportError:
         return None
 

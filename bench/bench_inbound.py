@@ -19,9 +19,9 @@ import tracemalloc
 from collections.abc import Iterator
 from typing import Any
 
-from shopmail.domain.parsing import iter_attachment_chunks, parse_message
-from shopmail.domain.reply_text import strip_reply
-from shopmail.domain.routing import Router
+from shopmail.domain.inbound.parsing import iter_attachment_chunks, parse_message
+from shopmail.domain.inbound.reply_text import strip_reply
+from shopmail.domain.inbound.routing import Router
 
 from bench.bench_parse import baseline_decode, big_message, corpus_messages, generated_messages
 

@@ -23,8 +23,8 @@ from email.parser import BytesParser
 from pathlib import Path
 from typing import Any
 
-from shopmail.domain.parsing import parse_message
-from shopmail.domain.reply_text import strip_reply
+from shopmail.domain.inbound.parsing import parse_message
+from shopmail.domain.inbound.reply_text import strip_reply
 from shopmail.errors import InvalidMessageError
 
 REPO = Path(__file__).resolve().parents[1]

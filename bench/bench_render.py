@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from shopmail.config import Settings
-from shopmail.domain.contracts import validate
-from shopmail.domain.mime_build import build_message
-from shopmail.domain.rendering import render
+from shopmail.domain.outbound.contracts import validate
+from shopmail.domain.outbound.mime_build import build_message
+from shopmail.domain.outbound.rendering import render
 
 EVENT = Path(__file__).resolve().parents[1] / "events" / "outbound" / "OrderPlaced.json"
 ROUNDS = 7

@@ -32,7 +32,7 @@ from email.utils import make_msgid, parseaddr
 from pathlib import Path
 from typing import Any, TypeVar
 
-from shopmail.domain.message_ids import make_message_id, parse_message_id
+from shopmail.domain.outbound.message_ids import make_message_id, parse_message_id
 
 from shopmail_local.cli.commands.send_event import to_entry
 from shopmail_local.stack.state import StateStore

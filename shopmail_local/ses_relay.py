@@ -39,8 +39,8 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
-from shopmail.domain.pacing import TokenBucket
-from shopmail.domain.smtp_password import smtp_password
+from shopmail.domain.smtp.pacing import TokenBucket
+from shopmail.domain.smtp.password import smtp_password
 
 from shopmail_local.certs import server_tls_context
 

@@ -12,7 +12,7 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
-from shopmail.domain.message_ids import parse_message_id
+from shopmail.domain.outbound.message_ids import parse_message_id
 
 from shopmail_local.cli.main import main as cli
 from shopmail_local.stack.runner import LocalStack

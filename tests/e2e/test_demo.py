@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from shopmail.domain.message_ids import parse_message_id
+from shopmail.domain.outbound.message_ids import parse_message_id
 
 from shopmail_local.cli.main import main as cli
 from shopmail_local.demo import BOUNCE_ADDRESS, RETURN_LABEL, DemoConfig, StepResult, run_demo

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 from shopmail.domain.feedback.model import Classification, RecipientResult
-from shopmail.domain.message_ids import make_message_id
-from shopmail.domain.sent_mail import SentMail
-from shopmail.domain.suppression import SuppressionEntry
+from shopmail.domain.outbound.message_ids import make_message_id
+from shopmail.domain.outbound.sent_mail import SentMail
+from shopmail.domain.suppression.entries import SuppressionEntry
 from shopmail.errors import ServiceUnavailableError
 
 from tests.fixtures.feedback_fakes import FeedbackHarness

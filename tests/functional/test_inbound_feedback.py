@@ -9,8 +9,8 @@ from typing import Any
 
 from shopmail.domain.feedback import Classification, classify_message
 from shopmail.domain.message import InboundMessage
-from shopmail.domain.routing import Router
-from shopmail.domain.routing.feedback_gate import GatedClassifier
+from shopmail.domain.inbound.routing import Router
+from shopmail.domain.inbound.routing.feedback_gate import GatedClassifier
 
 from tests.fixtures.inbound_fakes import InboundHarness
 from tests.fixtures.inbound_feedback import (

@@ -10,7 +10,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from shopmail.domain.routing import Router, parse_routes
+from shopmail.domain.inbound.routing import Router, parse_routes
 from shopmail.errors import (
     InProgressError,
     MessageRejectedError,

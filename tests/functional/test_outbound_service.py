@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 from shopmail.config import Settings
-from shopmail.domain.mime_build import Attachment
-from shopmail.domain.rendering import AttachmentRef
-from shopmail.domain.sent_mail import SentMail
-from shopmail.domain.suppression import SuppressionEntry
+from shopmail.domain.outbound.mime_build import Attachment
+from shopmail.domain.outbound.rendering import AttachmentRef
+from shopmail.domain.outbound.sent_mail import SentMail
+from shopmail.domain.suppression.entries import SuppressionEntry
 from shopmail.errors import (
     ConfigurationError,
     DeliveryDeferredError,

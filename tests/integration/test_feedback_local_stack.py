@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from shopmail.adapters.dynamodb_suppression import DynamoDbSuppressionList
-from shopmail.domain.smtp_password import smtp_password
+from shopmail.domain.smtp.password import smtp_password
 
 from shopmail_local.stack.runner import LocalStack
 from tests.fixtures.e2e_stack import wait_until

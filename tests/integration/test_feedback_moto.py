@@ -22,9 +22,9 @@ from shopmail.adapters.dynamodb_suppression import DynamoDbSuppressionList
 from shopmail.adapters.feedback_wiring import build_feedback_service
 from shopmail.config import Settings
 from shopmail.domain.feedback import classify_message
-from shopmail.domain.message_ids import make_message_id
-from shopmail.domain.parsing import parse_message
-from shopmail.domain.sent_mail import SentMail
+from shopmail.domain.outbound.message_ids import make_message_id
+from shopmail.domain.inbound.parsing import parse_message
+from shopmail.domain.outbound.sent_mail import SentMail
 from shopmail.services.feedback import FeedbackService
 
 from tests.fixtures.paths import REPO, load_event

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import requests
-from shopmail.domain.smtp_password import smtp_password
+from shopmail.domain.smtp.password import smtp_password
 
 from shopmail_local.cli.main import main as cli
 from shopmail_local.stack.runner import LocalStack

@@ -8,10 +8,10 @@ from typing import Any
 
 from shopmail.adapters.dynamodb_sent_mail import DynamoDbSentMailStore
 from shopmail.adapters.dynamodb_suppression import DynamoDbSuppressionList
-from shopmail.domain.message_ids import parse_message_id
-from shopmail.domain.parsing import parse_message
-from shopmail.domain.sent_mail import SentMail
-from shopmail.domain.suppression import SuppressionEntry
+from shopmail.domain.outbound.message_ids import parse_message_id
+from shopmail.domain.inbound.parsing import parse_message
+from shopmail.domain.outbound.sent_mail import SentMail
+from shopmail.domain.suppression.entries import SuppressionEntry
 
 from tests.fixtures.outbound_aws import INVOICE_BUCKET, OutboundStack
 

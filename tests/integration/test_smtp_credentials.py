@@ -13,7 +13,7 @@ from shopmail.adapters.smtp_credentials import (
     credentials_from_secret,
 )
 from shopmail.adapters.smtp_relay import SmtpCredentials
-from shopmail.domain.smtp_password import smtp_password
+from shopmail.domain.smtp.password import smtp_password
 from shopmail.errors import ConfigurationError
 
 from tests.fixtures.ses_smtp import SesSmtp

@@ -434,7 +434,7 @@ def test_bad_addresses_are_rejected_before_sending(
 
 
 def test_pacing_is_shared_by_the_sessions_of_an_adapter(ses_smtp: SesSmtp) -> None:
-    from shopmail.domain.pacing import TokenBucket
+    from shopmail.domain.smtp.pacing import TokenBucket
 
     waits: list[float] = []
     now = [0.0]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from email import message_from_bytes, policy
 
 import pytest
-from shopmail.domain.auto_reply import build_auto_reply, render_body, resolve_template
+from shopmail.domain.inbound.acknowledgement import build_auto_reply, render_body, resolve_template
 from shopmail.domain.message import Address, Envelope, InboundMessage
 from shopmail.errors import InvalidRecipientError
 

@@ -8,7 +8,7 @@ from email import policy
 from pathlib import Path
 
 import pytest
-from shopmail.domain.message_ids import parse_message_id
+from shopmail.domain.outbound.message_ids import parse_message_id
 
 from shopmail_local.cli.main import main
 from tests.fixtures.paths import EVENTS

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from shopmail.domain.contracts import (
+from shopmail.domain.outbound.contracts import (
     EVENT_TYPES,
     PRIORITY_TYPES,
     ShopEvent,

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from shopmail.domain.message import InboundMessage
-from shopmail.domain.parsing import attachment_bytes, parse_message
+from shopmail.domain.inbound.parsing import attachment_bytes, parse_message
 from shopmail.errors import InvalidMessageError
 
 # Files that are data next to the messages (expected results, licences, decoded parts).

@@ -5,7 +5,7 @@ from __future__ import annotations
 from email import message_from_bytes, policy
 
 import pytest
-from shopmail.domain.forwarding import build_forward, clean_header_text
+from shopmail.domain.inbound.forwarding import build_forward, clean_header_text
 from shopmail.domain.message import Address, Envelope, InboundMessage
 from shopmail.errors import InvalidRecipientError
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from shopmail.domain.inbound_events import (
+from shopmail.domain.inbound.events import (
     MAX_ENTRY_BYTES,
     build_detail,
     entry_size,

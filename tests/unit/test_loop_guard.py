@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from shopmail.domain.loop_guard import auto_reply_allowed, effective_sender
+from shopmail.domain.inbound.loop_guard import auto_reply_allowed, effective_sender
 from shopmail.domain.message import (
     Address,
     Envelope,

@@ -1,4 +1,4 @@
-from shopmail.domain.message_ids import (
+from shopmail.domain.outbound.message_ids import (
     decode_aggregate,
     encode_aggregate,
     find_message_refs,

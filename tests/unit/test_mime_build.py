@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 from shopmail.config import Settings
-from shopmail.domain.contracts import ShopEvent, idempotency_key, validate, with_locale
-from shopmail.domain.message_ids import find_message_refs, parse_message_id
-from shopmail.domain.mime_build import (
+from shopmail.domain.outbound.contracts import ShopEvent, idempotency_key, validate, with_locale
+from shopmail.domain.outbound.message_ids import find_message_refs, parse_message_id
+from shopmail.domain.outbound.mime_build import (
     OPTIONAL_SINGLE_HEADERS,
     SINGLE_HEADERS,
     Attachment,
@@ -25,8 +25,8 @@ from shopmail.domain.mime_build import (
     clean_header_text,
     tag_value,
 )
-from shopmail.domain.parsing import parse_message
-from shopmail.domain.rendering import render
+from shopmail.domain.inbound.parsing import parse_message
+from shopmail.domain.outbound.rendering import render
 from shopmail.errors import ConfigurationError, InvalidEventError
 
 from tests.fixtures.paths import EVENTS

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from shopmail.config import Settings
 from shopmail.domain.message import InboundMessage
-from shopmail.domain.message_ids import make_message_id
-from shopmail.domain.order_numbers import (
+from shopmail.domain.outbound.message_ids import make_message_id
+from shopmail.domain.inbound.order_numbers import (
     DEFAULT_ORDER_NUMBER_PATTERN,
     compile_order_pattern,
     find_order_numbers,

@@ -6,7 +6,7 @@ import math
 import threading
 
 import pytest
-from shopmail.domain.pacing import TokenBucket
+from shopmail.domain.smtp.pacing import TokenBucket
 
 
 class FakeClock:

@@ -10,7 +10,7 @@ from email.parser import BytesParser
 from pathlib import Path
 
 import pytest
-from shopmail.domain.parsing.feed import ParsedMessage, feed_parse
+from shopmail.domain.inbound.parsing.feed import ParsedMessage, feed_parse
 from shopmail.errors import InvalidMessageError
 
 from tests.unit.test_corpus_parse import corpus_files

@@ -7,8 +7,8 @@ from email.message import Message
 
 import pytest
 from shopmail.domain.message import Address
-from shopmail.domain.parsing.charsets import decode_bytes, normalize_charset
-from shopmail.domain.parsing.headers import (
+from shopmail.domain.inbound.parsing.charsets import decode_bytes, normalize_charset
+from shopmail.domain.inbound.parsing.headers import (
     decode_param,
     decode_words,
     first_msg_id,

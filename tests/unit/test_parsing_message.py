@@ -8,14 +8,14 @@ from email.message import EmailMessage, Message
 
 import pytest
 from shopmail.domain.message import Envelope, Verdicts
-from shopmail.domain.parsing import (
+from shopmail.domain.inbound.parsing import (
     attachment_bytes,
     html_to_text,
     iter_attachment_chunks,
     parse_message,
 )
-from shopmail.domain.parsing import attachments as att
-from shopmail.domain.parsing.structure import MAX_PARTS
+from shopmail.domain.inbound.parsing import attachments as att
+from shopmail.domain.inbound.parsing.structure import MAX_PARTS
 from shopmail.errors import InvalidMessageError
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from shopmail.domain.recipients import normalize_recipient
+from shopmail.domain.outbound.recipients import normalize_recipient
 from shopmail.errors import InvalidRecipientError
 
 

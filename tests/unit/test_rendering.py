@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 from shopmail.config import Settings
-from shopmail.domain import rendering
-from shopmail.domain.contracts import ShopEvent, validate, with_locale
-from shopmail.domain.rendering import MAX_HTML_BYTES, MAX_ITEMS, render
+from shopmail.domain.outbound import rendering
+from shopmail.domain.outbound.contracts import ShopEvent, validate, with_locale
+from shopmail.domain.outbound.rendering import MAX_HTML_BYTES, MAX_ITEMS, render
 from shopmail.errors import InvalidEventError, TemplateError
 
 from tests.fixtures.paths import EVENTS
@@ -157,7 +157,7 @@ def test_unknown_language_falls_back_to_english_with_warning(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     ev = event_of("OrderPlaced", "fr-FR")
-    with caplog.at_level(logging.WARNING, logger="shopmail.domain.rendering"):
+    with caplog.at_level(logging.WARNING, logger="shopmail.domain.outbound.rendering"):
         mail = render(ev, SETTINGS)
     assert mail.language == "en"
     assert mail.subject == "We have received your order 100234"

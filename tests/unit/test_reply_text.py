@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from shopmail.domain.reply_text import strip_reply
+from shopmail.domain.inbound.reply_text import strip_reply
 
 
 @pytest.mark.parametrize(

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 from shopmail.domain.message import Verdicts
-from shopmail.domain.parsing import parse_message
-from shopmail.domain.routing import ACTION_NAMES, load_routes
+from shopmail.domain.inbound.parsing import parse_message
+from shopmail.domain.inbound.routing import ACTION_NAMES, load_routes
 from shopmail.errors import InvalidMessageError
 
 from shopmail_local.cli.commands.route import build_router, default_parse, route_file

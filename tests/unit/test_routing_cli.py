@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from shopmail.domain.message_ids import make_message_id
+from shopmail.domain.outbound.message_ids import make_message_id
 
 from shopmail_local.cli.main import main
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from shopmail.domain.routing import (
+from shopmail.domain.inbound.routing import (
     ACTION_NAMES,
     Policy,
     default_routes_text,
     load_routes,
     parse_routes,
 )
-from shopmail.domain.routing.loader import compile_pattern
+from shopmail.domain.inbound.routing.loader import compile_pattern
 from shopmail.errors import RouteConfigError
 
 MINIMAL = """

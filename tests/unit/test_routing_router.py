@@ -13,8 +13,8 @@ from shopmail.domain.message import (
     MessageFlags,
     Verdicts,
 )
-from shopmail.domain.message_ids import make_message_id
-from shopmail.domain.routing import (
+from shopmail.domain.outbound.message_ids import make_message_id
+from shopmail.domain.inbound.routing import (
     FALLBACK_ROUTE,
     Router,
     RoutingDecision,

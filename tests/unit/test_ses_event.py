@@ -6,7 +6,7 @@ import copy
 from typing import Any
 
 import pytest
-from shopmail.domain.ses_event import message_id_of, parse_ses_event, parse_ses_record
+from shopmail.domain.inbound.ses_event import message_id_of, parse_ses_event, parse_ses_record
 from shopmail.errors import InvalidEventError
 
 from tests.fixtures.paths import EVENTS, load_event

@@ -1,4 +1,4 @@
-"""SES feedback events in every shape -> FeedbackEvent (shopmail.domain.ses_feedback)."""
+"""SES feedback events in every shape -> FeedbackEvent (shopmail.domain.feedback.ses_events)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 import pytest
-from shopmail.domain.ses_feedback import FeedbackEvent, parse_feedback_event, unwrap
+from shopmail.domain.feedback.ses_events import FeedbackEvent, parse_feedback_event, unwrap
 from shopmail.errors import InvalidEventError
 
 from tests.fixtures.paths import load_event

@@ -7,7 +7,7 @@ import hashlib
 import hmac
 
 import pytest
-from shopmail.domain.smtp_password import smtp_password
+from shopmail.domain.smtp.password import smtp_password
 
 # Published vectors: terraform-provider-aws, internal/service/iam/access_key_test.go,
 # TestSESSMTPPasswordFromSecretKeySigV4 (the provider's passwords authenticate against SES).

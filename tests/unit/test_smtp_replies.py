@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from shopmail.domain.smtp_replies import (
+from shopmail.domain.smtp.replies import (
     DISCONNECTED,
     ReplyOutcome,
     SmtpReply,

@@ -1,9 +1,9 @@
-"""The suppression policy (shopmail.domain.suppression)."""
+"""The suppression policy (shopmail.domain.suppression.entries)."""
 
 from __future__ import annotations
 
 import pytest
-from shopmail.domain.suppression import (
+from shopmail.domain.suppression.entries import (
     SuppressionEntry,
     is_blocked,
     parse_bypass_types,

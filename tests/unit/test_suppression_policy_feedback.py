@@ -1,4 +1,4 @@
-"""The suppression policy for SES feedback and DSN/ARF mail (shopmail.domain.suppression_policy)."""
+"""The suppression policy for SES feedback and DSN/ARF mail (shopmail.domain.suppression.policy)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 from shopmail.domain.feedback.model import RecipientResult
-from shopmail.domain.suppression_policy import (
+from shopmail.domain.suppression.policy import (
     decide_bounce,
     decide_complaint,
     decide_dsn_recipient,

@@ -370,7 +370,7 @@ def _detail_types(t: dict[str, Any], rule: str) -> set[str]:
 
 
 def test_outbound_rules_cover_contracts_and_split_priority(cfn_template: dict[str, Any]) -> None:
-    contracts = pytest.importorskip("shopmail.domain.contracts")
+    contracts = pytest.importorskip("shopmail.domain.outbound.contracts")
     bulk = _detail_types(cfn_template, "OutboundBulkRule")
     priority = _detail_types(cfn_template, "OutboundPriorityRule")
     assert priority == {"PasswordResetRequested", "EmailChangeRequested", "CustomerRegistered"}

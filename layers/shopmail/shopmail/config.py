@@ -81,7 +81,7 @@ class Settings:
     inbound_dlq_url: str = ""
     feedback_dlq_url: str = ""
     routes_file: str = ""
-    order_number_pattern: str = ""  # "": shopmail.domain.order_numbers default pattern
+    order_number_pattern: str = ""  # "": shopmail.domain.inbound.order_numbers default pattern
     auto_reply_period_days: int = 3
     transactional_from: str = ""
     marketing_from: str = ""

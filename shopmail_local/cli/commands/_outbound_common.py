@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from shopmail.domain.contracts import ShopEvent, validate, with_locale
+from shopmail.domain.outbound.contracts import ShopEvent, validate, with_locale
 from shopmail.errors import ShopmailError
 
 

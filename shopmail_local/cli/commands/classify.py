@@ -48,7 +48,7 @@ def register(subparsers: Any) -> None:
 
 def _shopmail_parser() -> Callable[[bytes], Classification] | None:
     try:
-        from shopmail.domain.parsing import parse_message
+        from shopmail.domain.inbound.parsing import parse_message
     except ImportError:
         return None
 

@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 
 from shopmail.config import Settings
-from shopmail.domain.contracts import with_locale
-from shopmail.domain.rendering import available_languages, render
+from shopmail.domain.outbound.contracts import with_locale
+from shopmail.domain.outbound.rendering import available_languages, render
 from shopmail.errors import ShopmailError
 
 from shopmail_local.cli.commands._outbound_common import load_shop_event

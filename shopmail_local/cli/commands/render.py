@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from shopmail.config import Settings
-from shopmail.domain.mime_build import Attachment, build_message
-from shopmail.domain.rendering import AttachmentRef, render
+from shopmail.domain.outbound.mime_build import Attachment, build_message
+from shopmail.domain.outbound.rendering import AttachmentRef, render
 from shopmail.errors import ShopmailError
 
 from shopmail_local.cli.commands._outbound_common import load_shop_event

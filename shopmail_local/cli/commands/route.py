@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from shopmail.config import Settings
-from shopmail.domain.loop_guard import effective_sender
+from shopmail.domain.inbound.loop_guard import effective_sender
 from shopmail.domain.message import Envelope, InboundMessage, Verdicts
-from shopmail.domain.routing import Classify, Router
+from shopmail.domain.inbound.routing import Classify, Router
 from shopmail.errors import RouteConfigError, ShopmailError
 
 from shopmail_local.cli.files import iter_files
@@ -98,7 +98,7 @@ def parse_verdicts(items: Sequence[str]) -> Verdicts:
 
 def default_parse() -> Parse:
     """shopmail's parser (``parse_message`` without an envelope)."""
-    from shopmail.domain.parsing import parse_message
+    from shopmail.domain.inbound.parsing import parse_message
 
     def parse(raw: bytes) -> InboundMessage:
         return parse_message(raw)

@@ -13,7 +13,7 @@ import sys
 from typing import Any
 
 from shopmail.config import ENV_NAMES
-from shopmail.domain.routing import RouteTable, load_routes
+from shopmail.domain.inbound.routing import RouteTable, load_routes
 from shopmail.errors import RouteConfigError
 
 

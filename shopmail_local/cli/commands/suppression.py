@@ -26,7 +26,7 @@ from typing import Any, TextIO
 
 from shopmail.adapters.dynamodb_suppression import DynamoDbSuppressionList
 from shopmail.config import ENV_NAMES, Settings
-from shopmail.domain.suppression import (
+from shopmail.domain.suppression.entries import (
     COMPLAINT,
     HARD_BOUNCE,
     MANUAL,

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from shopmail.adapters.aws_errors import transient_error
-from shopmail.domain.suppression_policy import parse_timestamp
+from shopmail.domain.suppression.policy import parse_timestamp
 
 KEY_PREFIX = "transient-bounce#"
 logger = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ from dataclasses import fields, replace
 from typing import Any
 
 from shopmail.adapters.aws_errors import transient_error
-from shopmail.domain.sent_mail import SentMail
+from shopmail.domain.outbound.sent_mail import SentMail
 
 MESSAGE_ID_PREFIX = "mid:"
 DEFAULT_TTL_SECONDS = 90 * 24 * 3600

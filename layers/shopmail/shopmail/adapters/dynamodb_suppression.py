@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from shopmail.adapters.aws_errors import transient_error
-from shopmail.domain.suppression import SuppressionEntry, suppression_key
+from shopmail.domain.suppression.entries import SuppressionEntry, suppression_key
 
 
 def entry_from_item(item: Mapping[str, Any]) -> SuppressionEntry:

@@ -24,7 +24,7 @@ from shopmail.services.inbound import Decider, InboundService
 from shopmail.services.inbound_actions import ActionPorts
 
 if TYPE_CHECKING:
-    from shopmail.domain.routing.model import Classify
+    from shopmail.domain.inbound.routing.model import Classify
 
 logger = logging.getLogger(__name__)
 
@@ -64,10 +64,10 @@ def build_router(settings: Settings, classify: Classify | None = None) -> Decide
     """The router for ``settings.routes_file`` (the shipped default routes when empty).
 
     ``classify`` is the router's kind classifier (see
-    :class:`~shopmail.domain.routing.feedback_gate.GatedClassifier`); ``None``: the parser's
+    :class:`~shopmail.domain.inbound.routing.feedback_gate.GatedClassifier`); ``None``: the parser's
     flags decide the bounce/complaint/auto-reply matchers.
     """
-    from shopmail.domain.routing import Router
+    from shopmail.domain.inbound.routing import Router
 
     return Router.from_file(
         settings.routes_file or None,
@@ -142,10 +142,10 @@ def build_inbound_service(
         Where ``feedback`` actions go (default :class:`LazyFeedbackSink`: the feedback service
         with the same clients, built on first use).
     """
-    from shopmail.domain.loop_guard import auto_reply_allowed
-    from shopmail.domain.parsing import iter_attachment_chunks, parse_message
-    from shopmail.domain.reply_text import strip_reply
-    from shopmail.domain.routing.feedback_gate import GatedClassifier
+    from shopmail.domain.inbound.loop_guard import auto_reply_allowed
+    from shopmail.domain.inbound.parsing import iter_attachment_chunks, parse_message
+    from shopmail.domain.inbound.reply_text import strip_reply
+    from shopmail.domain.inbound.routing.feedback_gate import GatedClassifier
 
     gate = GatedClassifier()  # shared: the router and the feedback action classify once
     s3 = LazyClient(lambda: client_factory("s3"))
@@ -202,7 +202,7 @@ def relay_sender(settings: Settings, client_factory: ClientFactory | None = None
     import json
 
     from shopmail.adapters.smtp_relay import SesSmtpRelay, SmtpCredentials
-    from shopmail.domain.smtp_password import smtp_password
+    from shopmail.domain.smtp.password import smtp_password
 
     if not settings.smtp_secret_arn:
         raise ConfigurationError("SMTP_SECRET_ARN is not set: cannot forward or auto-reply")

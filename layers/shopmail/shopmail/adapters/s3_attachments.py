@@ -7,8 +7,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from shopmail.adapters.aws_errors import error_code, transient_error
-from shopmail.domain.mime_build import Attachment
-from shopmail.domain.rendering import AttachmentRef
+from shopmail.domain.outbound.mime_build import Attachment
+from shopmail.domain.outbound.rendering import AttachmentRef
 from shopmail.errors import ConfigurationError, ServiceUnavailableError, TemplateError
 
 #: SES accepts 40 MB per message (after base64); keep attachments well below.

@@ -20,7 +20,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from shopmail.adapters.smtp_relay import SmtpCredentials
-from shopmail.domain.smtp_password import smtp_password
+from shopmail.domain.smtp.password import smtp_password
 from shopmail.errors import ConfigurationError, ServiceUnavailableError
 
 log = logging.getLogger(__name__)

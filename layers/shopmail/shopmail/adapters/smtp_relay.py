@@ -36,8 +36,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from shopmail.domain.pacing import TokenBucket
-from shopmail.domain.smtp_replies import (
+from shopmail.domain.smtp.pacing import TokenBucket
+from shopmail.domain.smtp.replies import (
     DISCONNECTED,
     ReplyOutcome,
     SmtpReply,

@@ -2,13 +2,13 @@
 
 Per SQS record (:meth:`FeedbackService.handle_record`):
 
-1. parse the SES event in any shape (:mod:`shopmail.domain.ses_feedback`); an invalid record is
+1. parse the SES event in any shape (:mod:`shopmail.domain.feedback.ses_events`); an invalid record is
    logged, counted and dead-lettered when a sink is configured, never retried;
 2. deduplicate on ``feedbackId`` (deliveries and delays: on message id, time and recipients)
    with a conditional put in the idempotency table;
 3. correlate with the mail that caused it: ``SentMailTable`` (SES message id -> detail-type,
    order/aggregate id, recipient), else the shopmail Message-ID in the event's headers;
-4. apply :mod:`shopmail.domain.suppression_policy` per recipient (transient bounces are counted
+4. apply :mod:`shopmail.domain.suppression.policy` per recipient (transient bounces are counted
    with an atomic, idempotent counter; N in the window suppress);
 5. publish ``EmailDelivered`` / ``EmailBounced`` / ``EmailComplained`` / ``EmailDelayed`` to
    the shop bus (source ``shopmail.feedback``) with the order id, the email type and
@@ -48,7 +48,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
-from shopmail.domain.contracts import EVENT_TYPES
+from shopmail.domain.outbound.contracts import EVENT_TYPES
 from shopmail.domain.feedback.model import (
     KIND_BOUNCE,
     KIND_COMPLAINT,
@@ -56,25 +56,25 @@ from shopmail.domain.feedback.model import (
     Classification,
     RecipientResult,
 )
-from shopmail.domain.message_ids import MessageRef, parse_message_id
-from shopmail.domain.sent_mail import SentMail
-from shopmail.domain.ses_feedback import (
+from shopmail.domain.outbound.message_ids import MessageRef, parse_message_id
+from shopmail.domain.outbound.sent_mail import SentMail
+from shopmail.domain.feedback.ses_events import (
     KIND_BOUNCE as SES_BOUNCE,
 )
-from shopmail.domain.ses_feedback import (
+from shopmail.domain.feedback.ses_events import (
     KIND_COMPLAINT as SES_COMPLAINT,
 )
-from shopmail.domain.ses_feedback import (
+from shopmail.domain.feedback.ses_events import (
     KIND_DELAY as SES_DELAY,
 )
-from shopmail.domain.ses_feedback import (
+from shopmail.domain.feedback.ses_events import (
     KIND_DELIVERY as SES_DELIVERY,
 )
-from shopmail.domain.ses_feedback import (
+from shopmail.domain.feedback.ses_events import (
     FeedbackEvent,
     parse_feedback_event,
 )
-from shopmail.domain.suppression import (
+from shopmail.domain.suppression.entries import (
     COMPLAINT,
     HARD_BOUNCE,
     MANUAL,
@@ -83,7 +83,7 @@ from shopmail.domain.suppression import (
     SuppressionEntry,
     suppression_key,
 )
-from shopmail.domain.suppression_policy import (
+from shopmail.domain.suppression.policy import (
     ACTION_COUNT,
     ACTION_IGNORE,
     ACTION_SUPPRESS,

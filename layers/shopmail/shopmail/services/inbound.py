@@ -33,7 +33,7 @@ from typing import Any, Protocol
 
 from shopmail.config import Settings
 from shopmail.domain.message import Envelope, InboundMessage
-from shopmail.domain.ses_event import SesRecord, message_id_of, parse_ses_event
+from shopmail.domain.inbound.ses_event import SesRecord, message_id_of, parse_ses_event
 from shopmail.errors import PermanentError, RouteConfigError
 from shopmail.ports import DeadLetterSink, IdempotencyStore
 from shopmail.services.inbound_actions import (

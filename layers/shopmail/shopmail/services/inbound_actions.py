@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from shopmail.config import Settings
-from shopmail.domain import inbound_events
+from shopmail.domain.inbound import events as inbound_events
 from shopmail.domain.message import Attachment, Envelope, InboundMessage
 from shopmail.errors import InvalidEventError, RouteConfigError
 from shopmail.ports import (
@@ -235,7 +235,7 @@ class ForwardAction:
         to = _targets(ctx.params.get("to"))
         if not to:
             raise InvalidEventError("forward: the route names no 'to' address", route=ctx.route)
-        from shopmail.domain.forwarding import build_forward  # lazy: email.headerregistry
+        from shopmail.domain.inbound.forwarding import build_forward  # lazy: email.headerregistry
 
         raw = b"".join(ctx.ports.store.iter_chunks(ctx.raw_key))
         mail = build_forward(
@@ -276,7 +276,9 @@ class AutoReplyAction:
         if not allowed:
             logger.info("auto_reply skipped", extra=ctx.log_extra(reason=reason))
             return ActionOutcome(self.name, "skipped", {"reason": reason})
-        from shopmail.domain.auto_reply import build_auto_reply  # lazy: email.headerregistry
+        from shopmail.domain.inbound.acknowledgement import (
+            build_auto_reply,
+        )  # lazy: email.headerregistry
 
         mail = build_auto_reply(
             ctx.message,

@@ -2,15 +2,15 @@
 
 Per batch one relay session (one SMTP connection, opened on the first send). Per record:
 
-1. Parse the body (the EventBridge envelope) and :func:`~shopmail.domain.contracts.validate`
+1. Parse the body (the EventBridge envelope) and :func:`~shopmail.domain.outbound.contracts.validate`
    it. Invalid JSON or an invalid event is permanent: dead-lettered once with its reason,
    ``EmailFailed`` published, counted, and the item is *handled* (not retried).
-2. Claim the business key :func:`~shopmail.domain.contracts.idempotency_key`
+2. Claim the business key :func:`~shopmail.domain.outbound.contracts.idempotency_key`
    (``type:aggregate[:version]:recipient``) in the idempotency store. Already COMPLETED ->
    duplicate, nothing is sent (a re-delivery or a re-publish with a new EventBridge id).
    Claimed by another worker -> :class:`~shopmail.errors.InProgressError`, the item fails and
    SQS retries it later.
-3. Suppression: a blocked recipient (:func:`~shopmail.domain.suppression.is_blocked`) is
+3. Suppression: a blocked recipient (:func:`~shopmail.domain.suppression.entries.is_blocked`) is
    skipped, ``EmailSuppressed`` is published and the key completed.
 4. Render, fetch attachments (S3), build the MIME message and send it through the session.
 5. After ``250``: complete the key at once (with the SES message id), then record the mail in
@@ -49,11 +49,11 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from shopmail.config import Settings
-from shopmail.domain.contracts import EVENT_TYPES, ShopEvent, idempotency_key, validate
-from shopmail.domain.mime_build import Attachment, BuiltMessage, build_message
-from shopmail.domain.rendering import AttachmentRef, render
-from shopmail.domain.sent_mail import SentMail
-from shopmail.domain.suppression import SuppressionEntry, is_blocked, parse_bypass_types
+from shopmail.domain.outbound.contracts import EVENT_TYPES, ShopEvent, idempotency_key, validate
+from shopmail.domain.outbound.mime_build import Attachment, BuiltMessage, build_message
+from shopmail.domain.outbound.rendering import AttachmentRef, render
+from shopmail.domain.outbound.sent_mail import SentMail
+from shopmail.domain.suppression.entries import SuppressionEntry, is_blocked, parse_bypass_types
 from shopmail.errors import (
     ConfigurationError,
     InvalidEventError,

@@ -53,8 +53,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Final
 
-from shopmail.domain.routing import matchers as m
-from shopmail.domain.routing.model import (
+from shopmail.domain.inbound.routing import matchers as m
+from shopmail.domain.inbound.routing.model import (
     ACTION_NAMES,
     FLAG_NAMES,
     ActionSpec,

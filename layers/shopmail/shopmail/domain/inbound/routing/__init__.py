@@ -8,13 +8,13 @@ Example
 'support'
 """
 
-from shopmail.domain.routing.loader import (
+from shopmail.domain.inbound.routing.loader import (
     compile_pattern,
     default_routes_text,
     load_routes,
     parse_routes,
 )
-from shopmail.domain.routing.model import (
+from shopmail.domain.inbound.routing.model import (
     ACTION_NAMES,
     FLAG_NAMES,
     ActionSpec,
@@ -27,7 +27,7 @@ from shopmail.domain.routing.model import (
     RoutingDecision,
     Rule,
 )
-from shopmail.domain.routing.router import (
+from shopmail.domain.inbound.routing.router import (
     FALLBACK_DETAIL_TYPE,
     FALLBACK_ROUTE,
     Router,

@@ -38,7 +38,7 @@ from typing import Any, Literal
 
 import fastjsonschema
 
-from shopmail.domain.recipients import normalize_recipient
+from shopmail.domain.outbound.recipients import normalize_recipient
 from shopmail.errors import InvalidEventError
 
 EmailClass = Literal["transactional", "marketing"]

@@ -32,7 +32,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from shopmail.domain.message_ids import MessageRef, parse_message_id
+from shopmail.domain.outbound.message_ids import MessageRef, parse_message_id
 from shopmail.errors import InvalidEventError
 
 KIND_BOUNCE: Final = "bounce"

@@ -1,8 +1,8 @@
 """Routing data model: rules, action specs, match results and the routing decision.
 
 Everything here is plain data (frozen dataclasses). Matchers live in
-:mod:`shopmail.domain.routing.matchers`, loading in :mod:`~shopmail.domain.routing.loader`,
-evaluation in :mod:`~shopmail.domain.routing.router`. Executing actions is the services' job.
+:mod:`shopmail.domain.inbound.routing.matchers`, loading in :mod:`~shopmail.domain.inbound.routing.loader`,
+evaluation in :mod:`~shopmail.domain.inbound.routing.router`. Executing actions is the services' job.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ Evaluation, per recipient:
 3. **Fallback**: when nothing matched (a file without catch-all), route ``builtin:fallback``
    publishes ``MessageReceived``. Unknown recipients are never dropped silently.
 4. **Loop guard**: an ``auto_reply`` action is removed (with the reason in ``why``) unless
-   :func:`shopmail.domain.loop_guard.auto_reply_allowed` allows it, or when the decision also
+   :func:`shopmail.domain.inbound.loop_guard.auto_reply_allowed` allows it, or when the decision also
    quarantines or drops the message. The per-sender rate limit is the service's job.
 
 JSON shape of :meth:`RoutingDecision.to_dict`::
@@ -37,8 +37,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-from shopmail.domain.loop_guard import auto_reply_allowed
-from shopmail.domain.order_numbers import (
+from shopmail.domain.inbound.loop_guard import auto_reply_allowed
+from shopmail.domain.inbound.order_numbers import (
     compile_order_pattern,
     find_order_numbers,
     order_numbers_for,
@@ -46,8 +46,8 @@ from shopmail.domain.order_numbers import (
     reply_refs,
     split_plus_address,
 )
-from shopmail.domain.routing.loader import load_routes
-from shopmail.domain.routing.model import (
+from shopmail.domain.inbound.routing.loader import load_routes
+from shopmail.domain.inbound.routing.model import (
     ActionSpec,
     Classify,
     MatchContext,
@@ -104,7 +104,7 @@ class Router:
     Parameters
     ----------
     table
-        The validated rules (see :func:`~shopmail.domain.routing.loader.load_routes`).
+        The validated rules (see :func:`~shopmail.domain.inbound.routing.loader.load_routes`).
     mail_domain
         The shop's mail domain: recipients elsewhere are not ours, mail from it is never
         auto-replied to, replies are matched to our Message-IDs on it. ``""`` = every

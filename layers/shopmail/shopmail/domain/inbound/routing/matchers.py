@@ -1,6 +1,6 @@
 """Matchers: one small frozen object per condition, each with ``match(ctx)``.
 
-A matcher returns a :class:`~shopmail.domain.routing.model.MatchResult` (readable ``why``,
+A matcher returns a :class:`~shopmail.domain.inbound.routing.model.MatchResult` (readable ``why``,
 named regex ``captures``, maybe a plus ``tag``) or ``None``. Inputs given to user regexes are
 cut to :data:`MAX_REGEX_INPUT` characters.
 
@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
-from shopmail.domain.routing.model import MatchContext, MatchResult
+from shopmail.domain.inbound.routing.model import MatchContext, MatchResult
 
 MAX_REGEX_INPUT: Final = 2_000
 _VERDICT_FIELDS: Final = ("spam", "virus", "spf", "dkim", "dmarc")

@@ -10,7 +10,11 @@ Public API::
 
 from __future__ import annotations
 
-from shopmail.domain.parsing.build import attachment_bytes, iter_attachment_chunks, parse_message
-from shopmail.domain.parsing.html_text import html_to_text
+from shopmail.domain.inbound.parsing.build import (
+    attachment_bytes,
+    iter_attachment_chunks,
+    parse_message,
+)
+from shopmail.domain.inbound.parsing.html_text import html_to_text
 
 __all__ = ["attachment_bytes", "html_to_text", "iter_attachment_chunks", "parse_message"]

@@ -6,7 +6,7 @@ Rules the SES relay enforces or the recipients expect (see ``ses-smtp.md``):
   quoted-printable, attachments base64; no line longer than 998 characters.
 * From = the verified sender of the stream (``transactional_from`` / ``marketing_from``),
   Reply-To = ``support_address``.
-* Our deterministic Message-ID (:func:`shopmail.domain.message_ids.make_message_id`). SES
+* Our deterministic Message-ID (:func:`shopmail.domain.outbound.message_ids.make_message_id`). SES
   replaces ``Message-ID``, so the same id also goes into ``References`` and ``X-Shopmail-Id``:
   a customer's reply quotes it and the inbound side matches it back to the order.
 * ``Auto-Submitted: auto-generated``; ``X-SES-CONFIGURATION-SET`` when configured;
@@ -25,8 +25,8 @@ unsubscribe URL must be a plain ``https`` URL or the mail is refused
 Example
 -------
 >>> from shopmail.config import Settings
->>> from shopmail.domain.contracts import validate
->>> from shopmail.domain.rendering import render
+>>> from shopmail.domain.outbound.contracts import validate
+>>> from shopmail.domain.outbound.rendering import render
 >>> ev = validate({"detail-type": "OrderDelivered", "id": "e", "source": "shop",
 ...     "detail": {"locale": "en", "recipient": {"email": "k@example.com"},
 ...     "order": {"id": "ORD-1"}, "shipment": {"id": "S1",
@@ -50,9 +50,9 @@ from email.utils import format_datetime, parseaddr
 from typing import Any, cast
 
 from shopmail.config import Settings
-from shopmail.domain.contracts import ShopEvent, idempotency_key
-from shopmail.domain.message_ids import make_message_id
-from shopmail.domain.rendering import RenderedMail
+from shopmail.domain.outbound.contracts import ShopEvent, idempotency_key
+from shopmail.domain.outbound.message_ids import make_message_id
+from shopmail.domain.outbound.rendering import RenderedMail
 from shopmail.errors import ConfigurationError, InvalidEventError, TemplateError
 
 #: Headers that must appear exactly once in every message we build.
@@ -196,7 +196,7 @@ def build_message(
     event
         The validated event (recipient already normalized to 7-bit).
     rendered
-        Its rendered content (:func:`shopmail.domain.rendering.render`).
+        Its rendered content (:func:`shopmail.domain.outbound.rendering.render`).
     settings
         Senders, support address, mail domain, configuration set.
     attachments

@@ -39,7 +39,7 @@ from email.message import EmailMessage, MIMEPart
 from email.utils import format_datetime, formatdate
 
 from shopmail.domain.message import Address, Envelope, InboundMessage
-from shopmail.domain.message_ids import make_message_id
+from shopmail.domain.outbound.message_ids import make_message_id
 from shopmail.errors import InvalidRecipientError
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")

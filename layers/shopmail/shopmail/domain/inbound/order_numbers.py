@@ -4,7 +4,7 @@ Three sources, in this order of trust:
 
 1. **Replies to shopmail's own mail**: ``In-Reply-To`` / ``References`` holding a Message-ID in
    the outbound format ``<sm.{kind}.{aggregate}.{digest}@{mail_domain}>`` (see
-   :mod:`shopmail.domain.message_ids`). For order-related kinds the aggregate *is* the order id
+   :mod:`shopmail.domain.outbound.message_ids`). For order-related kinds the aggregate *is* the order id
    (e.g. ``ORD-100234``).
 2. **Plus-address tags**: ``support+ORD-1001@shop.example`` carries the tag ``ORD-1001``.
 3. **Text**: a configurable regular expression (``Settings.order_number_pattern``; empty means
@@ -31,7 +31,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 from typing import TYPE_CHECKING, Final
 
-from shopmail.domain.message_ids import MessageRef, find_message_refs
+from shopmail.domain.outbound.message_ids import MessageRef, find_message_refs
 from shopmail.errors import ConfigurationError
 
 if TYPE_CHECKING:

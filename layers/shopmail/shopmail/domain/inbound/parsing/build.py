@@ -6,19 +6,24 @@ from collections.abc import Iterable, Iterator
 from email.message import Message
 
 from shopmail.domain.message import Attachment, Envelope, InboundMessage
-from shopmail.domain.parsing import attachments as att
-from shopmail.domain.parsing.bodies import body_text, disposition, is_body_part, raw_filename
-from shopmail.domain.parsing.feed import feed_parse
-from shopmail.domain.parsing.flags import compute_flags, find_report_type
-from shopmail.domain.parsing.headers import (
+from shopmail.domain.inbound.parsing import attachments as att
+from shopmail.domain.inbound.parsing.bodies import (
+    body_text,
+    disposition,
+    is_body_part,
+    raw_filename,
+)
+from shopmail.domain.inbound.parsing.feed import feed_parse
+from shopmail.domain.inbound.parsing.flags import compute_flags, find_report_type
+from shopmail.domain.inbound.parsing.headers import (
     decode_words,
     first_msg_id,
     parse_addresses,
     parse_date,
     parse_msg_ids,
 )
-from shopmail.domain.parsing.html_text import html_to_text
-from shopmail.domain.parsing.structure import part_at, walk
+from shopmail.domain.inbound.parsing.html_text import html_to_text
+from shopmail.domain.inbound.parsing.structure import part_at, walk
 from shopmail.errors import InvalidMessageError
 
 MAX_MESSAGE_DEPTH = 3  # levels of nested message/rfc822 parsed into attached_messages

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from email.message import Message
 
-from shopmail.domain.parsing.attachments import part_bytes
-from shopmail.domain.parsing.charsets import decode_bytes
-from shopmail.domain.parsing.headers import decode_param
+from shopmail.domain.inbound.parsing.attachments import part_bytes
+from shopmail.domain.inbound.parsing.charsets import decode_bytes
+from shopmail.domain.inbound.parsing.headers import decode_param
 
 MAX_BODY_CHARS = 4_000_000  # encoded characters of one text part decoded into the body
 

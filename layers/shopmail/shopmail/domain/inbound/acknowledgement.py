@@ -1,6 +1,6 @@
 """Build the acknowledgement (``auto_reply``) to an inbound mail, RFC 3834 style.
 
-Whether a reply may be sent at all is decided elsewhere (``shopmail.domain.loop_guard`` and the
+Whether a reply may be sent at all is decided elsewhere (``shopmail.domain.inbound.loop_guard`` and the
 per-sender rate limit); this module only builds it:
 
 * to the ENVELOPE sender (RFC 3834 §4), from the shop address the mail was sent to (or the
@@ -31,9 +31,9 @@ from email import policy
 from email.message import EmailMessage
 from email.utils import formatdate
 
-from shopmail.domain.forwarding import OutgoingMail, clean_header_text, header_address
+from shopmail.domain.inbound.forwarding import OutgoingMail, clean_header_text, header_address
 from shopmail.domain.message import Envelope, InboundMessage
-from shopmail.domain.message_ids import make_message_id
+from shopmail.domain.outbound.message_ids import make_message_id
 from shopmail.errors import InvalidRecipientError
 
 DEFAULT_TEMPLATE = "acknowledgement"

@@ -22,7 +22,7 @@ every language is a :class:`~shopmail.errors.TemplateError` (permanent).
 Example
 -------
 >>> from shopmail.config import Settings
->>> from shopmail.domain.contracts import validate
+>>> from shopmail.domain.outbound.contracts import validate
 >>> ev = validate({"detail-type": "OrderDelivered", "id": "e", "source": "shop",
 ...     "detail": {"locale": "de-DE", "recipient": {"email": "k@example.com"},
 ...     "order": {"id": "ORD-1"}, "shipment": {"id": "S1",
@@ -51,12 +51,12 @@ from babel.numbers import format_currency
 from jinja2.sandbox import SandboxedEnvironment
 
 from shopmail.config import Settings
-from shopmail.domain.contracts import ShopEvent
+from shopmail.domain.outbound.contracts import ShopEvent
 from shopmail.errors import TemplateError
 
 logger = logging.getLogger(__name__)
 
-TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
+TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "templates"
 FALLBACK_LANGUAGE = "en"
 DEFAULT_TIMEZONE = "Europe/Berlin"
 #: Gmail clips HTML above ~102 KB; stay clearly below.
@@ -115,7 +115,7 @@ def render(
     Parameters
     ----------
     event
-        A validated event (:func:`shopmail.domain.contracts.validate`).
+        A validated event (:func:`shopmail.domain.outbound.contracts.validate`).
     settings
         Used for the support address shown in the footer.
     timezone
