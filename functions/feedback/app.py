@@ -1,37 +1,34 @@
 """Feedback Lambda: SQS batch of SES events (via the default-bus rule) -> suppression + events.
 
-Composition root only. Records that failed transiently are returned in ``batchItemFailures``
-(the queue redelivers them, then its dead-letter queue keeps them); invalid records are logged,
-counted and (with ``FEEDBACK_DLQ_URL``) dead-lettered by the service, never retried.
+Composition root only: settings -> bootstrap -> service -> result. Records that failed
+transiently are returned in ``batchItemFailures`` (the queue redelivers them, then its
+dead-letter queue keeps them); invalid records are logged, counted and dead-lettered by the
+service, never retried.
 """
 
 from __future__ import annotations
 
 import functools
-import os
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
-from shopmail.adapters.feedback_wiring import build_feedback_service
-from shopmail.adapters.inbound_wiring import default_client_factory
-from shopmail.config import Settings
+from shopmail.bootstrap.feedback import feedback_service
+from shopmail.config import Settings, env_setting
 from shopmail.services.feedback import FeedbackService
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "shopmail-feedback"))
+logger = Logger(service=env_setting("service_name", "shopmail-feedback"))
 copy_config_to_registered_loggers(source_logger=logger, include={"shopmail"})
-metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "shopmail"))
+metrics = Metrics(namespace=env_setting("metrics_namespace", "shopmail"))
 
 
 @functools.cache
 def _service() -> FeedbackService:
-    settings = Settings.from_env()
-    clients = default_client_factory(os.environ.get("AWS_ENDPOINT_URL") or None, settings.region)
-    return build_feedback_service(settings, clients)
+    return feedback_service(Settings.from_env())
 
 
 def handle(event: Any, service: FeedbackService, context: Any = None) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """Outbound Lambda: SQS batch of shop events -> mail through the SES SMTP relay.
 
-Composition root only: settings from the environment, the service built once per container
-(``functools.cache``), and :func:`handle` returning the partial batch response
+Composition root only: settings -> bootstrap -> service -> result (the service is built once
+per container, ``functools.cache``); :func:`handle` returns the partial batch response
 (``ReportBatchItemFailures``). Outcomes are counted as EMF metrics; a configuration error
 (bad credentials, unverified sender...) emits the ``ConfigurationError`` metric the alarm
 watches.
@@ -10,25 +10,23 @@ watches.
 from __future__ import annotations
 
 import functools
-import os
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
-from shopmail.adapters.inbound_wiring import default_client_factory
-from shopmail.adapters.outbound_wiring import build_outbound_service
-from shopmail.config import Settings
+from shopmail.bootstrap.outbound import outbound_service
+from shopmail.config import Settings, env_setting
 from shopmail.errors import ConfigurationError
 from shopmail.services.outbound import OutboundService
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-SERVICE_NAME = os.environ.get("POWERTOOLS_SERVICE_NAME", "shopmail-outbound")
+SERVICE_NAME = env_setting("service_name", "shopmail-outbound")
 logger = Logger(service=SERVICE_NAME)
 copy_config_to_registered_loggers(source_logger=logger, include={"shopmail"})
-metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "shopmail"))
+metrics = Metrics(namespace=env_setting("metrics_namespace", "shopmail"))
 metrics.set_default_dimensions(service=SERVICE_NAME)
 
 _METRICS = {
@@ -45,9 +43,7 @@ _METRICS = {
 
 @functools.cache
 def _service() -> OutboundService:
-    settings = Settings.from_env()
-    clients = default_client_factory(os.environ.get("AWS_ENDPOINT_URL") or None, settings.region)
-    return build_outbound_service(settings, clients)
+    return outbound_service(Settings.from_env())
 
 
 def handle(event: Any, service: OutboundService, context: Any = None) -> dict[str, Any]:

@@ -8,9 +8,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from shopmail.domain.feedback import Classification, classify_message
-from shopmail.domain.message import InboundMessage
 from shopmail.domain.inbound.routing import Router
 from shopmail.domain.inbound.routing.feedback_gate import GatedClassifier
+from shopmail.domain.message import InboundMessage
 
 from tests.fixtures.inbound_fakes import InboundHarness
 from tests.fixtures.inbound_feedback import (

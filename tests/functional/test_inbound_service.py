@@ -219,7 +219,7 @@ def test_crashed_attempt_is_retried_after_claim_expiry(inbound_harness: InboundH
 
 
 def _claim_keys(h: InboundHarness, event: dict[str, Any]) -> list[str]:
-    from shopmail.services.inbound_actions import hash_key
+    from shopmail.domain.addresses import address_hash as hash_key
 
     mid = event["Records"][0]["ses"]["mail"]["messageId"]
     return [f"inbound#{mid}#{hash_key('support@shop.example')}#0:publish"]

@@ -19,11 +19,11 @@ import pytest
 from shopmail.adapters.dynamodb_bounce_counter import DynamoDbBounceCounter
 from shopmail.adapters.dynamodb_sent_mail import DynamoDbSentMailStore
 from shopmail.adapters.dynamodb_suppression import DynamoDbSuppressionList
-from shopmail.adapters.feedback_wiring import build_feedback_service
+from shopmail.bootstrap.feedback import build_feedback_service
 from shopmail.config import Settings
 from shopmail.domain.feedback import classify_message
-from shopmail.domain.outbound.message_ids import make_message_id
 from shopmail.domain.inbound.parsing import parse_message
+from shopmail.domain.outbound.message_ids import make_message_id
 from shopmail.domain.outbound.sent_mail import SentMail
 from shopmail.services.feedback import FeedbackService
 

@@ -18,9 +18,9 @@ from botocore.exceptions import ClientError
 from shopmail.adapters.dynamodb_idempotency import DynamoDbIdempotencyStore
 from shopmail.adapters.dynamodb_rate_limit import DynamoDbRateLimiter
 from shopmail.adapters.eventbridge import EventBridgePublisher
-from shopmail.adapters.inbound_wiring import build_inbound_service
 from shopmail.adapters.s3_raw_mail import S3RawMailStore
 from shopmail.adapters.sqs_dead_letter import SqsDeadLetterSink
+from shopmail.bootstrap.inbound import build_inbound_service
 from shopmail.errors import (
     ConfigurationError,
     InProgressError,
@@ -125,14 +125,37 @@ def test_transient_failure_raises_and_retry_publishes_once(
     assert len(inbound_stack.sender.sent) == 1
 
 
-def test_missing_bus_is_a_permanent_configuration_error(inbound_stack: Stack) -> None:
+def _observe_bus(stack: Stack) -> None:
+    events, sqs = stack.client("events"), stack.client("sqs")
+    arn = sqs.get_queue_attributes(QueueUrl=stack.observed_url, AttributeNames=["QueueArn"])
+    events.put_rule(
+        Name="observe-inbound",
+        EventBusName="shop",
+        EventPattern=json.dumps({"source": ["shopmail.inbound"]}),
+    )
+    events.put_targets(
+        Rule="observe-inbound",
+        EventBusName="shop",
+        Targets=[{"Id": "q", "Arn": arn["Attributes"]["QueueArn"]}],
+    )
+
+
+def test_missing_bus_is_a_configuration_error_that_is_retried(inbound_stack: Stack) -> None:
+    """A bus that does not exist is the operator's to fix, not the mail's fault: the event is
+    not dead-lettered by the service but raised, so Lambda retries it (and after the retries
+    its on-failure destination keeps it); once the bus exists again the same event publishes."""
     event = inbound_stack.put_sample("support")
     inbound_stack.client("events").delete_event_bus(Name="shop")
+    with pytest.raises(ConfigurationError, match="ResourceNotFoundException"):
+        inbound_stack.handle(event)
+    assert inbound_stack.drain(inbound_stack.dlq_url) == []
+    inbound_stack.client("events").create_event_bus(Name="shop")
+    _observe_bus(inbound_stack)
     result = inbound_stack.handle(event)
-    assert result["dead_lettered"] == 1
-    (entry,) = inbound_stack.drain(inbound_stack.dlq_url)
-    assert entry["reason"]["stage"] == "actions"
-    assert "ResourceNotFoundException" in entry["reason"]["reason"]
+    assert result["dead_lettered"] == 0 and result["actions"].get("publish") == 1
+    assert [e["detail-type"] for e in inbound_stack.drain(inbound_stack.observed_url)] == [
+        "SupportMessageReceived"
+    ]
 
 
 # --- adapters one by one ------------------------------------------------------------------

@@ -7,7 +7,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from shopmail.adapters.inbound_wiring import build_inbound_service, default_client_factory
+from shopmail.bootstrap.clients import default_client_factory
+from shopmail.bootstrap.inbound import build_inbound_service
 from shopmail.config import Settings
 
 from shopmail_local.cli.commands import replay as replay_command

@@ -8,8 +8,8 @@ from typing import Any
 
 from shopmail.adapters.dynamodb_sent_mail import DynamoDbSentMailStore
 from shopmail.adapters.dynamodb_suppression import DynamoDbSuppressionList
-from shopmail.domain.outbound.message_ids import parse_message_id
 from shopmail.domain.inbound.parsing import parse_message
+from shopmail.domain.outbound.message_ids import parse_message_id
 from shopmail.domain.outbound.sent_mail import SentMail
 from shopmail.domain.suppression.entries import SuppressionEntry
 

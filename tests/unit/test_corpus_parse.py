@@ -17,8 +17,8 @@ from email.parser import BytesParser
 from pathlib import Path
 
 import pytest
-from shopmail.domain.message import InboundMessage
 from shopmail.domain.inbound.parsing import attachment_bytes, parse_message
+from shopmail.domain.message import InboundMessage
 from shopmail.errors import InvalidMessageError
 
 # Files that are data next to the messages (expected results, licences, decoded parts).

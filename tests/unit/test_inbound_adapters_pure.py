@@ -7,11 +7,12 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 from shopmail.adapters.aws_errors import is_transient, transient_error
-from shopmail.adapters.lazy_client import LazyClient
+from shopmail.bootstrap.clients import LazyClient
+from shopmail.domain.addresses import address_hash as hash_key
+from shopmail.domain.inbound.attachment_keys import attachment_key, safe_key_part
+from shopmail.domain.inbound.routing import ActionName, ActionSpec
 from shopmail.domain.message import Attachment
 from shopmail.errors import ServiceUnavailableError
-from shopmail.services.inbound import action_spec
-from shopmail.services.inbound_actions import attachment_key, hash_key, safe_key_part
 
 
 def _client_error(code: str, status: int = 400) -> ClientError:
@@ -84,17 +85,12 @@ def test_hash_key_hides_and_normalizes_addresses() -> None:
     assert "example" not in hash_key("kim@example.org")
 
 
-def test_action_spec_shapes() -> None:
-    class Spec:
-        name = "forward"
-        params = (("to", ("a@shop.example",)),)
-
-    assert action_spec(Spec()) == ("forward", {"to": ("a@shop.example",)})
-    assert action_spec("drop") == ("drop", {})
-    assert action_spec({"type": "publish", "detail_type": "X"}) == (
-        "publish",
-        {"detail_type": "X"},
-    )
+def test_action_specs_are_typed() -> None:
+    spec = ActionSpec("forward", (("to", ("a@shop.example",)),))
+    assert spec.name is ActionName.FORWARD
+    assert spec.param_map == {"to": ("a@shop.example",)}
+    with pytest.raises(ValueError, match="not_an_action"):
+        ActionSpec("not_an_action")
 
 
 def test_lazy_client_builds_once_on_first_use() -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from shopmail.config import Settings
+from shopmail.domain.inbound.parsing import parse_message
 from shopmail.domain.outbound.contracts import ShopEvent, idempotency_key, validate, with_locale
 from shopmail.domain.outbound.message_ids import find_message_refs, parse_message_id
 from shopmail.domain.outbound.mime_build import (
@@ -25,7 +26,6 @@ from shopmail.domain.outbound.mime_build import (
     clean_header_text,
     tag_value,
 )
-from shopmail.domain.inbound.parsing import parse_message
 from shopmail.domain.outbound.rendering import render
 from shopmail.errors import ConfigurationError, InvalidEventError
 

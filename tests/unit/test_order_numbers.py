@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import pytest
 from shopmail.config import Settings
-from shopmail.domain.message import InboundMessage
-from shopmail.domain.outbound.message_ids import make_message_id
 from shopmail.domain.inbound.order_numbers import (
     DEFAULT_ORDER_NUMBER_PATTERN,
     compile_order_pattern,
@@ -16,6 +14,8 @@ from shopmail.domain.inbound.order_numbers import (
     reply_refs,
     split_plus_address,
 )
+from shopmail.domain.message import InboundMessage
+from shopmail.domain.outbound.message_ids import make_message_id
 from shopmail.errors import ConfigurationError
 
 

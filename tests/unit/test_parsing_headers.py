@@ -6,7 +6,6 @@ from datetime import datetime, timedelta, timezone
 from email.message import Message
 
 import pytest
-from shopmail.domain.message import Address
 from shopmail.domain.inbound.parsing.charsets import decode_bytes, normalize_charset
 from shopmail.domain.inbound.parsing.headers import (
     decode_param,
@@ -17,6 +16,7 @@ from shopmail.domain.inbound.parsing.headers import (
     parse_msg_ids,
     unfold,
 )
+from shopmail.domain.message import Address
 
 
 @pytest.mark.parametrize(

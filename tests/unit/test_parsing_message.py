@@ -7,7 +7,6 @@ import hashlib
 from email.message import EmailMessage, Message
 
 import pytest
-from shopmail.domain.message import Envelope, Verdicts
 from shopmail.domain.inbound.parsing import (
     attachment_bytes,
     html_to_text,
@@ -16,6 +15,7 @@ from shopmail.domain.inbound.parsing import (
 )
 from shopmail.domain.inbound.parsing import attachments as att
 from shopmail.domain.inbound.parsing.structure import MAX_PARTS
+from shopmail.domain.message import Envelope, Verdicts
 from shopmail.errors import InvalidMessageError
 
 

@@ -10,9 +10,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from shopmail.domain.message import Verdicts
 from shopmail.domain.inbound.parsing import parse_message
 from shopmail.domain.inbound.routing import ACTION_NAMES, load_routes
+from shopmail.domain.message import Verdicts
 from shopmail.errors import InvalidMessageError
 
 from shopmail_local.cli.commands.route import build_router, default_parse, route_file

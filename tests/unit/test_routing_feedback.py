@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 from shopmail.domain.feedback import Classification, classify_message
-from shopmail.domain.message import Envelope, InboundMessage
 from shopmail.domain.inbound.parsing import parse_message
 from shopmail.domain.inbound.routing import ACTION_NAMES, Router, parse_routes
 from shopmail.domain.inbound.routing.feedback_gate import GatedClassifier, looks_like_feedback
+from shopmail.domain.message import Envelope, InboundMessage
 from shopmail.errors import RouteConfigError
 
 from tests.fixtures.inbound_feedback import dsn_mail, order_message_id, out_of_office_mail

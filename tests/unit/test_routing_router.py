@@ -5,6 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
+from shopmail.domain.inbound.routing import (
+    FALLBACK_ROUTE,
+    Router,
+    RoutingDecision,
+    parse_routes,
+    recipients_of,
+)
 from shopmail.domain.message import (
     Address,
     Attachment,
@@ -14,13 +21,6 @@ from shopmail.domain.message import (
     Verdicts,
 )
 from shopmail.domain.outbound.message_ids import make_message_id
-from shopmail.domain.inbound.routing import (
-    FALLBACK_ROUTE,
-    Router,
-    RoutingDecision,
-    parse_routes,
-    recipients_of,
-)
 
 DOMAIN = "shop.example"
 

@@ -119,11 +119,11 @@ def test_the_code_alone_does_not_decide() -> None:
             MessageRejectedError,
             PermanentError,
         ),
-        ((535, "Authentication Credentials Invalid"), ConfigurationError, PermanentError),
+        ((535, "Authentication Credentials Invalid"), ConfigurationError, ConfigurationError),
         (
             (554, "Message rejected: Sending paused for this account."),
             ConfigurationError,
-            PermanentError,
+            ConfigurationError,
         ),
     ],
 )
@@ -134,6 +134,11 @@ def test_error_mapping(
     error = error_for(SmtpReply(code, text), "data", message_id="<sm.x@shop.example>")
     assert type(error) is error_type
     assert isinstance(error, branch)
+    # the three branches are disjoint: a configuration error is neither permanent nor transient
+    branches = [
+        b for b in (PermanentError, TransientError, ConfigurationError) if isinstance(error, b)
+    ]
+    assert branches == [branch]
     assert error.context["smtp_code"] == code
     assert error.context["stage"] == "data"
     assert error.context["message_id"] == "<sm.x@shop.example>"

@@ -1,8 +1,11 @@
-"""Settings: every environment variable name appears here once.
+"""Settings: every environment variable name appears here once, and only this module reads
+the environment.
 
 Resolution order (as in Powertools): explicit argument -> environment -> default.
 ``Settings.from_env()`` reads the environment; tests build ``Settings(...)`` directly or use
-``dataclasses.replace``.
+``dataclasses.replace``. What each function cannot run without is listed in
+:data:`REQUIRED_SETTINGS` and checked by :meth:`Settings.require` with a message that names the
+environment variables to set.
 """
 
 from __future__ import annotations
@@ -10,7 +13,9 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, Final
+
+from shopmail.errors import ConfigurationError
 
 # Environment variable name for each field (one place only).
 ENV_NAMES: dict[str, str] = {
@@ -45,6 +50,16 @@ ENV_NAMES: dict[str, str] = {
     "transient_bounce_window_days": "TRANSIENT_BOUNCE_WINDOW_DAYS",
     "outbound_dlq_url": "OUTBOUND_DLQ_URL",
     "suppression_bypass_types": "SUPPRESSION_BYPASS_TYPES",
+    "aws_endpoint_url": "AWS_ENDPOINT_URL",
+    "service_name": "POWERTOOLS_SERVICE_NAME",
+    "metrics_namespace": "POWERTOOLS_METRICS_NAMESPACE",
+}
+
+#: The settings each function cannot run without (field names; see :meth:`Settings.require`).
+REQUIRED_SETTINGS: Final[dict[str, tuple[str, ...]]] = {
+    "inbound": (),
+    "outbound": ("idempotency_table", "suppression_table", "sent_mail_table"),
+    "feedback": ("suppression_table",),
 }
 
 
@@ -99,6 +114,11 @@ class Settings:
     outbound_dlq_url: str = ""
     #: Comma-separated detail-types still sent to hard-bounced/complained addresses.
     suppression_bypass_types: str = "PasswordResetRequested"
+    #: An endpoint for every AWS client (moto locally); ``""`` = the real AWS endpoints.
+    aws_endpoint_url: str = ""
+    #: Powertools' service name and metrics namespace (``""``: the function's default name).
+    service_name: str = ""
+    metrics_namespace: str = "shopmail"
     extra: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -112,6 +132,37 @@ class Settings:
                 object.__setattr__(self, name, f"{local}@{self.mail_domain}")
         if not self.smtp_host:
             object.__setattr__(self, "smtp_host", f"email-smtp.{self.region}.amazonaws.com")
+
+    def require(self, function: str) -> Settings:
+        """Check that the settings ``function`` needs are set; return ``self``.
+
+        Parameters
+        ----------
+        function
+            ``inbound``, ``outbound`` or ``feedback`` (a key of :data:`REQUIRED_SETTINGS`).
+
+        Raises
+        ------
+        ConfigurationError
+            Naming every missing environment variable.
+
+        Example
+        -------
+        >>> Settings().require("feedback")
+        Traceback (most recent call last):
+        ...
+        shopmail.errors.ConfigurationError: feedback function: SUPPRESSION_TABLE is not set
+        """
+        missing = [
+            ENV_NAMES[name] for name in REQUIRED_SETTINGS[function] if not getattr(self, name)
+        ]
+        if missing:
+            raise ConfigurationError(
+                f"{function} function: {', '.join(missing)} {'is' if len(missing) == 1 else 'are'}"
+                " not set",
+                missing=missing,
+            )
+        return self
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -142,3 +193,18 @@ class Settings:
             else:
                 values[f.name] = raw
         return cls(**values)
+
+
+def env_setting(name: str, default: str = "", environ: Mapping[str, str] | None = None) -> str:
+    """One setting's raw value from the environment (``default`` when unset or empty).
+
+    For what must be known at import time, before :meth:`Settings.from_env` runs (the Powertools
+    logger's service name in a handler module).
+
+    Example
+    -------
+    >>> env_setting("service_name", "shopmail-inbound", environ={})
+    'shopmail-inbound'
+    """
+    env = os.environ if environ is None else environ
+    return env.get(ENV_NAMES[name]) or default

@@ -1,12 +1,19 @@
 """One error hierarchy for shopmail.
 
-Every error is a :class:`ShopmailError` and belongs to exactly one branch:
+Every error is a :class:`ShopmailError` and belongs to exactly one of three branches:
 
 * :class:`PermanentError`: retrying cannot help (bad input, a message the relay refused).
   Logged with its reason, counted, sent to a dead-letter sink, never retried.
 * :class:`TransientError`: retrying later may help (throttling, 4xx SMTP replies, a partial
   EventBridge failure). Re-raised so Lambda/SQS retry, and after the retries the platform's
   dead-letter queue keeps the input.
+* :class:`ConfigurationError`: the system, not the input, is wrong (rotated SMTP key, missing
+  setting, unverified sender, a bus that does not exist). Nothing is dead-lettered and no input
+  is marked failed: the work is kept (retried later) and an alarm is raised, because the fix is
+  an operator's.
+
+``ShopmailError.kind`` names the branch (``permanent`` | ``transient`` | ``configuration``), so
+callers can dispatch on one attribute instead of ordering ``except`` clauses.
 
 Each error carries a short machine-readable ``code`` and a human ``reason``; ``context`` holds
 structured, privacy-safe details (ids, domains), never bodies or full addresses.
@@ -14,7 +21,16 @@ structured, privacy-safe details (ids, domains), never bodies or full addresses.
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any, ClassVar
+
+
+class ErrorKind(StrEnum):
+    """The three branches of the hierarchy."""
+
+    PERMANENT = "permanent"
+    TRANSIENT = "transient"
+    CONFIGURATION = "configuration"
 
 
 class ShopmailError(Exception):
@@ -28,7 +44,7 @@ class ShopmailError(Exception):
         Structured, log-safe details.
     """
 
-    permanent: ClassVar[bool] = False
+    kind: ClassVar[ErrorKind] = ErrorKind.TRANSIENT
     code: ClassVar[str] = "shopmail_error"
 
     def __init__(self, reason: str, **context: Any) -> None:
@@ -36,12 +52,18 @@ class ShopmailError(Exception):
         self.reason = reason
         self.context = context
 
+    @property
+    def permanent(self) -> bool:
+        """Whether retrying the same input can never help (the permanent branch)."""
+        return self.kind is ErrorKind.PERMANENT
+
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-friendly description (for logs and dead-letter messages)."""
         return {
             "error": type(self).__name__,
             "code": self.code,
             "permanent": self.permanent,
+            "kind": str(self.kind),
             "reason": self.reason,
             **({"context": self.context} if self.context else {}),
         }
@@ -50,15 +72,27 @@ class ShopmailError(Exception):
 class PermanentError(ShopmailError):
     """Retrying cannot help: dead-letter with the reason, do not retry."""
 
-    permanent = True
+    kind = ErrorKind.PERMANENT
     code = "permanent"
 
 
 class TransientError(ShopmailError):
     """Retrying later may help: re-raise so the platform retries."""
 
-    permanent = False
+    kind = ErrorKind.TRANSIENT
     code = "transient"
+
+
+class ConfigurationError(ShopmailError):
+    """The system is misconfigured (530, 535, 554 access denied / not verified / paused, a
+    missing or invalid setting, a bus that does not exist).
+
+    Not the input's fault: callers keep the work for later (fail the whole batch without
+    marking any message as failed, or let the platform retry the event) and raise an alarm.
+    """
+
+    kind = ErrorKind.CONFIGURATION
+    code = "configuration"
 
 
 # --- permanent -------------------------------------------------------------------------------
@@ -104,16 +138,6 @@ class MessageRejectedError(PermanentError):
     """The relay refused this message for good (552, 553, 554 Transaction failed)."""
 
     code = "message_rejected"
-
-
-class ConfigurationError(PermanentError):
-    """The system is misconfigured (530, 535, 554 access denied / not verified / paused).
-
-    Not the message's fault: callers fail the whole batch without marking any message as
-    failed, and raise an alarm.
-    """
-
-    code = "configuration"
 
 
 # --- transient -------------------------------------------------------------------------------

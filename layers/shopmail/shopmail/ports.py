@@ -1,18 +1,48 @@
-"""Ports: the ``typing.Protocol`` interfaces between services and adapters.
+"""Ports: every ``typing.Protocol`` interface between the services and the outside world.
 
 Services depend on these; adapters (``shopmail.adapters``) implement them against AWS or the
-network; tests implement them with in-memory fakes. Add a port here when a service needs a new
-capability; keep each one small.
+network; tests implement them with in-memory fakes; ``shopmail.bootstrap`` plugs adapters into
+services. Each port has exactly one name, and every port of the layer is defined here. Add a
+port here when a service needs a new capability; keep each one small.
+
+| port | implemented by | used by |
+| --- | --- | --- |
+| :class:`RawMailStore` | ``adapters.s3_raw_mail`` | inbound |
+| :class:`EventPublisher` | ``adapters.eventbridge`` | all three |
+| :class:`DeadLetterSink` | ``adapters.sqs_dead_letter`` | all three |
+| :class:`MailSender`, :data:`MailSessionFactory` | ``adapters.smtp_relay`` | inbound, outbound |
+| :class:`IdempotencyStore` | ``adapters.dynamodb_idempotency`` | all three |
+| :class:`RateLimiter` | ``adapters.dynamodb_rate_limit`` | inbound |
+| :class:`SuppressionList` | ``adapters.dynamodb_suppression`` | outbound, feedback |
+| :class:`SentMailStore` | ``adapters.dynamodb_sent_mail`` | outbound, feedback |
+| :class:`BounceCounter` | ``adapters.dynamodb_bounce_counter`` | feedback |
+| :class:`AttachmentFetcher` | ``adapters.s3_attachments`` | outbound |
+| :class:`FeedbackSink` | the feedback service (``bootstrap.inbound``) | inbound |
+| :class:`Decider` | ``domain.inbound.routing.Router`` | inbound |
+| :class:`MessageParser`, :class:`AttachmentReader` | ``domain.inbound.parsing`` | inbound |
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any, Protocol
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from shopmail.domain.feedback.model import Classification
+    from shopmail.domain.inbound.routing.model import RoutingDecision
+    from shopmail.domain.message import Attachment, Envelope, InboundMessage
+    from shopmail.domain.outbound.mime_build import Attachment as MailAttachment
+    from shopmail.domain.outbound.rendering import AttachmentRef
+    from shopmail.domain.outbound.sent_mail import SentMail
+    from shopmail.domain.suppression.entries import SuppressionEntry
+
+
+# --- storage -----------------------------------------------------------------------------
 
 
 class RawMailStore(Protocol):
-    """Reads and writes raw mail and derived objects (S3)."""
+    """Raw mail and the objects derived from it (the raw-mail bucket in S3)."""
 
     def iter_chunks(self, key: str, chunk_size: int = 65536) -> Iterator[bytes]:
         """Stream the object ``key``; raise ``RawMailMissingError`` when it does not exist."""
@@ -21,6 +51,98 @@ class RawMailStore(Protocol):
     def put(self, key: str, body: bytes | Iterable[bytes], content_type: str = ...) -> None:
         """Store ``body`` under ``key``."""
         ...
+
+    def copy(self, source_key: str, target_key: str) -> None:
+        """Copy ``source_key`` to ``target_key`` in the same bucket (quarantine)."""
+        ...
+
+    def upload_stream(
+        self, key: str, chunks: Iterable[bytes], content_type: str = "application/octet-stream"
+    ) -> None:
+        """Store the concatenated ``chunks`` under ``key`` without holding them all in memory."""
+        ...
+
+
+class AttachmentFetcher(Protocol):
+    """Fetches the attachments an outbound mail refers to (S3)."""
+
+    def fetch(self, ref: AttachmentRef) -> MailAttachment:
+        """Download ``ref``."""
+        ...
+
+
+class IdempotencyStore(Protocol):
+    """Records which units of work are done (DynamoDB, Powertools' table layout)."""
+
+    def begin(self, key: str, in_progress_seconds: float) -> bool:
+        """Claim ``key``: ``True`` to run it, ``False`` when it is already COMPLETED.
+
+        Raises ``InProgressError`` while another attempt holds an unexpired claim.
+        """
+        ...
+
+    def complete(self, key: str, data: Mapping[str, Any] | None = None) -> None:
+        """Mark ``key`` COMPLETED (kept until the record's TTL)."""
+        ...
+
+    def release(self, key: str) -> None:
+        """Drop the claim on ``key`` after a failed attempt so a retry can run it."""
+        ...
+
+    def data(self, key: str) -> Mapping[str, Any] | None:
+        """The ``data`` stored by :meth:`complete` (``None`` when absent)."""
+        ...
+
+
+class RateLimiter(Protocol):
+    """At most one event per key and period (DynamoDB conditional put with TTL)."""
+
+    def acquire(self, key: str, period_seconds: int) -> bool:
+        """``True`` if nothing was recorded for ``key`` within the period (and record it now)."""
+        ...
+
+    def release(self, key: str) -> None:
+        """Forget ``key`` (the guarded action failed and should be allowed on retry)."""
+        ...
+
+
+class SuppressionList(Protocol):
+    """The suppression list: addresses shopmail must not (or only partly) mail."""
+
+    def get(self, address: str) -> SuppressionEntry | None:
+        """The entry of ``address`` (any case), ``None`` when absent or expired."""
+        ...
+
+    def put(self, entry: SuppressionEntry) -> None:
+        """Create or replace the entry of ``entry.address``."""
+        ...
+
+
+class SentMailStore(Protocol):
+    """Accepted outbound mail, looked up by SES message id or by our Message-ID."""
+
+    def put(self, record: SentMail) -> None:
+        """Store ``record``."""
+        ...
+
+    def get(self, ses_message_id: str) -> SentMail | None:
+        """The record of ``ses_message_id`` (``None`` when unknown or expired)."""
+        ...
+
+    def get_by_message_id(self, message_id: str) -> SentMail | None:
+        """The record of our Message-ID (``None`` when unknown or expired)."""
+        ...
+
+
+class BounceCounter(Protocol):
+    """Counts transient bounces per address (atomic and idempotent per bounce)."""
+
+    def record(self, address: str, bounce_id: str, timestamp: str, window_days: int) -> list[str]:
+        """Add the bounce ``bounce_id`` at ``timestamp``; return every recorded timestamp."""
+        ...
+
+
+# --- messaging ---------------------------------------------------------------------------
 
 
 class EventPublisher(Protocol):
@@ -47,55 +169,39 @@ class MailSender(Protocol):
         ...
 
 
-class InboundMailStore(RawMailStore, Protocol):
-    """What the inbound use case needs from the raw-mail bucket beyond reading and writing."""
-
-    def copy(self, source_key: str, target_key: str) -> None:
-        """Copy ``source_key`` to ``target_key`` in the same bucket (quarantine)."""
-        ...
-
-    def upload_stream(
-        self, key: str, chunks: Iterable[bytes], content_type: str = "application/octet-stream"
-    ) -> None:
-        """Store the concatenated ``chunks`` under ``key`` without holding them all in memory."""
-        ...
-
-
-class IdempotencyStore(Protocol):
-    """Records which units of work are done (DynamoDB, Powertools' table layout)."""
-
-    def begin(self, key: str, in_progress_seconds: float) -> bool:
-        """Claim ``key``: ``True`` to run it, ``False`` when it is already COMPLETED.
-
-        Raises ``InProgressError`` while another attempt holds an unexpired claim.
-        """
-        ...
-
-    def complete(self, key: str, data: Mapping[str, Any] | None = None) -> None:
-        """Mark ``key`` COMPLETED (kept until the record's TTL)."""
-        ...
-
-    def release(self, key: str) -> None:
-        """Drop the claim on ``key`` after a failed attempt so a retry can run it."""
-        ...
-
-
-class RateLimiter(Protocol):
-    """At most one event per key and period (DynamoDB conditional put with TTL)."""
-
-    def acquire(self, key: str, period_seconds: int) -> bool:
-        """``True`` if nothing was recorded for ``key`` within the period (and record it now)."""
-        ...
-
-    def release(self, key: str) -> None:
-        """Forget ``key`` (the guarded action failed and should be allowed on retry)."""
-        ...
+#: Opens one relay session (one SMTP connection, opened on the first send) per batch.
+MailSessionFactory = Callable[[], AbstractContextManager[MailSender]]
 
 
 class FeedbackSink(Protocol):
-    """Applies a bounce/complaint/delay that arrived as mail (the feedback service)."""
+    """Applies a bounce/complaint/delay that arrived as mail (the feedback use case)."""
 
-    def apply(self, classification: Any, meta: Mapping[str, Any]) -> str:
+    def apply(self, classification: Classification, meta: Mapping[str, Any]) -> str:
         """Apply ``classification`` (``meta``: ``message_id``, ``received_at``); return the
         outcome status (``processed`` | ``duplicate`` | ``ignored``)."""
         ...
+
+
+# --- domain seams the inbound service is given (injected to keep its imports light) -----
+
+
+class Decider(Protocol):
+    """The router: one decision per (message, envelope recipient)."""
+
+    def decide(self, message: InboundMessage, recipient: str | None) -> RoutingDecision:
+        """Where the message goes for ``recipient`` and why."""
+        ...
+
+
+class MessageParser(Protocol):
+    """``parse_message(source, envelope)`` of the parser."""
+
+    def __call__(
+        self, source: bytes | Iterable[bytes], envelope: Envelope | None = None
+    ) -> InboundMessage: ...
+
+
+class AttachmentReader(Protocol):
+    """``iter_attachment_chunks`` of the parser."""
+
+    def __call__(self, message: InboundMessage, attachment: Attachment) -> Iterator[bytes]: ...

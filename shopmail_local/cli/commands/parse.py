@@ -12,9 +12,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from shopmail.domain.message import InboundMessage
 from shopmail.domain.inbound.parsing import parse_message
 from shopmail.domain.inbound.reply_text import strip_reply
+from shopmail.domain.message import InboundMessage
 from shopmail.errors import ShopmailError
 
 from shopmail_local.cli.files import iter_files

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -69,24 +68,15 @@ def _ses_id(event: Mapping[str, Any]) -> str | None:
 
 
 def _default_service(settings: Settings) -> Any:
-    from shopmail.adapters.inbound_wiring import (
-        build_inbound_service,
-        default_client_factory,
-        relay_sender,
-    )
+    from shopmail.bootstrap.inbound import inbound_service
 
-    clients = default_client_factory(os.environ.get("AWS_ENDPOINT_URL") or None, settings.region)
-    return build_inbound_service(
-        settings, clients, mail_sender_factory=lambda: relay_sender(settings, clients)
-    )
+    return inbound_service(settings)
 
 
 def _sqs(settings: Settings) -> SqsClient:
-    from shopmail.adapters.inbound_wiring import default_client_factory
+    from shopmail.bootstrap.clients import AwsClients
 
-    return default_client_factory(os.environ.get("AWS_ENDPOINT_URL") or None, settings.region)(
-        "sqs"
-    )
+    return AwsClients.from_settings(settings).sqs()
 
 
 def replay(

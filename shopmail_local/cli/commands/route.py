@@ -23,8 +23,8 @@ from typing import Any
 
 from shopmail.config import Settings
 from shopmail.domain.inbound.loop_guard import effective_sender
-from shopmail.domain.message import Envelope, InboundMessage, Verdicts
 from shopmail.domain.inbound.routing import Classify, Router
+from shopmail.domain.message import Envelope, InboundMessage, Verdicts
 from shopmail.errors import RouteConfigError, ShopmailError
 
 from shopmail_local.cli.files import iter_files

@@ -1,7 +1,7 @@
 """The inbound message model: frozen dataclasses, no behaviour beyond small accessors.
 
-``InboundMessage`` is what the parser (``shopmail.domain.inbound.parsing``) builds from raw bytes plus
-the SES envelope; routing, loop checks and the feedback classifier read it.
+``InboundMessage`` is what the parser (``shopmail.domain.inbound.parsing``) builds from raw bytes
+plus the SES envelope; routing, loop checks and the feedback classifier read it.
 """
 
 from __future__ import annotations

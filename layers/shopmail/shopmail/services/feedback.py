@@ -2,8 +2,8 @@
 
 Per SQS record (:meth:`FeedbackService.handle_record`):
 
-1. parse the SES event in any shape (:mod:`shopmail.domain.feedback.ses_events`); an invalid record is
-   logged, counted and dead-lettered when a sink is configured, never retried;
+1. parse the SES event in any shape (:mod:`shopmail.domain.feedback.ses_events`); an invalid
+   record is logged, counted and dead-lettered when a sink is configured, never retried;
 2. deduplicate on ``feedbackId`` (deliveries and delays: on message id, time and recipients)
    with a conditional put in the idempotency table;
 3. correlate with the mail that caused it: ``SentMailTable`` (SES message id -> detail-type,
@@ -46,9 +46,9 @@ import hashlib
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
-from shopmail.domain.outbound.contracts import EVENT_TYPES
+from shopmail.domain.addresses import domain_of
 from shopmail.domain.feedback.model import (
     KIND_BOUNCE,
     KIND_COMPLAINT,
@@ -56,8 +56,6 @@ from shopmail.domain.feedback.model import (
     Classification,
     RecipientResult,
 )
-from shopmail.domain.outbound.message_ids import MessageRef, parse_message_id
-from shopmail.domain.outbound.sent_mail import SentMail
 from shopmail.domain.feedback.ses_events import (
     KIND_BOUNCE as SES_BOUNCE,
 )
@@ -74,6 +72,9 @@ from shopmail.domain.feedback.ses_events import (
     FeedbackEvent,
     parse_feedback_event,
 )
+from shopmail.domain.outbound.contracts import EVENT_TYPES
+from shopmail.domain.outbound.message_ids import MessageRef, parse_message_id
+from shopmail.domain.outbound.sent_mail import SentMail
 from shopmail.domain.suppression.entries import (
     COMPLAINT,
     HARD_BOUNCE,
@@ -94,7 +95,14 @@ from shopmail.domain.suppression.policy import (
     threshold_reached,
 )
 from shopmail.errors import InvalidEventError, ShopmailError
-from shopmail.ports import DeadLetterSink, EventPublisher, IdempotencyStore
+from shopmail.ports import (
+    BounceCounter,
+    DeadLetterSink,
+    EventPublisher,
+    IdempotencyStore,
+    SentMailStore,
+    SuppressionList,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -112,34 +120,6 @@ _RANK: Final = {UNSUBSCRIBE: 0, TRANSIENT_BOUNCES: 1, HARD_BOUNCE: 2, COMPLAINT:
 _KIND_TO_TYPE: Final = {name.lower(): name for name in EVENT_TYPES}
 
 
-class SuppressionStore(Protocol):
-    """The suppression table (the one the outbound sender checks)."""
-
-    def get(self, address: str) -> SuppressionEntry | None:
-        """The entry of ``address`` (``None`` when not suppressed)."""
-        ...
-
-    def put(self, entry: SuppressionEntry) -> None:
-        """Create or replace the entry of ``entry.address``."""
-        ...
-
-
-class SentMailLookup(Protocol):
-    """The sent-mail table: SES message id -> what we sent."""
-
-    def get(self, ses_message_id: str) -> SentMail | None:
-        """The record of ``ses_message_id`` (``None`` when unknown or expired)."""
-        ...
-
-
-class BounceCounter(Protocol):
-    """Counts transient bounces per address (atomic and idempotent per bounce)."""
-
-    def record(self, address: str, bounce_id: str, timestamp: str, window_days: int) -> list[str]:
-        """Add the bounce ``bounce_id`` at ``timestamp``; return every recorded timestamp."""
-        ...
-
-
 def _utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -150,10 +130,6 @@ def _iso(stamp: dt.datetime) -> str:
 
 def _clip(text: str | None, limit: int = 500) -> str | None:
     return text[:limit] if text else None
-
-
-def _domain(address: str | None) -> str:
-    return (address or "").rpartition("@")[2].lower()
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,8 +225,8 @@ class FeedbackService:
     def __init__(
         self,
         publisher: EventPublisher,
-        suppressions: SuppressionStore,
-        sent_mail: SentMailLookup | None = None,
+        suppressions: SuppressionList,
+        sent_mail: SentMailStore | None = None,
         idempotency: IdempotencyStore | None = None,
         counter: BounceCounter | None = None,
         *,
@@ -402,7 +378,7 @@ class FeedbackService:
                 "ses_message_id": event.ses_message_id,
                 "matched_by": corr.matched_by,
                 "email_type": corr.email_type,
-                "domains": sorted({_domain(a) for a in event.addresses}),
+                "domains": sorted({domain_of(a) for a in event.addresses}),
                 "policy": decision.action if decision else None,
                 "suppressed": suppressed_count,
             },
@@ -529,10 +505,9 @@ class FeedbackService:
             if sent is not None:
                 return _from_sent(sent, message_id)
         ref: MessageRef | None = parse_message_id(message_id or "", self.mail_domain)
-        by_mid = getattr(self.sent_mail, "get_by_message_id", None)
-        if ref is not None and message_id and callable(by_mid):
-            sent = by_mid(message_id)
-            if isinstance(sent, SentMail):
+        if ref is not None and message_id and self.sent_mail is not None:
+            sent = self.sent_mail.get_by_message_id(message_id)
+            if sent is not None:
                 return _from_sent(sent, message_id)
         if ref is not None:
             email_type = _KIND_TO_TYPE.get(ref.kind, ref.kind)
@@ -617,6 +592,6 @@ class FeedbackService:
         )
         logger.info(
             "address suppressed",
-            extra={"domain": _domain(key), "class": new_class, "source": source},
+            extra={"domain": domain_of(key), "class": new_class, "source": source},
         )
         return True, new_class

@@ -2,9 +2,10 @@
 
 Per batch one relay session (one SMTP connection, opened on the first send). Per record:
 
-1. Parse the body (the EventBridge envelope) and :func:`~shopmail.domain.outbound.contracts.validate`
-   it. Invalid JSON or an invalid event is permanent: dead-lettered once with its reason,
-   ``EmailFailed`` published, counted, and the item is *handled* (not retried).
+1. Parse the body (the EventBridge envelope) and
+   :func:`~shopmail.domain.outbound.contracts.validate` it. Invalid JSON or an invalid event is
+   permanent: dead-lettered once with its reason, ``EmailFailed`` published, counted, and the
+   item is *handled* (not retried).
 2. Claim the business key :func:`~shopmail.domain.outbound.contracts.idempotency_key`
    (``type:aggregate[:version]:recipient``) in the idempotency store. Already COMPLETED ->
    duplicate, nothing is sent (a re-delivery or a re-publish with a new EventBridge id).
@@ -43,17 +44,17 @@ import json
 import logging
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import AbstractContextManager, ExitStack
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from shopmail.config import Settings
 from shopmail.domain.outbound.contracts import EVENT_TYPES, ShopEvent, idempotency_key, validate
-from shopmail.domain.outbound.mime_build import Attachment, BuiltMessage, build_message
-from shopmail.domain.outbound.rendering import AttachmentRef, render
+from shopmail.domain.outbound.mime_build import BuiltMessage, build_message
+from shopmail.domain.outbound.rendering import render
 from shopmail.domain.outbound.sent_mail import SentMail
-from shopmail.domain.suppression.entries import SuppressionEntry, is_blocked, parse_bypass_types
+from shopmail.domain.suppression.entries import is_blocked, parse_bypass_types
 from shopmail.errors import (
     ConfigurationError,
     InvalidEventError,
@@ -62,7 +63,16 @@ from shopmail.errors import (
     ShopmailError,
     TransientError,
 )
-from shopmail.ports import DeadLetterSink, EventPublisher, IdempotencyStore, MailSender
+from shopmail.ports import (
+    AttachmentFetcher,
+    DeadLetterSink,
+    EventPublisher,
+    IdempotencyStore,
+    MailSender,
+    MailSessionFactory,
+    SentMailStore,
+    SuppressionList,
+)
 
 log = logging.getLogger(__name__)
 
@@ -71,56 +81,17 @@ DEFAULT_IN_PROGRESS_SECONDS = 120.0
 IN_PROGRESS_MARGIN_SECONDS = 10.0
 
 
-# --- ports specific to this use case -----------------------------------------------------
-
-
-class SuppressionLookup(Protocol):
-    """Reads the suppression list (``adapters.dynamodb_suppression``)."""
-
-    def get(self, address: str) -> SuppressionEntry | None:
-        """The entry of ``address`` or ``None``."""
-        ...
-
-
-class SentMailRecorder(Protocol):
-    """Records accepted mail (``adapters.dynamodb_sent_mail``)."""
-
-    def put(self, record: SentMail) -> None:
-        """Store ``record``."""
-        ...
-
-
-class AttachmentFetcher(Protocol):
-    """Fetches attachments (``adapters.s3_attachments``)."""
-
-    def fetch(self, ref: AttachmentRef) -> Attachment:
-        """Download ``ref``."""
-        ...
-
-
-class OutboundIdempotencyStore(IdempotencyStore, Protocol):
-    """The idempotency store plus the data kept with a COMPLETED record."""
-
-    def data(self, key: str) -> Mapping[str, Any] | None:
-        """The ``data`` stored by :meth:`complete` (``None`` when absent)."""
-        ...
-
-
-#: Opens one relay session per batch (``SesSmtpRelay.session``).
-RelaySessionFactory = Callable[[], AbstractContextManager[MailSender]]
-
-
 @dataclass(frozen=True)
 class OutboundPorts:
     """Everything the outbound service talks to."""
 
     publisher: EventPublisher
     dead_letters: DeadLetterSink
-    idempotency: OutboundIdempotencyStore
-    suppression: SuppressionLookup
-    sent_mail: SentMailRecorder
+    idempotency: IdempotencyStore
+    suppression: SuppressionList
+    sent_mail: SentMailStore
     attachments: AttachmentFetcher
-    relay: RelaySessionFactory
+    relay: MailSessionFactory
 
 
 # --- results -----------------------------------------------------------------------------
@@ -158,7 +129,7 @@ class _LazySession:
     """Opens the batch's relay session on the first send (no connection for a batch of
     duplicates or invalid events)."""
 
-    def __init__(self, factory: RelaySessionFactory, stack: ExitStack) -> None:
+    def __init__(self, factory: MailSessionFactory, stack: ExitStack) -> None:
         self._factory = factory
         self._stack = stack
         self._session: MailSender | None = None
@@ -486,13 +457,8 @@ class OutboundService:
 
 __all__ = [
     "SOURCE",
-    "AttachmentFetcher",
     "BatchResult",
-    "OutboundIdempotencyStore",
     "OutboundPorts",
     "OutboundService",
-    "RelaySessionFactory",
-    "SentMailRecorder",
-    "SuppressionLookup",
     "send_built",
 ]

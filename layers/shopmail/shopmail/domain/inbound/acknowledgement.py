@@ -1,7 +1,8 @@
 """Build the acknowledgement (``auto_reply``) to an inbound mail, RFC 3834 style.
 
-Whether a reply may be sent at all is decided elsewhere (``shopmail.domain.inbound.loop_guard`` and the
-per-sender rate limit); this module only builds it:
+Whether a reply may be sent at all is decided elsewhere (the loop guard,
+``shopmail.domain.inbound.loop_guard``, and the per-sender rate limit); this module only builds
+it:
 
 * to the ENVELOPE sender (RFC 3834 §4), from the shop address the mail was sent to (or the
   support address when that is not ours),

@@ -4,8 +4,8 @@ Three sources, in this order of trust:
 
 1. **Replies to shopmail's own mail**: ``In-Reply-To`` / ``References`` holding a Message-ID in
    the outbound format ``<sm.{kind}.{aggregate}.{digest}@{mail_domain}>`` (see
-   :mod:`shopmail.domain.outbound.message_ids`). For order-related kinds the aggregate *is* the order id
-   (e.g. ``ORD-100234``).
+   :mod:`shopmail.domain.outbound.message_ids`). For order-related kinds the aggregate *is* the
+   order id (e.g. ``ORD-100234``).
 2. **Plus-address tags**: ``support+ORD-1001@shop.example`` carries the tag ``ORD-1001``.
 3. **Text**: a configurable regular expression (``Settings.order_number_pattern``; empty means
    :data:`DEFAULT_ORDER_NUMBER_PATTERN`) searched in the subject and the start of the text.

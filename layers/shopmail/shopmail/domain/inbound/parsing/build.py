@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from email.message import Message
 
-from shopmail.domain.message import Attachment, Envelope, InboundMessage
 from shopmail.domain.inbound.parsing import attachments as att
 from shopmail.domain.inbound.parsing.bodies import (
     body_text,
@@ -24,6 +23,7 @@ from shopmail.domain.inbound.parsing.headers import (
 )
 from shopmail.domain.inbound.parsing.html_text import html_to_text
 from shopmail.domain.inbound.parsing.structure import part_at, walk
+from shopmail.domain.message import Attachment, Envelope, InboundMessage
 from shopmail.errors import InvalidMessageError
 
 MAX_MESSAGE_DEPTH = 3  # levels of nested message/rfc822 parsed into attached_messages

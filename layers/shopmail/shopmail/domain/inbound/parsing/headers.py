@@ -13,8 +13,8 @@ import re
 from datetime import datetime
 from email.utils import collapse_rfc2231_value, getaddresses, parsedate_to_datetime
 
-from shopmail.domain.message import Address
 from shopmail.domain.inbound.parsing.charsets import decode_bytes
+from shopmail.domain.message import Address
 
 _FOLD = re.compile(r"\r?\n|\r")
 _ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([qQbB])\?([^?]*)\?=")

@@ -17,6 +17,7 @@ from shopmail.domain.inbound.routing.loader import (
 from shopmail.domain.inbound.routing.model import (
     ACTION_NAMES,
     FLAG_NAMES,
+    ActionName,
     ActionSpec,
     Classify,
     MatchContext,
@@ -39,6 +40,7 @@ __all__ = [
     "FALLBACK_DETAIL_TYPE",
     "FALLBACK_ROUTE",
     "FLAG_NAMES",
+    "ActionName",
     "ActionSpec",
     "Classify",
     "MatchContext",

@@ -1,8 +1,9 @@
 """Routing data model: rules, action specs, match results and the routing decision.
 
 Everything here is plain data (frozen dataclasses). Matchers live in
-:mod:`shopmail.domain.inbound.routing.matchers`, loading in :mod:`~shopmail.domain.inbound.routing.loader`,
-evaluation in :mod:`~shopmail.domain.inbound.routing.router`. Executing actions is the services' job.
+:mod:`shopmail.domain.inbound.routing.matchers`, loading in
+:mod:`~shopmail.domain.inbound.routing.loader`, evaluation in
+:mod:`~shopmail.domain.inbound.routing.router`. Executing actions is the services' job.
 """
 
 from __future__ import annotations
@@ -10,22 +11,48 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 if TYPE_CHECKING:
     from shopmail.domain.message import InboundMessage
 
-#: The action names a rule may use (exactly these).
-ACTION_NAMES: Final = (
-    "publish",
-    "store_attachments",
-    "forward",
-    "auto_reply",
-    "quarantine",
-    "drop",
-    "feedback",
-)
+
+class ActionName(StrEnum):
+    """The actions a rule may use: the one registry of action names.
+
+    The loader accepts exactly these, the router emits only these, and the inbound service has
+    one executor per member (checked when its module is imported).
+    """
+
+    PUBLISH = "publish"
+    STORE_ATTACHMENTS = "store_attachments"
+    FORWARD = "forward"
+    AUTO_REPLY = "auto_reply"
+    QUARANTINE = "quarantine"
+    DROP = "drop"
+    FEEDBACK = "feedback"
+
+    @property
+    def run_order(self) -> int:
+        """Position in one decision's run: stored attachments and quarantine copies exist before
+        the events that point to them are published; mail goes out last."""
+        return _RUN_ORDER[self]
+
+
+_RUN_ORDER: Final = {
+    ActionName.STORE_ATTACHMENTS: 0,
+    ActionName.QUARANTINE: 1,
+    ActionName.PUBLISH: 2,
+    ActionName.FEEDBACK: 2,
+    ActionName.FORWARD: 3,
+    ActionName.AUTO_REPLY: 4,
+    ActionName.DROP: 5,
+}
+
+#: The action names a rule may use (exactly these), as plain strings in declaration order.
+ACTION_NAMES: Final = tuple(str(a) for a in ActionName)
 
 #: The names accepted by the ``flags`` / ``without_flags`` matchers.
 FLAG_NAMES: Final = frozenset(
@@ -59,9 +86,17 @@ class ActionSpec:
         Name of the rule that contributed the action (``policy:...`` for the built-in policy).
     """
 
-    name: str
+    name: ActionName
     params: tuple[tuple[str, Any], ...] = ()
     rule: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "name", ActionName(self.name))
+
+    @property
+    def param_map(self) -> dict[str, Any]:
+        """The parameters as a dict."""
+        return dict(self.params)
 
     def get(self, key: str, default: Any = None) -> Any:
         """The parameter ``key`` (or ``default``)."""
@@ -72,7 +107,7 @@ class ActionSpec:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form: ``{"type": name, "rule": ..., **params}`` (tuples as lists)."""
-        out: dict[str, Any] = {"type": self.name, "rule": self.rule}
+        out: dict[str, Any] = {"type": str(self.name), "rule": self.rule}
         for k, v in self.params:
             out[k] = list(v) if isinstance(v, tuple) else v
         return out
@@ -255,7 +290,18 @@ class RoutingDecision:
     @property
     def action_names(self) -> list[str]:
         """The action names in order."""
-        return [a.name for a in self.actions]
+        return [str(a.name) for a in self.actions]
+
+    @property
+    def why_text(self) -> str:
+        """The reasons as one line (``; ``-separated)."""
+        return "; ".join(self.why)
+
+    def run_order(self) -> list[tuple[int, ActionSpec]]:
+        """``(index, spec)`` of every action in the order the service runs them (see
+        :attr:`ActionName.run_order`; ties keep the rule order). ``index`` is the action's
+        position in :attr:`actions`, part of its idempotency key."""
+        return sorted(enumerate(self.actions), key=lambda p: (p[1].name.run_order, p[0]))
 
     @property
     def detail_type(self) -> str | None:

@@ -15,8 +15,8 @@ Evaluation, per recipient:
 3. **Fallback**: when nothing matched (a file without catch-all), route ``builtin:fallback``
    publishes ``MessageReceived``. Unknown recipients are never dropped silently.
 4. **Loop guard**: an ``auto_reply`` action is removed (with the reason in ``why``) unless
-   :func:`shopmail.domain.inbound.loop_guard.auto_reply_allowed` allows it, or when the decision also
-   quarantines or drops the message. The per-sender rate limit is the service's job.
+   :func:`shopmail.domain.inbound.loop_guard.auto_reply_allowed` allows it, or when the decision
+   also quarantines or drops the message. The per-sender rate limit is the service's job.
 
 JSON shape of :meth:`RoutingDecision.to_dict`::
 
@@ -48,6 +48,7 @@ from shopmail.domain.inbound.order_numbers import (
 )
 from shopmail.domain.inbound.routing.loader import load_routes
 from shopmail.domain.inbound.routing.model import (
+    ActionName,
     ActionSpec,
     Classify,
     MatchContext,
@@ -244,7 +245,7 @@ class Router:
             return (
                 route,
                 [route],
-                [ActionSpec("quarantine", (("reason", reason),), route)],
+                [ActionSpec(ActionName.QUARANTINE, (("reason", reason),), route)],
                 {},
                 None,
             )
@@ -283,7 +284,9 @@ class Router:
             why.append(f"no rule matched -> {FALLBACK_ROUTE} (publish {FALLBACK_DETAIL_TYPE})")
             route = FALLBACK_ROUTE
             rules = [route]
-            actions = [ActionSpec("publish", (("detail_type", FALLBACK_DETAIL_TYPE),), route)]
+            actions = [
+                ActionSpec(ActionName.PUBLISH, (("detail_type", FALLBACK_DETAIL_TYPE),), route)
+            ]
         return route, rules, actions, captures, tag
 
     def _guard(

@@ -1,91 +1,66 @@
 """Route actions of the inbound use case: one small object per action, one ``execute(ctx)``.
 
-Every action gets the same :class:`ActionContext` and returns an :class:`ActionOutcome`
+Every action gets the same :class:`ActionContext` (the message, the router's
+:class:`~shopmail.domain.inbound.routing.model.RoutingDecision` and the action's
+:class:`~shopmail.domain.inbound.routing.model.ActionSpec`) and returns an :class:`ActionOutcome`
 (log-safe: ids, domains, keys, never addresses or bodies). Actions raise shopmail errors:
-transient ones make the whole invocation retry, permanent ones are dead-lettered by the
-service while the other actions still run.
+transient and configuration ones make the whole invocation retry, permanent ones are
+dead-lettered by the service while the other actions still run.
+
+:data:`EXECUTORS` has exactly one executor per
+:class:`~shopmail.domain.inbound.routing.model.ActionName` (the router's registry).
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from shopmail.config import Settings
+from shopmail.domain.addresses import address_hash, domain_of
 from shopmail.domain.inbound import events as inbound_events
-from shopmail.domain.message import Attachment, Envelope, InboundMessage
+from shopmail.domain.inbound.routing.model import ActionName, ActionSpec, RoutingDecision
+from shopmail.domain.inbound.routing.router import FALLBACK_DETAIL_TYPE
+from shopmail.domain.message import Envelope, InboundMessage
 from shopmail.errors import InvalidEventError, RouteConfigError
 from shopmail.ports import (
+    AttachmentReader,
     EventPublisher,
     FeedbackSink,
-    InboundMailStore,
     MailSender,
     RateLimiter,
+    RawMailStore,
 )
+
+if TYPE_CHECKING:
+    from shopmail.domain.feedback.model import Classification
 
 logger = logging.getLogger(__name__)
 
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-MAX_ATTACHMENTS = 100
 
+class ActionStatus(StrEnum):
+    """What an action did."""
 
-def safe_key_part(name: str, limit: int = 100) -> str:
-    """Reduce ``name`` to ``[A-Za-z0-9._-]`` (no path, no leading dot), never empty."""
-    base = name.replace("\\", "/").rsplit("/", 1)[-1]
-    cleaned = _UNSAFE.sub("_", base).strip("._") or "attachment"
-    if len(cleaned) > limit:
-        stem, dot, ext = cleaned.rpartition(".")
-        cleaned = (stem[: limit - len(ext) - 1] + dot + ext) if dot and len(ext) <= 10 else cleaned
-        cleaned = cleaned[:limit]
-    return cleaned
-
-
-def attachment_key(prefix: str, message_id: str, attachment: Attachment) -> str:
-    """``{prefix}{messageId}/{index}-{safe filename}`` for one attachment."""
-    return f"{prefix}{message_id}/{attachment.index}-{safe_key_part(attachment.filename)}"
-
-
-def domain_of(address: str) -> str:
-    """Lower-cased domain of ``address`` (what logs may show)."""
-    return address.rpartition("@")[2].lower() if "@" in address else ""
-
-
-def hash_key(value: str) -> str:
-    """A short stable digest (keys that must not contain an address)."""
-    return hashlib.sha256(value.strip().lower().encode("utf-8")).hexdigest()[:32]
-
-
-class AttachmentReader(Protocol):
-    """``iter_attachment_chunks`` of the parser."""
-
-    def __call__(self, message: InboundMessage, attachment: Attachment) -> Iterator[bytes]: ...
-
-
-class LoopGuard(Protocol):
-    """``auto_reply_allowed`` of the router's loop guard."""
-
-    def __call__(
-        self, message: InboundMessage, envelope_sender: str, mail_domain: str
-    ) -> tuple[bool, str]: ...
+    DONE = "done"
+    SKIPPED = "skipped"
 
 
 @dataclass
 class ActionPorts:
     """The ports and domain functions the actions use."""
 
-    store: InboundMailStore
+    store: RawMailStore
     publisher: EventPublisher
     sender: MailSender | None = None
     rate_limiter: RateLimiter | None = None
     attachment_reader: AttachmentReader | None = None
-    loop_guard: LoopGuard | None = None
     strip_reply: Callable[[str], str] | None = None
     feedback: FeedbackSink | None = None
-    classify: Callable[[InboundMessage], Any] | None = None  # full Classification (cached)
+    #: The router's feedback classifier (cached per message), reused by the ``feedback`` action.
+    classify: Callable[[InboundMessage], Classification] | None = None
 
 
 @dataclass
@@ -97,11 +72,15 @@ class ActionContext:
     message: InboundMessage
     envelope: Envelope
     recipient: str
-    route: str
-    decision: Any
-    params: Mapping[str, Any]
+    decision: RoutingDecision
+    spec: ActionSpec
     raw_key: str
-    attachment_keys: dict[int, str] = field(default_factory=dict)
+    attachment_keys: Mapping[int, str] = field(default_factory=dict)
+
+    @property
+    def route(self) -> str:
+        """The deciding rule's name."""
+        return self.decision.route
 
     def log_extra(self, **more: Any) -> dict[str, Any]:
         """Structured, log-safe keys for this context."""
@@ -118,24 +97,19 @@ class ActionContext:
 class ActionOutcome:
     """What an action did (log-safe)."""
 
-    action: str
-    status: str  # done | skipped
+    action: ActionName
+    status: ActionStatus
     info: Mapping[str, Any] = field(default_factory=dict)
 
 
-def _decision_value(decision: Any, name: str, default: Any = None) -> Any:
-    value = getattr(decision, name, None)
-    if value is None and isinstance(decision, Mapping):
-        value = decision.get(name)
-    return default if value is None else value
+class Action(Protocol):
+    """One route action (aiosmtpd-hook style: one method)."""
 
+    name: ActionName
 
-def why_text(decision: Any) -> str:
-    """The decision's ``why`` as one string (it may be a tuple of reasons)."""
-    why = _decision_value(decision, "why", "")
-    if isinstance(why, list | tuple):
-        return "; ".join(str(w) for w in why)
-    return str(why)
+    def execute(self, ctx: ActionContext) -> ActionOutcome:
+        """Do the action; raise a shopmail error when it cannot be done."""
+        ...
 
 
 def _text_for_event(ctx: ActionContext) -> str:
@@ -153,41 +127,41 @@ def _text_for_event(ctx: ActionContext) -> str:
 class PublishAction:
     """``publish``: one EventBridge event on the shop bus (source ``shopmail.inbound``)."""
 
-    name = "publish"
+    name = ActionName.PUBLISH
 
     def execute(self, ctx: ActionContext) -> ActionOutcome:
         """Build the detail, fit it into 256 KB and publish it."""
+        decision = ctx.decision
         detail_type = str(
-            ctx.params.get("detail_type")
-            or _decision_value(ctx.decision, "detail_type")
-            or "InboundMessageReceived"
+            ctx.spec.get("detail_type") or decision.detail_type or FALLBACK_DETAIL_TYPE
         )
-        captures = _decision_value(ctx.decision, "captures", {}) or {}
         detail = inbound_events.build_detail(
             ctx.message,
             ctx.envelope,
             recipient=ctx.recipient,
             route=ctx.route,
             text=_text_for_event(ctx),
-            order_numbers=list(_decision_value(ctx.decision, "order_numbers", ()) or ()),
-            tag=_decision_value(ctx.decision, "tag"),
-            order_id=_decision_value(ctx.decision, "order_id"),
-            captures=dict(captures),
-            attachment_keys=ctx.attachment_keys or None,
+            order_numbers=list(decision.order_numbers),
+            tag=decision.tag,
+            order_id=decision.order_id,
+            captures=dict(decision.captures),
+            attachment_keys=dict(ctx.attachment_keys) or None,
             raw_bucket=ctx.settings.raw_mail_bucket,
             raw_key=ctx.raw_key,
         )
         detail = inbound_events.fit_detail(detail, detail_type)
         ctx.ports.publisher.publish(detail_type, detail, inbound_events.SOURCE)
         return ActionOutcome(
-            self.name, "done", {"detail_type": detail_type, "truncated": detail["truncated"]}
+            self.name,
+            ActionStatus.DONE,
+            {"detail_type": detail_type, "truncated": detail["truncated"]},
         )
 
 
 class StoreAttachmentsAction:
     """``store_attachments``: each attachment streamed to S3 under a safe key."""
 
-    name = "store_attachments"
+    name = ActionName.STORE_ATTACHMENTS
 
     def execute(self, ctx: ActionContext) -> ActionOutcome:
         """Upload every attachment whose key is in ``ctx.attachment_keys``."""
@@ -201,17 +175,7 @@ class StoreAttachmentsAction:
                 continue
             ctx.ports.store.upload_stream(key, reader(ctx.message, att), att.content_type)
             stored += 1
-        return ActionOutcome(self.name, "done", {"stored": stored})
-
-
-def planned_attachment_keys(
-    settings: Settings, message: InboundMessage, message_id: str
-) -> dict[int, str]:
-    """The S3 key of each attachment ``store_attachments`` stores (deterministic)."""
-    return {
-        att.index: attachment_key(settings.attachments_prefix, message_id, att)
-        for att in message.attachments[:MAX_ATTACHMENTS]
-    }
+        return ActionOutcome(self.name, ActionStatus.DONE, {"stored": stored})
 
 
 def _targets(value: Any) -> list[str]:
@@ -225,14 +189,14 @@ def _targets(value: Any) -> list[str]:
 class ForwardAction:
     """``forward``: a new message to the team inbox with the original attached."""
 
-    name = "forward"
+    name = ActionName.FORWARD
 
     def execute(self, ctx: ActionContext) -> ActionOutcome:
         """Build the forward and send it through the relay."""
         sender = ctx.ports.sender
         if sender is None:
             raise RouteConfigError("forward: no mail sender configured")
-        to = _targets(ctx.params.get("to"))
+        to = _targets(ctx.spec.get("to"))
         if not to:
             raise InvalidEventError("forward: the route names no 'to' address", route=ctx.route)
         from shopmail.domain.inbound.forwarding import build_forward  # lazy: email.headerregistry
@@ -242,7 +206,7 @@ class ForwardAction:
             ctx.message,
             ctx.envelope,
             raw,
-            from_address=str(ctx.params.get("from") or ctx.settings.transactional_from),
+            from_address=str(ctx.spec.get("from") or ctx.settings.transactional_from),
             to=to,
             route=ctx.route,
             mail_domain=ctx.settings.mail_domain,
@@ -252,33 +216,30 @@ class ForwardAction:
         ses_id = sender.send(mail.envelope_from, mail.recipients, mail.message)
         return ActionOutcome(
             self.name,
-            "done",
+            ActionStatus.DONE,
             {"ses_message_id": ses_id, "to_domains": sorted({domain_of(t) for t in to})},
         )
 
 
 class AutoReplyAction:
-    """``auto_reply``: a loop-safe, rate-limited acknowledgement to the envelope sender."""
+    """``auto_reply``: a loop-safe, rate-limited acknowledgement to the envelope sender.
 
-    name = "auto_reply"
+    The router already decided that the loop guard allows it (a refused auto-reply is not in
+    the decision); this action adds the per-sender rate limit.
+    """
+
+    name = ActionName.AUTO_REPLY
 
     def execute(self, ctx: ActionContext) -> ActionOutcome:
-        """Check the loop guard and the rate limit, then build and send the reply."""
+        """Check the router's verdict and the rate limit, then build and send the reply."""
         ports = ctx.ports
         if ports.sender is None:
             raise RouteConfigError("auto_reply: no mail sender configured")
-        if ports.loop_guard is not None:
-            allowed, reason = ports.loop_guard(
-                ctx.message, ctx.envelope.sender, ctx.settings.mail_domain
-            )
-        else:
-            allowed, reason = bool(ctx.envelope.sender), "no loop guard configured"
-        if not allowed:
+        if ctx.decision.auto_reply_allowed is False or not ctx.envelope.sender:
+            reason = ctx.decision.auto_reply_reason or "no envelope sender"
             logger.info("auto_reply skipped", extra=ctx.log_extra(reason=reason))
-            return ActionOutcome(self.name, "skipped", {"reason": reason})
-        from shopmail.domain.inbound.acknowledgement import (
-            build_auto_reply,
-        )  # lazy: email.headerregistry
+            return ActionOutcome(self.name, ActionStatus.SKIPPED, {"reason": reason})
+        from shopmail.domain.inbound.acknowledgement import build_auto_reply  # lazy: email.*
 
         mail = build_auto_reply(
             ctx.message,
@@ -286,37 +247,37 @@ class AutoReplyAction:
             recipient=ctx.recipient,
             mail_domain=ctx.settings.mail_domain,
             support_address=ctx.settings.support_address,
-            template=ctx.params.get("template"),
-            language=str(ctx.params.get("language") or "auto"),
+            template=ctx.spec.get("template"),
+            language=str(ctx.spec.get("language") or "auto"),
         )
-        limit_key = f"auto_reply#{hash_key(ctx.envelope.sender)}"
+        limit_key = f"auto_reply#{address_hash(ctx.envelope.sender)}"
         limiter = ports.rate_limiter
         period = int(ctx.settings.auto_reply_period_days) * 86400
         if limiter is not None and not limiter.acquire(limit_key, period):
             logger.info(
                 "auto_reply skipped", extra=ctx.log_extra(reason="rate limited (one per period)")
             )
-            return ActionOutcome(self.name, "skipped", {"reason": "rate_limited"})
+            return ActionOutcome(self.name, ActionStatus.SKIPPED, {"reason": "rate_limited"})
         try:
             ses_id = ports.sender.send(mail.envelope_from, mail.recipients, mail.message)
         except Exception:
             if limiter is not None:
                 limiter.release(limit_key)
             raise
-        return ActionOutcome(self.name, "done", {"ses_message_id": ses_id})
+        return ActionOutcome(self.name, ActionStatus.DONE, {"ses_message_id": ses_id})
 
 
 class QuarantineAction:
     """``quarantine``: copy the raw mail to the quarantine prefix and publish an event."""
 
-    name = "quarantine"
+    name = ActionName.QUARANTINE
 
     def execute(self, ctx: ActionContext) -> ActionOutcome:
         """Copy, then publish ``MessageQuarantined`` (or the route's detail type)."""
         target = f"{ctx.settings.quarantine_prefix}{ctx.envelope.message_id}"
         ctx.ports.store.copy(ctx.raw_key, target)
-        reason = str(ctx.params.get("reason") or why_text(ctx.decision))
-        detail_type = str(ctx.params.get("detail_type") or inbound_events.QUARANTINE_DETAIL_TYPE)
+        reason = str(ctx.spec.get("reason") or ctx.decision.why_text)
+        detail_type = str(ctx.spec.get("detail_type") or inbound_events.QUARANTINE_DETAIL_TYPE)
         detail = inbound_events.build_detail(
             ctx.message,
             ctx.envelope,
@@ -329,23 +290,23 @@ class QuarantineAction:
         )
         detail = inbound_events.fit_detail(detail, detail_type)
         ctx.ports.publisher.publish(detail_type, detail, inbound_events.SOURCE)
-        return ActionOutcome(self.name, "done", {"key": target, "reason": reason[:200]})
+        return ActionOutcome(self.name, ActionStatus.DONE, {"key": target, "reason": reason[:200]})
 
 
 class DropAction:
     """``drop``: nothing happens except a log line with the reason."""
 
-    name = "drop"
+    name = ActionName.DROP
 
     def execute(self, ctx: ActionContext) -> ActionOutcome:
         """Log the drop."""
-        reason = str(ctx.params.get("reason") or why_text(ctx.decision))
+        reason = str(ctx.spec.get("reason") or ctx.decision.why_text)
         logger.info("message dropped", extra=ctx.log_extra(reason=reason[:200]))
-        return ActionOutcome(self.name, "done", {"reason": reason[:200]})
+        return ActionOutcome(self.name, ActionStatus.DONE, {"reason": reason[:200]})
 
 
 #: Classifier kinds the ``feedback`` action hands to the feedback service.
-FEEDBACK_KINDS = frozenset({"bounce", "complaint", "delay"})
+FEEDBACK_KINDS: Final = frozenset({"bounce", "complaint", "delay"})
 
 
 class FeedbackAction:
@@ -353,7 +314,7 @@ class FeedbackAction:
     (suppression list, ``EmailBounced``/``EmailComplained``/``EmailDelayed`` with the order id
     matched through the returned Message-ID). Other kinds are skipped."""
 
-    name = "feedback"
+    name = ActionName.FEEDBACK
 
     def execute(self, ctx: ActionContext) -> ActionOutcome:
         """Classify (reusing the router's cached result) and apply bounces/complaints/delays."""
@@ -363,10 +324,10 @@ class FeedbackAction:
 
             classify = classify_message
         classification = classify(ctx.message)
-        kind = str(getattr(classification, "kind", "none") or "none")
+        kind = str(classification.kind)
         if kind not in FEEDBACK_KINDS:
             logger.info("feedback skipped", extra=ctx.log_extra(kind=kind))
-            return ActionOutcome(self.name, "skipped", {"kind": kind})
+            return ActionOutcome(self.name, ActionStatus.SKIPPED, {"kind": kind})
         sink = ctx.ports.feedback
         if sink is None:
             raise RouteConfigError("feedback: no feedback sink configured", route=ctx.route)
@@ -377,32 +338,28 @@ class FeedbackAction:
         status = sink.apply(classification, meta)
         return ActionOutcome(
             self.name,
-            "done",
+            ActionStatus.DONE,
             {
                 "kind": kind,
                 "status": status,
-                "detector": getattr(classification, "detector", None),
-                "recipients": len(getattr(classification, "recipients", ()) or ()),
+                "detector": classification.detector,
+                "recipients": len(classification.recipients),
             },
         )
 
 
-ACTIONS: dict[str, Callable[[], Any]] = {
-    "publish": PublishAction,
-    "store_attachments": StoreAttachmentsAction,
-    "forward": ForwardAction,
-    "auto_reply": AutoReplyAction,
-    "quarantine": QuarantineAction,
-    "drop": DropAction,
-    "feedback": FeedbackAction,
+#: One executor per action name (the router's registry is :class:`ActionName`).
+EXECUTORS: Final[Mapping[ActionName, Action]] = {
+    a.name: a
+    for a in (
+        PublishAction(),
+        StoreAttachmentsAction(),
+        ForwardAction(),
+        AutoReplyAction(),
+        QuarantineAction(),
+        DropAction(),
+        FeedbackAction(),
+    )
 }
-# Run order inside one decision: stored attachments and quarantine copies exist before the
-# events that point to them are published; mail goes out last.
-ORDER = {
-    "store_attachments": 0,
-    "quarantine": 1,
-    "publish": 2,
-    "feedback": 2,
-    "forward": 3,
-    "auto_reply": 4,
-}
+if set(EXECUTORS) != set(ActionName):  # pragma: no cover - a programming error
+    raise RuntimeError(f"no executor for {sorted(set(ActionName) - set(EXECUTORS))}")

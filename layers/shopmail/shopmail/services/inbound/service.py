@@ -18,7 +18,7 @@ Errors:
 
 Example
 -------
->>> service = InboundService(settings, ports, router)  # doctest: +SKIP
+>>> service = InboundService(settings, ports, router, parse_message, store, sink)  # doctest: +SKIP
 >>> service.handle_event(ses_event)  # doctest: +SKIP
 {'records': 1, 'actions': {'publish': 1}, 'dead_lettered': 0, ...}
 """
@@ -27,46 +27,29 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from shopmail.config import Settings
-from shopmail.domain.message import Envelope, InboundMessage
+from shopmail.domain.addresses import address_hash, domain_of
+from shopmail.domain.inbound.attachment_keys import planned_attachment_keys
+from shopmail.domain.inbound.routing.model import ActionName, ActionSpec
 from shopmail.domain.inbound.ses_event import SesRecord, message_id_of, parse_ses_event
-from shopmail.errors import PermanentError, RouteConfigError
-from shopmail.ports import DeadLetterSink, IdempotencyStore
-from shopmail.services.inbound_actions import (
-    ACTIONS,
-    ORDER,
+from shopmail.domain.message import Envelope, InboundMessage
+from shopmail.errors import PermanentError
+from shopmail.ports import DeadLetterSink, Decider, IdempotencyStore, MessageParser
+from shopmail.services.inbound.actions import (
+    EXECUTORS,
     ActionContext,
     ActionOutcome,
     ActionPorts,
-    domain_of,
-    hash_key,
-    planned_attachment_keys,
-    why_text,
+    ActionStatus,
 )
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_IN_PROGRESS_SECONDS = 300.0
-
-
-class Decider(Protocol):
-    """The router: ``decide(message, recipient)`` returns a decision with ``route``,
-    ``actions`` (specs with ``name`` and ``params``), ``detail_type``, ``tag``,
-    ``order_numbers``, ``captures`` and ``why``."""
-
-    def decide(self, message: InboundMessage, recipient: str) -> Any: ...
-
-
-class MessageParser(Protocol):
-    """``parse_message(source, envelope)`` of the parser."""
-
-    def __call__(
-        self, source: bytes | Iterable[bytes], envelope: Envelope | None = None
-    ) -> InboundMessage: ...
 
 
 @dataclass
@@ -92,25 +75,6 @@ class InboundResult:
         }
 
 
-def action_spec(spec: Any) -> tuple[str, Mapping[str, Any]]:
-    """Read an action spec leniently: an object with ``name``/``params``, a mapping, or a
-    bare name."""
-    if isinstance(spec, str):
-        return spec, {}
-    if isinstance(spec, Mapping):
-        params = spec.get("params")
-        if not isinstance(params, Mapping):
-            params = {k: v for k, v in spec.items() if k not in ("name", "action", "type")}
-        return str(spec.get("name") or spec.get("action") or spec.get("type") or ""), params
-    name = getattr(spec, "name", None) or getattr(spec, "action", None) or ""
-    params = getattr(spec, "params", None)
-    if isinstance(params, Mapping):
-        return str(name), params
-    if isinstance(params, list | tuple):  # routing.ActionSpec: sorted (key, value) pairs
-        return str(name), {k: v for k, v in params if isinstance(k, str)}
-    return str(name), {}
-
-
 class InboundService:
     """Runs the inbound use case on SES receipt events.
 
@@ -119,7 +83,7 @@ class InboundService:
     settings
         Runtime settings (bucket, prefixes, mail domain, auto-reply period).
     ports
-        Store, publisher, mail sender, rate limiter and the parser's/router's helpers.
+        Store, publisher, mail sender, rate limiter and the parser's helpers.
     router
         Decides per message and envelope recipient.
     parse
@@ -163,8 +127,9 @@ class InboundService:
 
         Raises
         ------
-        TransientError
-            Retrying the event may help (the platform retries, then dead-letters it).
+        TransientError, ConfigurationError
+            Retrying the event may help, or must wait for an operator's fix (the platform
+            retries, then keeps it in the on-failure destination).
         """
         result = InboundResult()
         try:
@@ -237,39 +202,39 @@ class InboundService:
         remaining_ms: Callable[[], int] | None,
     ) -> list[dict[str, Any]]:
         decision = self.router.decide(message, recipient)
-        route = str(getattr(decision, "route", None) or "unknown")
-        specs = [action_spec(s) for s in (getattr(decision, "actions", None) or ())]
-        specs_sorted = sorted(enumerate(specs), key=lambda p: (ORDER.get(p[1][0], 5), p[0]))
+        route = decision.route
         attachment_keys: dict[int, str] = {}
-        if any(name == "store_attachments" for name, _ in specs):
-            attachment_keys = planned_attachment_keys(self.settings, message, envelope.message_id)
+        if decision.action(ActionName.STORE_ATTACHMENTS) is not None:
+            attachment_keys = planned_attachment_keys(
+                self.settings.attachments_prefix, message, envelope.message_id
+            )
         logger.info(
             "routing decision",
             extra={
                 "message_id": envelope.message_id,
                 "route": route,
                 "recipient_domain": domain_of(recipient),
-                "actions": [name for name, _ in specs],
-                "why": why_text(decision)[:500],
+                "actions": decision.action_names,
+                "why": decision.why_text[:500],
             },
         )
         failures: list[dict[str, Any]] = []
-        for index, (name, params) in specs_sorted:
+        for index, spec in decision.run_order():
+            name = spec.name
             ctx = ActionContext(
                 settings=self.settings,
                 ports=self.ports,
                 message=message,
                 envelope=envelope,
                 recipient=recipient,
-                route=route,
                 decision=decision,
-                params=params,
+                spec=spec,
                 raw_key=raw_key,
                 attachment_keys=attachment_keys,
             )
-            key = f"inbound#{envelope.message_id}#{hash_key(recipient)}#{index}:{name}"
+            key = f"inbound#{envelope.message_id}#{address_hash(recipient)}#{index}:{name}"
             try:
-                outcome = self._run_once(key, name, ctx, remaining_ms)
+                outcome = self._run_once(key, spec, ctx, remaining_ms)
             except PermanentError as exc:
                 logger.error(
                     "route action failed permanently",
@@ -288,7 +253,7 @@ class InboundService:
             if outcome is None:
                 result.duplicates += 1
                 logger.info("action already done", extra=ctx.log_extra(action=name))
-            elif outcome.status == "done":
+            elif outcome.status is ActionStatus.DONE:
                 result.actions[name] += 1
                 logger.info("action done", extra=ctx.log_extra(action=name, **outcome.info))
             else:
@@ -298,14 +263,11 @@ class InboundService:
     def _run_once(
         self,
         key: str,
-        name: str,
+        spec: ActionSpec,
         ctx: ActionContext,
         remaining_ms: Callable[[], int] | None,
     ) -> ActionOutcome | None:
-        factory = ACTIONS.get(name)
-        if factory is None:
-            raise RouteConfigError(f"unknown action {name!r}", route=ctx.route)
-        action = factory()
+        action = EXECUTORS[spec.name]
         store = self.idempotency
         if store is None:
             return action.execute(ctx)
@@ -319,7 +281,9 @@ class InboundService:
         except BaseException:
             store.release(key)
             raise
-        store.complete(key, {"action": name, "status": outcome.status, "route": ctx.route})
+        store.complete(
+            key, {"action": str(spec.name), "status": str(outcome.status), "route": ctx.route}
+        )
         return outcome
 
     # --- dead letters ----------------------------------------------------------------------

@@ -1,0 +1,156 @@
+"""Composition of the inbound use case from settings and AWS clients.
+
+Used by the inbound Lambda handler (``functions/inbound/app.py``) and by ``shopmail replay``
+(which re-drives dead-lettered events in-process). Clients are created lazily: an invocation
+that never forwards or dead-letters never loads the SES/SQS service models, and the feedback
+use case (for DSN/ARF mail) is composed only when a ``feedback`` action first applies one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from shopmail.adapters.dynamodb_idempotency import DynamoDbIdempotencyStore
+from shopmail.adapters.dynamodb_rate_limit import DynamoDbRateLimiter
+from shopmail.adapters.eventbridge import EventBridgePublisher
+from shopmail.adapters.s3_raw_mail import S3RawMailStore
+from shopmail.bootstrap.clients import AwsClients, ClientFactory
+from shopmail.bootstrap.dead_letters import dead_letter_sink
+from shopmail.bootstrap.relay import RelayProvider
+from shopmail.config import Settings
+from shopmail.ports import Decider, FeedbackSink, MailSender
+from shopmail.services.inbound import ActionPorts, InboundService
+
+if TYPE_CHECKING:
+    from shopmail.domain.feedback.model import Classification
+    from shopmail.domain.inbound.routing.model import Classify
+    from shopmail.services.feedback import FeedbackService
+
+
+def build_router(settings: Settings, classify: Classify | None = None) -> Decider:
+    """The router for ``settings.routes_file`` (the shipped default routes when empty).
+
+    ``classify`` is the router's kind classifier (see
+    :class:`~shopmail.domain.inbound.routing.feedback_gate.GatedClassifier`); ``None``: the
+    parser's flags decide the bounce/complaint/auto-reply matchers.
+    """
+    from shopmail.domain.inbound.routing import Router
+
+    return Router.from_file(
+        settings.routes_file or None,
+        settings.mail_domain,
+        order_pattern=settings.order_number_pattern or None,
+        classify=classify,
+    )
+
+
+class LazyFeedbackSink:
+    """A :class:`~shopmail.ports.FeedbackSink` that composes the feedback use case on first use.
+
+    Most inbound mail is no bounce, so the feedback modules are imported (and its tables'
+    clients created) only when a ``feedback`` action applies one.
+    """
+
+    def __init__(self, factory: Callable[[], FeedbackService]) -> None:
+        self._factory = factory
+        self._service: FeedbackService | None = None
+
+    def apply(self, classification: Classification, meta: Mapping[str, Any]) -> str:
+        """:meth:`FeedbackService.handle_classification`; returns the outcome's status.
+
+        Raises
+        ------
+        ConfigurationError
+            The feedback use case cannot be composed (e.g. ``SUPPRESSION_TABLE`` is not set
+            for the inbound function).
+        """
+        if self._service is None:
+            self._service = self._factory()
+        return self._service.handle_classification(classification, dict(meta)).status
+
+
+class LazyMailSender:
+    """A :class:`~shopmail.ports.MailSender` that builds the real sender on first use."""
+
+    def __init__(self, factory: Callable[[], MailSender]) -> None:
+        self._factory = factory
+        self._sender: MailSender | None = None
+
+    def send(self, envelope_from: str, recipients: Sequence[str], message: bytes) -> str:
+        """Send through the real sender."""
+        if self._sender is None:
+            self._sender = self._factory()
+        return self._sender.send(envelope_from, recipients, message)
+
+
+def build_inbound_service(
+    settings: Settings,
+    clients: AwsClients | ClientFactory,
+    *,
+    router: Decider | None = None,
+    mail_sender: MailSender | None = None,
+    mail_sender_factory: Callable[[], MailSender] | None = None,
+    feedback: FeedbackSink | None = None,
+) -> InboundService:
+    """Wire :class:`InboundService` with the AWS adapters.
+
+    Parameters
+    ----------
+    settings
+        ``Settings.from_env()`` in Lambda.
+    clients
+        The AWS clients (or a bare ``service name -> boto3 client`` factory).
+    router
+        Defaults to :func:`build_router`.
+    mail_sender, mail_sender_factory
+        The relay sender for ``forward``/``auto_reply`` (or a factory called on first use);
+        default: the SES relay with the credentials of ``SMTP_SECRET_ARN``.
+    feedback
+        Where ``feedback`` actions go (default: the feedback use case on the same clients,
+        composed on first use).
+    """
+    from shopmail.bootstrap.feedback import build_feedback_service
+    from shopmail.domain.inbound.parsing import iter_attachment_chunks, parse_message
+    from shopmail.domain.inbound.reply_text import strip_reply
+    from shopmail.domain.inbound.routing.feedback_gate import GatedClassifier
+
+    settings.require("inbound")
+    aws = AwsClients.of(clients)
+    gate = GatedClassifier()  # shared: the router and the feedback action classify once
+    if mail_sender is None:
+        mail_sender = LazyMailSender(mail_sender_factory or RelayProvider(settings, aws).sender)
+    ddb = aws.dynamodb()
+    ports = ActionPorts(
+        store=S3RawMailStore(aws.s3(), settings.raw_mail_bucket),
+        publisher=EventBridgePublisher(aws.events(), settings.event_bus_name),
+        sender=mail_sender,
+        rate_limiter=(
+            DynamoDbRateLimiter(ddb, settings.rate_limit_table)
+            if settings.rate_limit_table
+            else None
+        ),
+        attachment_reader=iter_attachment_chunks,
+        strip_reply=strip_reply,
+        feedback=feedback or LazyFeedbackSink(lambda: build_feedback_service(settings, aws)),
+        classify=gate.full,
+    )
+    return InboundService(
+        settings,
+        ports,
+        router or build_router(settings, gate),
+        parse_message,
+        (
+            DynamoDbIdempotencyStore(
+                ddb, settings.idempotency_table, settings.idempotency_ttl_seconds
+            )
+            if settings.idempotency_table
+            else None
+        ),
+        dead_letter_sink(settings.inbound_dlq_url, aws, "shopmail.inbound"),
+    )
+
+
+def inbound_service(settings: Settings) -> InboundService:
+    """The inbound use case as the Lambda handler runs it (clients from ``settings``)."""
+    return build_inbound_service(settings, AwsClients.from_settings(settings))
