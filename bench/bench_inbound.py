@@ -3,8 +3,8 @@
 Speed: for each message of the corpus mix, shopmail parses it, strips the reply text and asks
 the router (shipped default routes) for a decision for one recipient, i.e. what the inbound
 function does per message before running actions. The baseline is ``BytesParser`` with
-``policy.default`` decoding every header and part (``bench_parse.baseline_decode``), as in the
-issue. Both run interleaved in this process, best of 5.
+``policy.default`` decoding every header and part (``bench_parse.baseline_decode``). Both run
+interleaved in this process, best of 5.
 
 Memory: a ~40 MB message streamed in 64 KiB chunks (as ``S3RawMailStore.iter_chunks`` reads
 ``get_object`` bodies), parsed, routed, and its attachment streamed in 1 MiB decoded chunks

@@ -9,7 +9,7 @@ Each sample is a fresh interpreter (``subprocess``) that times, with ``perf_coun
   discovery run that records ``botocore`` ``create_client`` calls).
 
 Samples alternate subject/baseline (``RUNS`` each, after one warm-up pair that fills the
-bytecode caches); the result is the median of each and their ratio (target <= 1.3x, issue 2).
+bytecode caches); the result is the median of each and their ratio (target <= 1.3x).
 ``source_tree_first_use`` also creates the clients the service builds lazily (``LazyClient``)
 and compares with ``import boto3`` plus those clients: the cost the first invocation pays.
 When ``make build`` has produced ``.aws-sam/build/SharedLayer/python`` and Python 3.13 is

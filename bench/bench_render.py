@@ -1,8 +1,8 @@
 """Outbound rendering cost: validate + render + build one ~5 KB order confirmation.
 
-Baseline (same process, same content): building a bare ``EmailMessage`` with the same text
-and HTML via ``set_content``/``add_alternative`` and serialising it (the issue measured
-~1 ms at 5 KB). Figures are per message, in milliseconds (median of several rounds).
+Baseline (same process, same content): building a bare ``EmailMessage`` with the same text and
+HTML via ``set_content``/``add_alternative`` and serialising it. Figures are per message, in
+milliseconds (median of several rounds).
 """
 
 from __future__ import annotations

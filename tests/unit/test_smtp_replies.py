@@ -23,7 +23,7 @@ from shopmail.errors import (
 
 Out = ReplyOutcome
 
-# (code, text, expected outcome): the rows of shared/reference/ses-smtp.md, in order.
+# (code, text, expected outcome): the reply table of shopmail.domain.smtp.replies, in order.
 TABLE = [
     (250, "Ok 0102018c2f4e5a6b-1a2b3c4d-5e6f-7a8b-9c0d-1e2f3a4b5c6d-000000", Out.SENT),
     (421, "Too many concurrent SMTP connections", Out.RECONNECT),

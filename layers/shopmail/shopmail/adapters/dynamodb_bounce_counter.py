@@ -17,10 +17,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from shopmail.adapters.aws_errors import transient_error
 from shopmail.domain.suppression.policy import parse_timestamp
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 KEY_PREFIX = "transient-bounce#"
 logger = logging.getLogger(__name__)
@@ -40,7 +43,7 @@ class DynamoDbBounceCounter:
     """
 
     def __init__(
-        self, client: Any, table_name: str, clock: Callable[[], float] = time.time
+        self, client: DynamoDBClient, table_name: str, clock: Callable[[], float] = time.time
     ) -> None:
         self._ddb = client
         self.table_name = table_name

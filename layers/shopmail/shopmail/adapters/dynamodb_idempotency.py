@@ -12,12 +12,15 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from shopmail.adapters.aws_errors import error_code, transient_error
 from shopmail.errors import InProgressError
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 IN_PROGRESS = "INPROGRESS"
 COMPLETED = "COMPLETED"
@@ -43,7 +46,7 @@ class DynamoDbIdempotencyStore:
 
     def __init__(
         self,
-        client: Any,
+        client: DynamoDBClient,
         table_name: str,
         ttl_seconds: int = 7 * 24 * 3600,
         clock: Callable[[], float] = time.time,

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
 from shopmail.adapters.aws_errors import error_code, transient_error
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 
 class DynamoDbRateLimiter:
@@ -23,7 +26,7 @@ class DynamoDbRateLimiter:
     """
 
     def __init__(
-        self, client: Any, table_name: str, clock: Callable[[], float] = time.time
+        self, client: DynamoDBClient, table_name: str, clock: Callable[[], float] = time.time
     ) -> None:
         self._ddb = client
         self.table_name = table_name

@@ -13,10 +13,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import fields, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shopmail.adapters.aws_errors import transient_error
 from shopmail.domain.outbound.sent_mail import SentMail
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 MESSAGE_ID_PREFIX = "mid:"
 DEFAULT_TTL_SECONDS = 90 * 24 * 3600
@@ -44,7 +47,7 @@ class DynamoDbSentMailStore:
 
     def __init__(
         self,
-        client: Any,
+        client: DynamoDBClient,
         table_name: str,
         ttl_seconds: int = DEFAULT_TTL_SECONDS,
         clock: Callable[[], float] = time.time,

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shopmail.adapters.aws_errors import transient_error
 from shopmail.domain.suppression.entries import SuppressionEntry, suppression_key
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 
 def entry_from_item(item: Mapping[str, Any]) -> SuppressionEntry:
@@ -71,7 +74,7 @@ class DynamoDbSuppressionList:
     """
 
     def __init__(
-        self, client: Any, table_name: str, clock: Callable[[], float] = time.time
+        self, client: DynamoDBClient, table_name: str, clock: Callable[[], float] = time.time
     ) -> None:
         self._ddb = client
         self.table_name = table_name

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from shopmail.adapters.aws_errors import error_code, transient_error
 from shopmail.errors import ConfigurationError, ServiceUnavailableError
+
+if TYPE_CHECKING:
+    from mypy_boto3_events import EventBridgeClient
+    from mypy_boto3_events.type_defs import PutEventsRequestEntryTypeDef
 
 
 class EventBridgePublisher:
@@ -28,7 +32,7 @@ class EventBridgePublisher:
     >>> pub.publish("SupportMessageReceived", {}, "shopmail.inbound")  # doctest: +SKIP
     """
 
-    def __init__(self, client: Any, event_bus_name: str) -> None:
+    def __init__(self, client: EventBridgeClient, event_bus_name: str) -> None:
         self._events = client
         self.event_bus_name = event_bus_name
 
@@ -42,7 +46,7 @@ class EventBridgePublisher:
         ConfigurationError
             EventBridge refused the call for good (e.g. the bus does not exist).
         """
-        entry = {
+        entry: PutEventsRequestEntryTypeDef = {
             "Source": source,
             "DetailType": detail_type,
             "Detail": json.dumps(detail, ensure_ascii=False, separators=(",", ":")),

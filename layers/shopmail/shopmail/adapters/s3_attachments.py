@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
@@ -10,6 +10,9 @@ from shopmail.adapters.aws_errors import error_code, transient_error
 from shopmail.domain.outbound.mime_build import Attachment
 from shopmail.domain.outbound.rendering import AttachmentRef
 from shopmail.errors import ConfigurationError, ServiceUnavailableError, TemplateError
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 #: SES accepts 40 MB per message (after base64); keep attachments well below.
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
@@ -27,7 +30,7 @@ class S3AttachmentFetcher:
         Larger objects are a permanent :class:`TemplateError`.
     """
 
-    def __init__(self, client: Any, max_bytes: int = MAX_ATTACHMENT_BYTES) -> None:
+    def __init__(self, client: S3Client, max_bytes: int = MAX_ATTACHMENT_BYTES) -> None:
         self._s3 = client
         self.max_bytes = max_bytes
 

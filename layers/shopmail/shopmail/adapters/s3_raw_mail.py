@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from shopmail.adapters.aws_errors import error_code, transient_error
 from shopmail.errors import RawMailMissingError
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 _MISSING = frozenset({"NoSuchKey", "404", "NotFound", "NoSuchBucket"})
 _DENIED = frozenset({"AccessDenied", "403"})
@@ -62,7 +65,7 @@ class S3RawMailStore:
     >>> b"".join(store.iter_chunks("inbound/abc123"))  # doctest: +SKIP
     """
 
-    def __init__(self, client: Any, bucket: str) -> None:
+    def __init__(self, client: S3Client, bucket: str) -> None:
         self._s3 = client
         self.bucket = bucket
 

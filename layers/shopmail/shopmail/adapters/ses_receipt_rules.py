@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mypy_boto3_ses import SESClient
 
 
 class SesReceiptRuleSets:
@@ -19,7 +22,7 @@ class SesReceiptRuleSets:
     >>> rule_sets = SesReceiptRuleSets(boto3.client("ses", region_name="eu-west-1"))
     """
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: SESClient) -> None:
         self._client = client
 
     def active_rule_set(self) -> str | None:

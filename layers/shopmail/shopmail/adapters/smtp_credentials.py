@@ -15,13 +15,16 @@ import json
 import logging
 import threading
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from shopmail.adapters.smtp_relay import SmtpCredentials
 from shopmail.domain.smtp.password import smtp_password
 from shopmail.errors import ConfigurationError, ServiceUnavailableError
+
+if TYPE_CHECKING:
+    from mypy_boto3_secretsmanager import SecretsManagerClient
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +87,7 @@ class SecretsManagerSmtpCredentials:
         The SMTP endpoint's region (the derived password only works there).
     """
 
-    def __init__(self, client: Any, secret_id: str, region: str) -> None:
+    def __init__(self, client: SecretsManagerClient, secret_id: str, region: str) -> None:
         if not secret_id:
             raise ConfigurationError("no SMTP secret configured (SMTP_SECRET_ARN)")
         self.client = client

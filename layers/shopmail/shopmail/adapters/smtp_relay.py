@@ -14,12 +14,12 @@ Usage by the outbound service (one session per SQS batch)::
             # QuotaExceededError / ConfigurationError: stop the batch (the session
             # re-raises them for every further send without touching the network)
 
-Behaviour (see ``shared/reference/ses-smtp.md``): explicit timeout; STARTTLS with certificate
-verification (the SSL context is built once per adapter); AUTH PLAIN; ``TCP_NODELAY``;
-reconnect once per message on a lost connection, ``421`` or ``451 4.4.2``; a connection idle
-longer than ``idle_limit`` (5 s; SES drops at ~10 s) is replaced before use; the SES message
-id is read from the final ``250 Ok <id>`` reply; ``421`` during DATA (CPython gh-132796) is
-handled because this client speaks MAIL/RCPT/DATA itself.
+Behaviour (the reply classes are in :mod:`shopmail.domain.smtp.replies`): explicit timeout;
+STARTTLS with certificate verification (the SSL context is built once per adapter); AUTH PLAIN;
+``TCP_NODELAY``; reconnect once per message on a lost connection, ``421`` or ``451 4.4.2``; a
+connection idle longer than ``idle_limit`` (5 s; SES drops at ~10 s) is replaced before use; the
+SES message id is read from the final ``250 Ok <id>`` reply; ``421`` during DATA (CPython
+gh-132796) is handled because this client speaks MAIL/RCPT/DATA itself.
 """
 
 from __future__ import annotations

@@ -6,9 +6,12 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shopmail.adapters.aws_errors import transient_error
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
 
 # SQS accepts 256 KiB per message (1 MiB with newer quotas): keep well below the former.
 MAX_BODY_BYTES = 250_000
@@ -21,7 +24,7 @@ class SqsDeadLetterSink:
     ``shopmail replay`` reads ``event`` (or ``requestPayload`` of a Lambda destination record).
     """
 
-    def __init__(self, client: Any, queue_url: str, source: str = "shopmail.inbound") -> None:
+    def __init__(self, client: SQSClient, queue_url: str, source: str = "shopmail.inbound") -> None:
         self._sqs = client
         self.queue_url = queue_url
         self.source = source

@@ -84,6 +84,12 @@ class LazyMailSender:
         return self._sender.send(envelope_from, recipients, message)
 
 
+def _feedback_service(settings: Settings, aws: AwsClients) -> FeedbackService:
+    from shopmail.bootstrap.feedback import build_feedback_service  # lazy: most mail is no DSN
+
+    return build_feedback_service(settings, aws)
+
+
 def build_inbound_service(
     settings: Settings,
     clients: AwsClients | ClientFactory,
@@ -110,7 +116,6 @@ def build_inbound_service(
         Where ``feedback`` actions go (default: the feedback use case on the same clients,
         composed on first use).
     """
-    from shopmail.bootstrap.feedback import build_feedback_service
     from shopmail.domain.inbound.parsing import iter_attachment_chunks, parse_message
     from shopmail.domain.inbound.reply_text import strip_reply
     from shopmail.domain.inbound.routing.feedback_gate import GatedClassifier
@@ -132,7 +137,7 @@ def build_inbound_service(
         ),
         attachment_reader=iter_attachment_chunks,
         strip_reply=strip_reply,
-        feedback=feedback or LazyFeedbackSink(lambda: build_feedback_service(settings, aws)),
+        feedback=feedback or LazyFeedbackSink(lambda: _feedback_service(settings, aws)),
         classify=gate.full,
     )
     return InboundService(

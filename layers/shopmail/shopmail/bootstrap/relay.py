@@ -14,13 +14,16 @@ import logging
 import threading
 from collections.abc import Sequence
 from contextlib import AbstractContextManager, closing
+from typing import TYPE_CHECKING
 
-from shopmail.adapters.smtp_credentials import SecretsManagerSmtpCredentials
-from shopmail.adapters.smtp_relay import RelaySession, SesSmtpRelay
 from shopmail.bootstrap.clients import AwsClients
 from shopmail.config import Settings
 from shopmail.errors import ConfigurationError
 from shopmail.ports import MailSender
+
+if TYPE_CHECKING:
+    from shopmail.adapters.smtp_credentials import SecretsManagerSmtpCredentials
+    from shopmail.adapters.smtp_relay import RelaySession, SesSmtpRelay
 
 log = logging.getLogger(__name__)
 
@@ -69,10 +72,14 @@ class RelayProvider:
             if self._relay is None:
                 if not self.settings.smtp_secret_arn:
                     raise ConfigurationError("SMTP_SECRET_ARN is not set: the relay is unusable")
+                from shopmail.adapters.smtp_relay import SesSmtpRelay  # lazy: smtplib, ssl
+
                 self._relay = SesSmtpRelay.from_settings(self.settings, self._secret().get())
             return self._relay
 
     def _secret(self) -> SecretsManagerSmtpCredentials:
+        from shopmail.adapters.smtp_credentials import SecretsManagerSmtpCredentials
+
         return SecretsManagerSmtpCredentials(
             self._clients.secretsmanager(), self.settings.smtp_secret_arn, self.settings.region
         )

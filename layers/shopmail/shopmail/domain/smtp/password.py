@@ -3,7 +3,7 @@
 The SES SMTP relay does not accept an IAM secret access key as password: the password is a
 signature derived from it for one **region**. User name = the access key id.
 
-Algorithm (see ``shared/reference/ses-smtp.md``)::
+Algorithm (AWS's published version-4 derivation)::
 
     k = HMAC-SHA256(("AWS4" + secret).encode(), "11111111")
     k = HMAC-SHA256(k, region); k = HMAC-SHA256(k, "ses")

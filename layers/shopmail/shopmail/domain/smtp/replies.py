@@ -2,8 +2,8 @@
 
 SES rarely sends enhanced status codes, so the 3-digit code alone is not enough: ``454`` is a
 per-second throttle (retry later) or the daily quota (stop the batch); ``554`` is a broken
-message (permanent) or an account/identity problem (configuration). The table follows
-``shared/reference/ses-smtp.md``.
+message (permanent) or an account/identity problem (configuration). The table follows the
+replies SES documents for its SMTP interface.
 
 ================================================  ===============
 reply                                             outcome

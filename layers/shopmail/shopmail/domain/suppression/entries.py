@@ -1,6 +1,6 @@
 """Suppression list entries and the policy that decides whether a mail may go to an address.
 
-Policy (issue 3, section 6):
+Policy:
 
 * ``unsubscribe`` (the customer left the marketing stream): marketing mail is blocked,
   transactional mail still goes.

@@ -22,8 +22,12 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 from shopmail.config import Settings
 from shopmail.domain.addresses import address_hash, domain_of
 from shopmail.domain.inbound import events as inbound_events
-from shopmail.domain.inbound.routing.model import ActionName, ActionSpec, RoutingDecision
-from shopmail.domain.inbound.routing.router import FALLBACK_DETAIL_TYPE
+from shopmail.domain.inbound.routing.model import (
+    FALLBACK_DETAIL_TYPE,
+    ActionName,
+    ActionSpec,
+    RoutingDecision,
+)
 from shopmail.domain.message import Envelope, InboundMessage
 from shopmail.errors import InvalidEventError, RouteConfigError
 from shopmail.ports import (

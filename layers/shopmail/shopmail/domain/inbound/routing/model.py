@@ -54,6 +54,9 @@ _RUN_ORDER: Final = {
 #: The action names a rule may use (exactly these), as plain strings in declaration order.
 ACTION_NAMES: Final = tuple(str(a) for a in ActionName)
 
+#: The detail-type published when no rule names one (the built-in fallback route).
+FALLBACK_DETAIL_TYPE: Final = "MessageReceived"
+
 #: The names accepted by the ``flags`` / ``without_flags`` matchers.
 FLAG_NAMES: Final = frozenset(
     {"auto_submitted", "bounce", "complaint", "auto_reply", "list", "bulk", "dsn", "arf", "mdn"}

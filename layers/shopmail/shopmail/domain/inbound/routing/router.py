@@ -48,6 +48,7 @@ from shopmail.domain.inbound.order_numbers import (
 )
 from shopmail.domain.inbound.routing.loader import load_routes
 from shopmail.domain.inbound.routing.model import (
+    FALLBACK_DETAIL_TYPE,
     ActionName,
     ActionSpec,
     Classify,
@@ -62,7 +63,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 FALLBACK_ROUTE: Final = "builtin:fallback"
-FALLBACK_DETAIL_TYPE: Final = "MessageReceived"
 MAX_RECIPIENT: Final = 320
 
 
