@@ -36,6 +36,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from shopmail.domain.addresses import domain_of
 from shopmail.domain.smtp.pacing import TokenBucket
 from shopmail.domain.smtp.replies import (
     DISCONNECTED,
@@ -104,8 +105,8 @@ class _ReplyError(Exception):
         return self.reply.outcome
 
 
-def _domain(address: str) -> str:
-    return address.rpartition("@")[2].lower() or "-"
+def _log_domain(address: str) -> str:
+    return domain_of(address) or "-"
 
 
 class SesSmtpRelay:
@@ -280,7 +281,7 @@ class RelaySession:
         self._validate(envelope_from, recipients, message)
         if self.relay.pacer is not None:
             self.relay.pacer.acquire()
-        context = {"recipient_domains": sorted({_domain(r) for r in recipients})}
+        context = {"recipient_domains": sorted({_log_domain(r) for r in recipients})}
         attempt = 0
         while True:
             try:
@@ -339,7 +340,7 @@ class RelaySession:
                 raise InvalidRecipientError(
                     "envelope address is not a 7-bit address (non-ASCII, spaces, CR/LF or "
                     "no @); SES advertises no SMTPUTF8",
-                    domain=_domain(address.encode("ascii", "replace").decode()),
+                    domain=_log_domain(address.encode("ascii", "replace").decode()),
                 )
         if not any(recipients) or not all(recipients):
             raise InvalidRecipientError("empty recipient address")

@@ -11,6 +11,8 @@ from datetime import datetime
 from email.message import Message
 from typing import Literal
 
+from shopmail.domain.addresses import domain_of
+
 VerdictStatus = str  # PASS | FAIL | GRAY | PROCESSING_FAILED | DISABLED
 
 
@@ -24,7 +26,7 @@ class Address:
     @property
     def domain(self) -> str:
         """Lower-cased domain part (``""`` when the address has none)."""
-        return self.address.rpartition("@")[2].lower() if "@" in self.address else ""
+        return domain_of(self.address)
 
     @property
     def local_part(self) -> str:

@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
 
+from shopmail.domain.addresses import domain_of
 from shopmail.domain.message import Address, Envelope, InboundMessage
 
 SOURCE = "shopmail.inbound"
@@ -36,10 +37,6 @@ _TRUNCATION_MARK = "\n[…]"
 
 def _address(addr: Address) -> dict[str, str]:
     return {"name": addr.name, "address": addr.address, "domain": addr.domain}
-
-
-def _domain(address: str) -> str:
-    return address.rpartition("@")[2].lower() if "@" in address else ""
 
 
 def attachment_entries(
@@ -102,7 +99,7 @@ def build_detail(
         "messageId": envelope.message_id,
         "receivedAt": envelope.timestamp or None,
         "recipient": recipient,
-        "recipientDomain": _domain(recipient),
+        "recipientDomain": domain_of(recipient),
         "route": route,
         "tag": tag,
         "orderId": order_id,
@@ -113,7 +110,7 @@ def build_detail(
         "to": [a.address for a in message.to],
         "cc": [a.address for a in message.cc],
         "envelopeSender": envelope.sender,
-        "envelopeSenderDomain": _domain(envelope.sender),
+        "envelopeSenderDomain": domain_of(envelope.sender),
         "subject": message.subject,
         "date": message.date.isoformat() if message.date else None,
         "headerMessageId": message.message_id,

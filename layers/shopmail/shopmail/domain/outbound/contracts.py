@@ -38,6 +38,7 @@ from typing import Any, Literal
 
 import fastjsonschema
 
+from shopmail.domain.addresses import domain_of
 from shopmail.domain.outbound.recipients import normalize_recipient
 from shopmail.errors import InvalidEventError
 
@@ -159,7 +160,7 @@ class ShopEvent:
     @property
     def recipient_domain(self) -> str:
         """The recipient's domain (safe to log)."""
-        return self.recipient.rpartition("@")[2]
+        return domain_of(self.recipient)
 
 
 def validate(event: Mapping[str, Any]) -> ShopEvent:

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
+from shopmail.domain.addresses import domain_of
 from shopmail.domain.inbound.routing.model import MatchContext, MatchResult
 
 MAX_REGEX_INPUT: Final = 2_000
@@ -144,7 +145,7 @@ class SenderDomain:
 
     def match(self, ctx: MatchContext) -> MatchResult | None:
         for addr in _sender_addresses(ctx):
-            domain = addr.rpartition("@")[2]
+            domain = domain_of(addr)
             for d in self.domains:
                 if domain == d or domain.endswith("." + d.lstrip(".")):
                     return MatchResult(f"sender domain {domain}")
