@@ -11,19 +11,15 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
-from aws_lambda_powertools.metrics import MetricUnit
 from shopmail.bootstrap.feedback import feedback_service
-from shopmail.config import Settings, env_setting
+from shopmail.bootstrap.powertools import add_counts, handler_tools
+from shopmail.config import Settings
 from shopmail.services.feedback import FeedbackService
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-logger = Logger(service=env_setting("service_name", "shopmail-feedback"))
-copy_config_to_registered_loggers(source_logger=logger, include={"shopmail"})
-metrics = Metrics(namespace=env_setting("metrics_namespace", "shopmail"))
+logger, metrics = handler_tools("shopmail-feedback")
 
 
 @functools.cache
@@ -47,8 +43,13 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     """Lambda entry point (``Handler: app.lambda_handler``); counts outcomes as EMF metrics."""
     response = handle(event, _service(), context)
     summary = response.pop("summary")
-    metrics.add_metric("FeedbackRecords", MetricUnit.Count, summary["records"])
-    metrics.add_metric("FeedbackInvalid", MetricUnit.Count, summary["invalid"])
-    metrics.add_metric("FeedbackDuplicates", MetricUnit.Count, summary["duplicates"])
-    metrics.add_metric("FeedbackSuppressed", MetricUnit.Count, summary["suppressed"])
+    add_counts(
+        metrics,
+        {
+            "FeedbackRecords": summary["records"],
+            "FeedbackInvalid": summary["invalid"],
+            "FeedbackDuplicates": summary["duplicates"],
+            "FeedbackSuppressed": summary["suppressed"],
+        },
+    )
     return response

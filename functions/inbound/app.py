@@ -10,19 +10,15 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
-from aws_lambda_powertools.metrics import MetricUnit
 from shopmail.bootstrap.inbound import inbound_service
-from shopmail.config import Settings, env_setting
+from shopmail.bootstrap.powertools import add_counts, handler_tools
+from shopmail.config import Settings
 from shopmail.services.inbound import InboundService
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-logger = Logger(service=env_setting("service_name", "shopmail-inbound"))
-copy_config_to_registered_loggers(source_logger=logger, include={"shopmail"})
-metrics = Metrics(namespace=env_setting("metrics_namespace", "shopmail"))
+logger, metrics = handler_tools("shopmail-inbound")
 
 
 @functools.cache
@@ -44,7 +40,12 @@ def handle(event: Any, service: InboundService, context: Any = None) -> dict[str
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Lambda entry point (``Handler: app.lambda_handler``); counts outcomes as EMF metrics."""
     result = handle(event, _service(), context)
-    metrics.add_metric("InboundRecords", MetricUnit.Count, result["records"])
-    metrics.add_metric("InboundDeadLettered", MetricUnit.Count, result["dead_lettered"])
-    metrics.add_metric("InboundDuplicateActions", MetricUnit.Count, result["duplicates"])
+    add_counts(
+        metrics,
+        {
+            "InboundRecords": result["records"],
+            "InboundDeadLettered": result["dead_lettered"],
+            "InboundDuplicateActions": result["duplicates"],
+        },
+    )
     return result

@@ -12,22 +12,18 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
 from shopmail.bootstrap.outbound import outbound_service
-from shopmail.config import Settings, env_setting
+from shopmail.bootstrap.powertools import add_counts, handler_tools
+from shopmail.config import Settings
 from shopmail.errors import ConfigurationError
 from shopmail.services.outbound import OutboundService
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-SERVICE_NAME = env_setting("service_name", "shopmail-outbound")
-logger = Logger(service=SERVICE_NAME)
-copy_config_to_registered_loggers(source_logger=logger, include={"shopmail"})
-metrics = Metrics(namespace=env_setting("metrics_namespace", "shopmail"))
-metrics.set_default_dimensions(service=SERVICE_NAME)
+logger, metrics = handler_tools("shopmail-outbound")
+metrics.set_default_dimensions(service=logger.service)
 
 _METRICS = {
     "sent": "EmailsSent",
@@ -51,9 +47,7 @@ def handle(event: Any, service: OutboundService, context: Any = None) -> dict[st
     records = event.get("Records", []) if isinstance(event, dict) else []
     remaining = getattr(context, "get_remaining_time_in_millis", None)
     result = service.handle_batch(records, remaining_ms=remaining)
-    for name, metric in _METRICS.items():
-        if result.counts.get(name):
-            metrics.add_metric(metric, MetricUnit.Count, result.counts[name])
+    add_counts(metrics, {m: result.counts.get(n, 0) for n, m in _METRICS.items()}, skip_zero=True)
     if result.alarm == "configuration":
         metrics.add_metric("ConfigurationError", MetricUnit.Count, 1)
         logger.error("alarm: outbound configuration error", extra={"alarm": "ConfigurationError"})

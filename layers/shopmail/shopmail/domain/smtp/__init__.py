@@ -1,0 +1,32 @@
+"""SMTP, as the SES relay speaks it: reply classes, pacing and the SMTP password.
+
+Public API::
+
+    classify(code, text) -> ReplyOutcome      error_for(reply, stage) -> ShopmailError
+    SmtpReply, ses_message_id(text)           TokenBucket(rate, burst)
+    smtp_password(secret_access_key, region)
+"""
+
+from shopmail.domain.smtp.pacing import TokenBucket
+from shopmail.domain.smtp.password import smtp_password
+from shopmail.domain.smtp.replies import (
+    DISCONNECTED,
+    ReplyOutcome,
+    SmtpReply,
+    classify,
+    error_for,
+    redact_addresses,
+    ses_message_id,
+)
+
+__all__ = [
+    "DISCONNECTED",
+    "ReplyOutcome",
+    "SmtpReply",
+    "TokenBucket",
+    "classify",
+    "error_for",
+    "redact_addresses",
+    "ses_message_id",
+    "smtp_password",
+]

@@ -14,8 +14,9 @@ router, which only the composition needs.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from shopmail.domain._surface import lazy_surface
 
 if TYPE_CHECKING:
     from shopmail.domain.inbound.routing.loader import (
@@ -69,13 +70,7 @@ _EXPORTS: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_surface(__name__, _EXPORTS)
 
 
 __all__ = [
