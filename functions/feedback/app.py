@@ -12,9 +12,9 @@ import functools
 from typing import TYPE_CHECKING, Any
 
 from shopmail.bootstrap.feedback import feedback_service
-from shopmail.bootstrap.powertools import add_counts, handler_tools
+from shopmail.bootstrap.powertools import add_counts, add_feedback_counts, handler_tools
 from shopmail.config import Settings
-from shopmail.services.feedback import FeedbackService
+from shopmail.services.feedback import FeedbackBatchResult, FeedbackService
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -28,28 +28,32 @@ def _service() -> FeedbackService:
 
 
 def handle(event: Any, service: FeedbackService, context: Any = None) -> dict[str, Any]:
-    """Run ``service`` on an SQS batch; return ``{"batchItemFailures": [...]}``."""
+    """Run ``service`` on an SQS batch; return ``{"batchItemFailures": [...], "summary": ...}``
+    (the Lambda entry point returns only the failures)."""
+    result = _run(event, service)
+    return {**result.to_response(), "summary": result.to_dict()}
+
+
+def _run(event: Any, service: FeedbackService) -> FeedbackBatchResult:
     records = event.get("Records", []) if isinstance(event, dict) else []
     result = service.handle_batch(records)
     logger.info("feedback done", extra={"result": result.to_dict()})
-    response = result.to_response()
-    response["summary"] = result.to_dict()
-    return response
+    return result
 
 
 @metrics.log_metrics
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Lambda entry point (``Handler: app.lambda_handler``); counts outcomes as EMF metrics."""
-    response = handle(event, _service(), context)
-    summary = response.pop("summary")
+    result = _run(event, _service())
     add_counts(
         metrics,
         {
-            "FeedbackRecords": summary["records"],
-            "FeedbackInvalid": summary["invalid"],
-            "FeedbackDuplicates": summary["duplicates"],
-            "FeedbackSuppressed": summary["suppressed"],
+            "FeedbackRecords": result.records,
+            "FeedbackInvalid": result.invalid,
+            "FeedbackDuplicates": result.duplicates,
+            "FeedbackSuppressed": result.suppressed,
         },
     )
-    return response
+    add_feedback_counts(metrics, result.unverified, result.not_address)
+    return result.to_response()

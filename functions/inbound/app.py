@@ -11,9 +11,9 @@ import functools
 from typing import TYPE_CHECKING, Any
 
 from shopmail.bootstrap.inbound import inbound_service
-from shopmail.bootstrap.powertools import add_counts, handler_tools
+from shopmail.bootstrap.powertools import add_counts, add_feedback_counts, handler_tools
 from shopmail.config import Settings
-from shopmail.services.inbound import InboundService
+from shopmail.services.inbound import InboundResult, InboundService
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -29,7 +29,11 @@ def _service() -> InboundService:
 def handle(event: Any, service: InboundService, context: Any = None) -> dict[str, Any]:
     """Run ``service`` on ``event``; return a log-safe summary (functional tests call this)."""
     remaining = getattr(context, "get_remaining_time_in_millis", None)
-    result = service.handle_event(event, remaining_ms=remaining).to_dict()
+    return _summary(service.handle_event(event, remaining_ms=remaining))
+
+
+def _summary(outcome: InboundResult) -> dict[str, Any]:
+    result = outcome.to_dict()
     result["disposition"] = "CONTINUE"  # read by SES only for RequestResponse invocations
     logger.info("inbound done", extra={"result": result})
     return result
@@ -39,7 +43,9 @@ def handle(event: Any, service: InboundService, context: Any = None) -> dict[str
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Lambda entry point (``Handler: app.lambda_handler``); counts outcomes as EMF metrics."""
-    result = handle(event, _service(), context)
+    outcome = _service().handle_event(event, remaining_ms=context.get_remaining_time_in_millis)
+    add_feedback_counts(metrics, outcome.feedback_unverified, outcome.feedback_not_address)
+    result = _summary(outcome)
     add_counts(
         metrics,
         {

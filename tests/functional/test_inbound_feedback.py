@@ -4,10 +4,10 @@ mail never runs the classifier."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from shopmail.domain.feedback import Classification, classify_message
+from shopmail.domain.feedback.outcome import FeedbackOutcome, MailFeedback, OutcomeStatus
 from shopmail.domain.inbound.routing import Router
 from shopmail.domain.inbound.routing.feedback_gate import GatedClassifier
 from shopmail.domain.message import InboundMessage
@@ -23,11 +23,11 @@ from tests.fixtures.inbound_feedback import (
 
 class FakeFeedbackSink:
     def __init__(self) -> None:
-        self.calls: list[tuple[Any, dict[str, Any]]] = []
+        self.calls: list[MailFeedback] = []
 
-    def apply(self, classification: Any, meta: Mapping[str, Any]) -> str:
-        self.calls.append((classification, dict(meta)))
-        return "processed"
+    def apply(self, feedback: MailFeedback) -> FeedbackOutcome:
+        self.calls.append(feedback)
+        return FeedbackOutcome(OutcomeStatus.PROCESSED)
 
 
 class CountingClassifier:
@@ -61,11 +61,14 @@ def test_dsn_reaches_the_feedback_sink_once(inbound_harness: InboundHarness) -> 
     result = inbound_harness.service.handle_event(event).to_dict()
     assert result["actions"] == {"publish": 1, "feedback": 1}
     assert result["dead_lettered"] == 0
-    [(classification, meta)] = sink.calls
+    [feedback] = sink.calls
+    classification = feedback.classification
     assert classification.kind == "bounce"
     assert [r.address for r in classification.recipients] == ["kunde@kunde.example"]
     assert order_message_id().strip("<>") in (classification.original_message_id or "")
-    assert meta["message_id"] == "ses-dsn-1"
+    assert feedback.inbound_message_id == "ses-dsn-1"
+    # the ids of our mail the DSN quotes go along for verification
+    assert order_message_id() in feedback.references.our_message_ids
     assert counting.calls == 1  # the router's classification was reused by the action
     assert inbound_harness.publisher.types() == ["MailFeedbackReceived"]
     # a re-delivered event runs nothing twice

@@ -61,4 +61,4 @@ def test_simulator_bounce_suppresses_the_address(local_stack: LocalStack) -> Non
     assert detail["suppressed"] is True
     assert detail["recipient"] == "bounce@simulator.amazonses.com"
     # correlated through the Message-ID SES keeps in mail.headers
-    assert detail["order_id"] == "ORD-77" and detail["email_type"] == "OrderPlaced"
+    assert detail["orderId"] == "ORD-77" and detail["emailType"] == "OrderPlaced"

@@ -7,6 +7,7 @@ classified and applied through ``handle_classification``.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import importlib.util
 import json
@@ -22,6 +23,8 @@ from shopmail.adapters.dynamodb_suppression import DynamoDbSuppressionList
 from shopmail.bootstrap.feedback import build_feedback_service
 from shopmail.config import Settings
 from shopmail.domain.feedback import classify_message
+from shopmail.domain.feedback.outcome import MailFeedback
+from shopmail.domain.feedback.references import find_references
 from shopmail.domain.inbound.parsing import parse_message
 from shopmail.domain.outbound.message_ids import make_message_id
 from shopmail.domain.outbound.sent_mail import SentMail
@@ -157,8 +160,8 @@ def test_permanent_bounce_ends_as_suppression_and_event(feedback_stack: Feedback
     assert shop_event["detail-type"] == "EmailBounced"
     assert shop_event["source"] == "shopmail.feedback"
     detail = shop_event["detail"]
-    assert detail["order_id"] == "ORD-1001" and detail["email_type"] == "OrderPlaced"
-    assert detail["suppressed"] is True and detail["matched_by"] == "sent_mail"
+    assert detail["orderId"] == "ORD-1001" and detail["emailType"] == "OrderPlaced"
+    assert detail["suppressed"] is True and detail["matchedBy"] == "sent_mail"
 
 
 def test_delivery_then_bounce_and_transient_counting(feedback_stack: FeedbackStack) -> None:
@@ -253,18 +256,38 @@ def test_dsn_mail_ends_as_suppression_and_event(feedback_stack: FeedbackStack) -
     assert classification.original_message_id is not None
     assert mid.strip("<>") in classification.original_message_id
     assert [r.hard for r in classification.recipients] == [True]
-    out = stack.service.handle_classification(classification, {"message_id": "inbound-dsn-1"})
+    message = parse_message(_dsn(mid))
+    feedback = MailFeedback(
+        classification, find_references(message, "shop.example"), "inbound-dsn-1"
+    )
+    # a DSN about a mail we have no record of suppresses nobody
+    out = stack.service.handle_mail(feedback)
+    assert out.suppressed == 0 and out.unverified == ("unknown_mail",)
+    assert [e["detail-type"] for e in stack.shop_events()] == ["EmailFeedbackUnverified"]
+    # once the mail is on record (as outbound writes it), the same DSN counts
+    DynamoDbSentMailStore(stack.client("dynamodb"), "sent-mail").put(
+        SentMail(
+            "0102-2002",
+            mid,
+            "OrderShipped:ORD-2002:weg@example.org",
+            "OrderShipped",
+            "ORD-2002",
+            "weg@example.org",
+        )
+    )
+    feedback = dataclasses.replace(feedback, inbound_message_id="inbound-dsn-2")
+    out = stack.service.handle_mail(feedback)
     assert out.status == "processed" and out.suppressed == 1
     entry = DynamoDbSuppressionList(stack.client("dynamodb"), "suppression").get("weg@example.org")
     assert entry is not None and entry.suppression_class == "hard_bounce"
-    assert entry.source == "dsn"
+    assert entry.source == "mail-feedback"
     [shop_event] = stack.shop_events()
     assert shop_event["detail-type"] == "EmailBounced"
     detail = shop_event["detail"]
-    assert detail["order_id"] == "ORD-2002" and detail["email_type"] == "OrderShipped"
+    assert detail["orderId"] == "ORD-2002" and detail["emailType"] == "OrderShipped"
     assert detail["suppressed"] is True and detail["channel"] == "mail"
     # the same DSN again (e.g. the inbound retry) is a duplicate
-    again = stack.service.handle_classification(classification, {"message_id": "inbound-dsn-1"})
+    again = stack.service.handle_mail(feedback)
     assert again.status == "duplicate"
     assert stack.shop_events() == []
 

@@ -50,6 +50,7 @@ ENV_NAMES: dict[str, str] = {
     "transient_bounce_window_days": "TRANSIENT_BOUNCE_WINDOW_DAYS",
     "outbound_dlq_url": "OUTBOUND_DLQ_URL",
     "suppression_bypass_types": "SUPPRESSION_BYPASS_TYPES",
+    "feedback_topic_arns": "FEEDBACK_TOPIC_ARNS",
     "aws_endpoint_url": "AWS_ENDPOINT_URL",
     "service_name": "POWERTOOLS_SERVICE_NAME",
     "metrics_namespace": "POWERTOOLS_METRICS_NAMESPACE",
@@ -114,6 +115,9 @@ class Settings:
     outbound_dlq_url: str = ""
     #: Comma-separated detail-types still sent to hard-bounced/complained addresses.
     suppression_bypass_types: str = "PasswordResetRequested"
+    #: Comma-separated SNS topic ARNs whose SES notifications the feedback function accepts
+    #: (``""``: none; SES events from the default bus, ``source: aws.ses``, need no topic).
+    feedback_topic_arns: str = ""
     #: An endpoint for every AWS client (moto locally); ``""`` = the real AWS endpoints.
     aws_endpoint_url: str = ""
     #: Powertools' service name and metrics namespace (``""``: the function's default name).
@@ -163,6 +167,11 @@ class Settings:
                 missing=missing,
             )
         return self
+
+    @staticmethod
+    def split_list(value: str) -> tuple[str, ...]:
+        """A comma-separated setting as a tuple (blanks dropped)."""
+        return tuple(part.strip() for part in value.split(",") if part.strip())
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -29,7 +29,7 @@ from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from shopmail.domain.feedback.model import Classification
+    from shopmail.domain.feedback.outcome import FeedbackOutcome, MailFeedback
     from shopmail.domain.inbound.routing.model import RoutingDecision
     from shopmail.domain.message import Attachment, Envelope, InboundMessage
     from shopmail.domain.outbound.mime_build import Attachment as MailAttachment
@@ -176,9 +176,8 @@ MailSessionFactory = Callable[[], AbstractContextManager[MailSender]]
 class FeedbackSink(Protocol):
     """Applies a bounce/complaint/delay that arrived as mail (the feedback use case)."""
 
-    def apply(self, classification: Classification, meta: Mapping[str, Any]) -> str:
-        """Apply ``classification`` (``meta``: ``message_id``, ``received_at``); return the
-        outcome status (``processed`` | ``duplicate`` | ``ignored``)."""
+    def apply(self, feedback: MailFeedback) -> FeedbackOutcome:
+        """Verify and apply ``feedback``; return what it did."""
         ...
 
 

@@ -54,6 +54,8 @@ def build_feedback_service(
         transient_window_days=settings.transient_bounce_window_days,
         mail_domain=settings.mail_domain or None,
         dead_letters=dead_letter_sink(settings.feedback_dlq_url, aws, "shopmail.feedback"),
+        trusted_topics=Settings.split_list(settings.feedback_topic_arns),
+        configuration_set=settings.configuration_set,
     )
 
 

@@ -8,8 +8,8 @@ use case (for DSN/ARF mail) is composed only when a ``feedback`` action first ap
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from shopmail.adapters.dynamodb_idempotency import DynamoDbIdempotencyStore
 from shopmail.adapters.dynamodb_rate_limit import DynamoDbRateLimiter
@@ -23,7 +23,7 @@ from shopmail.ports import Decider, FeedbackSink, MailSender
 from shopmail.services.inbound import ActionPorts, InboundService
 
 if TYPE_CHECKING:
-    from shopmail.domain.feedback.model import Classification
+    from shopmail.domain.feedback.outcome import FeedbackOutcome, MailFeedback
     from shopmail.domain.inbound.routing.model import Classify
     from shopmail.services.feedback import FeedbackService
 
@@ -56,8 +56,8 @@ class LazyFeedbackSink:
         self._factory = factory
         self._service: FeedbackService | None = None
 
-    def apply(self, classification: Classification, meta: Mapping[str, Any]) -> str:
-        """:meth:`FeedbackService.handle_classification`; returns the outcome's status.
+    def apply(self, feedback: MailFeedback) -> FeedbackOutcome:
+        """:meth:`FeedbackService.handle_mail`.
 
         Raises
         ------
@@ -67,7 +67,7 @@ class LazyFeedbackSink:
         """
         if self._service is None:
             self._service = self._factory()
-        return self._service.handle_classification(classification, dict(meta)).status
+        return self._service.handle_mail(feedback)
 
 
 class LazyMailSender:

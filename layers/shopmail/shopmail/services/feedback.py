@@ -1,97 +1,77 @@
 """The feedback use case: SES events and DSN/ARF mail -> suppression list and shop events.
 
-Per SQS record (:meth:`FeedbackService.handle_record`):
+Both channels become the same :class:`~shopmail.domain.feedback.report.FeedbackReport`
+(SES events via :func:`~shopmail.domain.feedback.report.from_ses_event`, classified mail via
+:func:`~shopmail.domain.feedback.report.from_classification`) and go through one path,
+:meth:`FeedbackService.handle_report`:
 
-1. parse the SES event in any shape (:mod:`shopmail.domain.feedback.ses_events`); an invalid
-   record is logged, counted and dead-lettered when a sink is configured, never retried;
-2. deduplicate on ``feedbackId`` (deliveries and delays: on message id, time and recipients)
+1. **deduplicate** on the report's key (SES ``feedbackId``; the inbound message id for mail)
    with a conditional put in the idempotency table;
-3. correlate with the mail that caused it: ``SentMailTable`` (SES message id -> detail-type,
-   order/aggregate id, recipient), else the shopmail Message-ID in the event's headers;
-4. apply :mod:`shopmail.domain.suppression.policy` per recipient (transient bounces are counted
-   with an atomic, idempotent counter; N in the window suppress);
-5. publish ``EmailDelivered`` / ``EmailBounced`` / ``EmailComplained`` / ``EmailDelayed`` to
-   the shop bus (source ``shopmail.feedback``) with the order id, the email type and
-   ``suppressed``. Each event stands on its own, so a Delivery followed by a Bounce gives two
-   shop events and the bounce still suppresses.
+2. **correlate** with the mail it is about: the sent-mail record of the SES message id, else of
+   a quoted shopmail Message-ID; for SES events without a record, what our Message-ID says;
+3. **verify** mail-borne reports (:mod:`shopmail.domain.feedback.verification`): a recipient
+   counts only when the report quotes a mail we sent *to that recipient*. Everything else is
+   published once per report as ``EmailFeedbackUnverified`` with the reason, counted, and never
+   suppresses. SES's own events are trusted, once :meth:`FeedbackService.check_source` has
+   seen that an SNS-shaped one comes from our topic and configuration set;
+4. **decide** per recipient (:func:`shopmail.domain.suppression.policy.decide`): only the
+   address's own fault suppresses; transient bounces that can mean a dead address are counted
+   (N within the window suppress); everything else is counted as a non-address bounce per
+   recipient domain and reason;
+5. **publish** ``EmailBounced`` / ``EmailDelayed`` / ``EmailComplained`` / ``EmailDelivered``
+   per recipient (source ``shopmail.feedback``). Each event stands on its own, so a Delivery
+   followed by a Bounce gives two shop events and the bounce still applies.
+
+Shop event details (camelCase, ``version`` 1): ``recipient``, ``emailType`` (detail-type of the
+mail, e.g. ``OrderPlaced``), ``aggregateId``, ``orderId`` (order mail only), ``emailClass``,
+``messageId`` (ours), ``sesMessageId``, ``idempotencyKey``, ``sourceEventId``, ``correlated``,
+``matchedBy`` (``sent_mail`` | ``message_id`` | ``none``), ``verified``, ``suppressed`` (the
+address is suppressed after this event), ``suppressionClass``, ``policy``
+(``suppress`` | ``count`` | ``ignore``), ``timestamp``, ``channel`` (``ses`` | ``mail``); bounces
+add ``status``, ``reason``, ``hard``, ``diagnostic`` and (SES) ``bounceType``,
+``bounceSubType``, ``feedbackId``, (mail) ``reportingMta``; complaints ``complaintType``,
+``complaintSubType``; delays ``delayType``, ``status``.
 
 Transient errors propagate from :meth:`handle_record`; :meth:`handle_batch` turns them into
 ``batchItemFailures`` so only those records are retried (and end in the queue's DLQ).
-
-:meth:`FeedbackService.handle_classification` does steps 2-5 for a bounce or complaint that
-arrived as mail (a classified DSN/ARF), matched back through the returned Message-ID.
-
-Shop events (source ``shopmail.feedback``), one per recipient; ``detail``:
-
-* always: ``recipient``, ``email_type`` (detail-type of the mail, e.g. ``OrderPlaced``),
-  ``order_id`` (= ``aggregate_id``), ``email_class``, ``message_id`` (ours),
-  ``idempotency_key``, ``source_event_id``, ``correlated``, ``matched_by``
-  (``sent_mail`` | ``message_id`` | ``none``), ``suppressed`` (the address is suppressed after
-  this event), ``suppression_class``, ``timestamp``, ``channel`` (``ses`` | ``mail``);
-* SES events: ``ses_message_id``, ``feedback_id``;
-* bounces: ``bounce_type``, ``bounce_sub_type``, ``status``, ``diagnostic``, ``hard``, ``policy``
-  (``suppress`` | ``count`` | ``ignore``); DSN mail: ``status``, ``reason``, ``hard``,
-  ``diagnostic``, ``reporting_mta``;
-* complaints: ``complaint_type`` (``abuse`` ...), ``complaint_sub_type``;
-* delays: ``delay_type``, ``status``.
-
-Delivery is at least once: a retried multi-recipient event may publish an earlier recipient's
+Delivery is at least once: a retried multi-recipient report may publish an earlier recipient's
 event again (the suppression writes are idempotent).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Final
 
 from shopmail.domain.addresses import domain_of
-from shopmail.domain.feedback.model import (
-    KIND_BOUNCE,
-    KIND_COMPLAINT,
-    KIND_DELAY,
-    Classification,
-    RecipientResult,
+from shopmail.domain.feedback.outcome import FeedbackOutcome, MailFeedback, OutcomeStatus
+from shopmail.domain.feedback.references import References
+from shopmail.domain.feedback.report import (
+    DETAIL_TYPES,
+    UNVERIFIED_DETAIL_TYPE,
+    Channel,
+    FeedbackKind,
+    FeedbackReport,
+    RecipientReport,
+    from_classification,
+    from_ses_event,
 )
-from shopmail.domain.feedback.ses_events import (
-    KIND_BOUNCE as SES_BOUNCE,
-)
-from shopmail.domain.feedback.ses_events import (
-    KIND_COMPLAINT as SES_COMPLAINT,
-)
-from shopmail.domain.feedback.ses_events import (
-    KIND_DELAY as SES_DELAY,
-)
-from shopmail.domain.feedback.ses_events import (
-    KIND_DELIVERY as SES_DELIVERY,
-)
-from shopmail.domain.feedback.ses_events import (
-    FeedbackEvent,
-    parse_feedback_event,
-)
+from shopmail.domain.feedback.ses_events import FeedbackEvent, parse_feedback_event
+from shopmail.domain.feedback.verification import UnverifiedReason, verify_recipient
 from shopmail.domain.outbound.contracts import EVENT_TYPES
-from shopmail.domain.outbound.message_ids import MessageRef, parse_message_id
+from shopmail.domain.outbound.message_ids import parse_message_id
 from shopmail.domain.outbound.sent_mail import SentMail
-from shopmail.domain.suppression.entries import (
-    COMPLAINT,
-    HARD_BOUNCE,
-    MANUAL,
-    TRANSIENT_BOUNCES,
-    UNSUBSCRIBE,
-    SuppressionEntry,
-    suppression_key,
-)
+from shopmail.domain.suppression.entries import SuppressionEntry, suppression_key
 from shopmail.domain.suppression.policy import (
-    ACTION_COUNT,
-    ACTION_IGNORE,
-    ACTION_SUPPRESS,
+    PolicyAction,
     SuppressionDecision,
-    decide_bounce,
-    decide_complaint,
-    decide_dsn_recipient,
+    decide,
+    keeps,
     threshold_reached,
 )
 from shopmail.errors import InvalidEventError, ShopmailError
@@ -107,17 +87,20 @@ from shopmail.ports import (
 logger = logging.getLogger(__name__)
 
 EVENT_SOURCE: Final = "shopmail.feedback"
-DETAIL_TYPES: Final = {
-    SES_DELIVERY: "EmailDelivered",
-    SES_BOUNCE: "EmailBounced",
-    SES_COMPLAINT: "EmailComplained",
-    SES_DELAY: "EmailDelayed",
-}
+DETAIL_VERSION: Final = 1
 IN_PROGRESS_SECONDS: Final = 120.0
+#: At most this many recipients of one unverified report are named in its event.
+MAX_UNVERIFIED_RECIPIENTS: Final = 20
 
-# How strong a suppression class is: a weaker entry is replaced, a stronger one kept.
-_RANK: Final = {UNSUBSCRIBE: 0, TRANSIENT_BOUNCES: 1, HARD_BOUNCE: 2, COMPLAINT: 2, MANUAL: 3}
 _KIND_TO_TYPE: Final = {name.lower(): name for name in EVENT_TYPES}
+
+
+class MatchedBy(StrEnum):
+    """How a report was matched to the mail it is about."""
+
+    SENT_MAIL = "sent_mail"
+    MESSAGE_ID = "message_id"
+    NONE = "none"
 
 
 def _utc_now() -> dt.datetime:
@@ -136,27 +119,24 @@ def _clip(text: str | None, limit: int = 500) -> str | None:
 class Correlation:
     """What we know about the mail a piece of feedback is about."""
 
+    sent: SentMail | None = None
     email_type: str | None = None
     aggregate_id: str | None = None
     email_class: str | None = None
-    recipient: str | None = None
     message_id: str | None = None
-    idempotency_key: str | None = None
-    event_id: str | None = None
-    matched_by: str = "none"  # sent_mail | message_id | none
+    matched_by: MatchedBy = MatchedBy.NONE
 
-
-def _from_sent(sent: SentMail, message_id: str | None) -> Correlation:
-    return Correlation(
-        email_type=sent.detail_type or None,
-        aggregate_id=sent.aggregate_id or None,
-        email_class=sent.email_class or None,
-        recipient=sent.recipient or None,
-        message_id=sent.message_id or message_id,
-        idempotency_key=sent.idempotency_key or None,
-        event_id=sent.event_id or None,
-        matched_by="sent_mail",
-    )
+    @classmethod
+    def of_sent(cls, sent: SentMail) -> Correlation:
+        """The correlation with a sent-mail record."""
+        return cls(
+            sent=sent,
+            email_type=sent.detail_type or None,
+            aggregate_id=sent.aggregate_id or None,
+            email_class=sent.email_class or None,
+            message_id=sent.message_id or None,
+            matched_by=MatchedBy.SENT_MAIL,
+        )
 
 
 @dataclass
@@ -170,6 +150,21 @@ class FeedbackBatchResult:
     ignored: int = 0
     suppressed: int = 0
     failures: list[str] = field(default_factory=list)
+    unverified: Counter[str] = field(default_factory=Counter)
+    not_address: Counter[tuple[str, str]] = field(default_factory=Counter)
+
+    def add(self, outcome: FeedbackOutcome) -> None:
+        """Count one record's outcome."""
+        attr = {
+            OutcomeStatus.PROCESSED: "processed",
+            OutcomeStatus.DUPLICATE: "duplicates",
+            OutcomeStatus.INVALID: "invalid",
+            OutcomeStatus.IGNORED: "ignored",
+        }[outcome.status]
+        setattr(self, attr, getattr(self, attr) + 1)
+        self.suppressed += outcome.suppressed
+        self.unverified.update(str(r) for r in outcome.unverified)
+        self.not_address.update(outcome.not_address)
 
     def to_response(self) -> dict[str, Any]:
         """``{"batchItemFailures": [{"itemIdentifier": id}, ...]}``."""
@@ -185,16 +180,9 @@ class FeedbackBatchResult:
             "ignored": self.ignored,
             "suppressed": self.suppressed,
             "failures": len(self.failures),
+            "unverified": dict(self.unverified),
+            "not_address": {f"{d}|{r}": n for (d, r), n in self.not_address.items()},
         }
-
-
-@dataclass(frozen=True, slots=True)
-class RecordOutcome:
-    """What happened to one record."""
-
-    status: str  # processed | duplicate | invalid | ignored
-    suppressed: int = 0
-    published: tuple[str, ...] = ()
 
 
 class FeedbackService:
@@ -207,7 +195,8 @@ class FeedbackService:
     suppressions
         The suppression table.
     sent_mail
-        The sent-mail table (``None``: correlate through the Message-ID only).
+        The sent-mail table (``None``: SES events correlate through the Message-ID only, and
+        no mail-borne report can be verified).
     idempotency
         Deduplication store (``None``: no deduplication, e.g. local tools).
     counter
@@ -218,6 +207,11 @@ class FeedbackService:
         Our Message-ID domain (``None``: any shopmail id is ours).
     dead_letters
         Where invalid records are kept (``None``: logged and counted only).
+    trusted_topics
+        SNS topic ARNs whose SES notifications are accepted (``None``: no check; an empty
+        collection refuses every SNS-wrapped event).
+    configuration_set
+        Our configuration set: an SES event naming another one is refused (empty: no check).
     clock
         Returns the current aware datetime (tests).
     """
@@ -234,6 +228,8 @@ class FeedbackService:
         transient_window_days: int = 30,
         mail_domain: str | None = None,
         dead_letters: DeadLetterSink | None = None,
+        trusted_topics: Iterable[str] | None = None,
+        configuration_set: str = "",
         clock: Callable[[], dt.datetime] = _utc_now,
     ) -> None:
         self.publisher = publisher
@@ -245,9 +241,13 @@ class FeedbackService:
         self.transient_window_days = transient_window_days
         self.mail_domain = mail_domain
         self.dead_letters = dead_letters
+        self.trusted_topics = (
+            None if trusted_topics is None else frozenset(t for t in trusted_topics if t)
+        )
+        self.configuration_set = configuration_set
         self._clock = clock
 
-    # ------------------------------------------------------------------ SQS batch
+    # ------------------------------------------------------------------ SQS batch (SES)
 
     def handle_batch(self, records: Sequence[Mapping[str, Any]]) -> FeedbackBatchResult:
         """Handle an SQS batch; failed records (transient errors) are reported, not raised."""
@@ -264,18 +264,10 @@ class FeedbackService:
                 logger.exception("feedback record crashed", extra={"error": type(exc).__name__})
                 result.failures.append(ident)
                 continue
-            if outcome.status == "processed":
-                result.processed += 1
-            elif outcome.status == "duplicate":
-                result.duplicates += 1
-            elif outcome.status == "invalid":
-                result.invalid += 1
-            else:
-                result.ignored += 1
-            result.suppressed += outcome.suppressed
+            result.add(outcome)
         return result
 
-    def handle_record(self, record: Any) -> RecordOutcome:
+    def handle_record(self, record: Any) -> FeedbackOutcome:
         """Handle one SQS record (or any SES event shape).
 
         Raises
@@ -285,10 +277,35 @@ class FeedbackService:
         """
         try:
             event = parse_feedback_event(record)
+            self.check_source(event)
         except InvalidEventError as exc:
             self._invalid(record, exc)
-            return RecordOutcome("invalid")
+            return FeedbackOutcome(OutcomeStatus.INVALID)
         return self.handle_event(event)
+
+    def check_source(self, event: FeedbackEvent) -> None:
+        """Refuse an SES-shaped event that does not come from SES, our topic or our
+        configuration set.
+
+        Raises
+        ------
+        InvalidEventError
+            An EventBridge event whose source is not ``aws.ses``, an SNS notification from a
+            topic not in ``trusted_topics``, or an event of another configuration set.
+        """
+        if event.bus_source is not None and event.bus_source != "aws.ses":
+            raise InvalidEventError("EventBridge event not from aws.ses", field="source")
+        topic = event.topic_arn
+        trusted = self.trusted_topics
+        if trusted is not None and topic is not None and topic not in trusted:
+            raise InvalidEventError(
+                "SES notification from an SNS topic that is not ours", field="TopicArn"
+            )
+        named = event.configuration_set
+        if self.configuration_set and named is not None and named != self.configuration_set:
+            raise InvalidEventError(
+                "SES event of another configuration set", field="mail.tags.ses:configuration-set"
+            )
 
     def _invalid(self, record: Any, exc: InvalidEventError) -> None:
         logger.error("invalid feedback record", extra=exc.to_dict())
@@ -296,220 +313,145 @@ class FeedbackService:
             payload = dict(record) if isinstance(record, Mapping) else {"record": str(record)}
             self.dead_letters.send(payload, exc.to_dict())
 
-    # ------------------------------------------------------------------ SES events
-
-    def handle_event(self, event: FeedbackEvent) -> RecordOutcome:
-        """Deduplicate, correlate, apply the policy and publish one parsed SES event."""
-        detail_type = DETAIL_TYPES.get(event.kind)
-        if detail_type is None:
+    def handle_event(self, event: FeedbackEvent) -> FeedbackOutcome:
+        """Run one parsed (trusted) SES event through :meth:`handle_report`."""
+        report = from_ses_event(event)
+        if report is None:
             logger.info(
                 "feedback event ignored",
                 extra={"event_type": event.event_type, "ses_message_id": event.ses_message_id},
             )
-            return RecordOutcome("ignored")
-        return self._once(event.dedupe_key, lambda: self._apply_event(event, detail_type))
-
-    def _once(self, key: str, work: Callable[[], RecordOutcome]) -> RecordOutcome:
-        if self.idempotency is None:
-            return work()
-        if not self.idempotency.begin(key, IN_PROGRESS_SECONDS):
-            logger.info("duplicate feedback skipped", extra={"key": key})
-            return RecordOutcome("duplicate")
-        try:
-            outcome = work()
-        except BaseException:
-            self.idempotency.release(key)
-            raise
-        self.idempotency.complete(key, {"status": outcome.status})
-        return outcome
-
-    def _apply_event(self, event: FeedbackEvent, detail_type: str) -> RecordOutcome:
-        corr = self._correlate(event.ses_message_id, event.our_message_id)
-        decision: SuppressionDecision | None = None
-        if event.kind == SES_BOUNCE:
-            decision = decide_bounce(event.bounce_type, event.bounce_sub_type)
-        elif event.kind == SES_COMPLAINT:
-            decision = decide_complaint(event.complaint_type)
-        suppressed_count = 0
-        published: list[str] = []
-        timestamp = event.timestamp or _iso(self._clock())
-        for rcpt in event.recipients or ():
-            suppressed, cls = False, None
-            if decision is not None:
-                suppressed, cls = self._apply_decision(
-                    rcpt.address,
-                    decision,
-                    bounce_id=event.dedupe_key,
-                    timestamp=timestamp,
-                    source="ses-feedback",
-                    reason=self._reason(decision, rcpt.status, rcpt.diagnostic),
-                )
-                suppressed_count += int(suppressed and decision.action != ACTION_IGNORE)
-            detail: dict[str, Any] = {
-                **self._base_detail(corr, rcpt.address, suppressed, cls),
-                "ses_message_id": event.ses_message_id,
-                "feedback_id": event.feedback_id,
-                "timestamp": timestamp,
-                "channel": "ses",
-            }
-            if event.kind == SES_BOUNCE:
-                detail.update(
-                    bounce_type=event.bounce_type,
-                    bounce_sub_type=event.bounce_sub_type,
-                    status=rcpt.status,
-                    diagnostic=_clip(rcpt.diagnostic),
-                    hard=(event.bounce_type or "").lower() == "permanent",
-                )
-            elif event.kind == SES_COMPLAINT:
-                detail.update(
-                    complaint_type=event.complaint_type,
-                    complaint_sub_type=event.complaint_sub_type,
-                )
-            elif event.kind == SES_DELAY:
-                detail.update(delay_type=event.delay_type, status=rcpt.status)
-            if decision is not None:
-                detail["policy"] = decision.action
-            self.publisher.publish(detail_type, detail, EVENT_SOURCE)
-            published.append(detail_type)
-        logger.info(
-            "feedback applied",
-            extra={
-                "event_type": event.event_type,
-                "ses_message_id": event.ses_message_id,
-                "matched_by": corr.matched_by,
-                "email_type": corr.email_type,
-                "domains": sorted({domain_of(a) for a in event.addresses}),
-                "policy": decision.action if decision else None,
-                "suppressed": suppressed_count,
-            },
-        )
-        return RecordOutcome("processed", suppressed_count, tuple(published))
+            return FeedbackOutcome(OutcomeStatus.IGNORED)
+        return self.handle_report(report)
 
     # ------------------------------------------------------------------ DSN / ARF mail
 
-    def handle_classification(
-        self, classification: Classification, message_meta: Mapping[str, Any] | None = None
-    ) -> RecordOutcome:
-        """Apply a bounce/complaint/delay that arrived as mail (a classified DSN or ARF).
-
-        Parameters
-        ----------
-        classification
-            The classifier's result for the inbound message.
-        message_meta
-            Optional facts about the inbound message: ``message_id`` (SES receipt id or the
-            message's Message-ID: the deduplication key), ``received_at`` (ISO 8601; default
-            now).
+    def handle_mail(self, feedback: MailFeedback) -> FeedbackOutcome:
+        """Run a bounce/complaint/delay that arrived as mail through :meth:`handle_report`.
 
         Returns
         -------
-        RecordOutcome
+        FeedbackOutcome
             ``ignored`` for kinds that are not feedback about our mail (auto-replies, ...).
         """
-        meta = message_meta or {}
-        kind = classification.kind
-        if kind == KIND_BOUNCE:
-            detail_type = "EmailBounced"
-        elif kind == KIND_COMPLAINT:
-            detail_type = "EmailComplained"
-        elif kind == KIND_DELAY:
-            detail_type = "EmailDelayed"
-        else:
-            return RecordOutcome("ignored")
-        received = str(meta.get("received_at") or _iso(self._clock()))
-        rows = list(classification.recipients)
-        if not rows and kind == KIND_COMPLAINT:
-            rows = [RecipientResult(a) for a in classification.original_rcpt_to]
-        mail_id = str(meta.get("message_id") or "")
-        if not mail_id:
-            basis = "|".join(
-                [
-                    kind,
-                    classification.original_message_id or "",
-                    received,
-                    *sorted(r.address.lower() for r in rows),
-                ]
-            )
-            mail_id = hashlib.sha256(basis.encode("utf-8")).hexdigest()[:32]
-        key = f"feedback-mail:{mail_id}"
-        return self._once(
-            key,
-            lambda: self._apply_classification(classification, rows, detail_type, received, key),
+        received = feedback.received_at or _iso(self._clock())
+        key = feedback.inbound_message_id or "|".join(
+            [feedback.classification.kind, received, *feedback.references.ses_message_ids]
         )
+        report = from_classification(
+            feedback.classification,
+            dedupe_key=f"feedback-mail:{key}",
+            received_at=received,
+            references=feedback.references,
+            inbound_message_id=feedback.inbound_message_id or None,
+        )
+        if report is None:
+            return FeedbackOutcome(OutcomeStatus.IGNORED)
+        return self.handle_report(report)
 
-    def _apply_classification(
-        self,
-        c: Classification,
-        rows: Iterable[RecipientResult],
-        detail_type: str,
-        received: str,
-        key: str,
-    ) -> RecordOutcome:
-        corr = self._correlate(None, c.original_message_id)
-        suppressed_count = 0
+    # ------------------------------------------------------------------ the one path
+
+    def handle_report(self, report: FeedbackReport) -> FeedbackOutcome:
+        """Deduplicate, correlate, verify, decide and publish one report (see module docs)."""
+        if self.idempotency is None:
+            return self._apply(report)
+        key = report.dedupe_key
+        if not self.idempotency.begin(key, IN_PROGRESS_SECONDS):
+            logger.info("duplicate feedback skipped", extra={"channel": str(report.channel)})
+            return FeedbackOutcome(OutcomeStatus.DUPLICATE)
+        try:
+            outcome = self._apply(report)
+        except BaseException:
+            self.idempotency.release(key)
+            raise
+        self.idempotency.complete(key, {"status": str(outcome.status)})
+        return outcome
+
+    def _apply(self, report: FeedbackReport) -> FeedbackOutcome:
+        corr = self._correlate(report)
+        trusted = report.channel is Channel.SES
+        rows: list[RecipientReport | None] = list(report.recipients)
+        if not rows and not trusted:
+            rows = [None]  # e.g. a redacted complaint: only the quoted mail names the recipient
+        timestamp = report.timestamp or _iso(self._clock())
+        suppressed = 0
         published: list[str] = []
-        targets: list[RecipientResult | None] = list(rows) or [None]
-        for row in targets:
-            address = row.address if row is not None else corr.recipient
-            suppressed, cls = False, None
-            decision: SuppressionDecision | None = None
-            if row is not None and address:
-                decision = decide_dsn_recipient(c.kind, row)
-                if c.kind == KIND_COMPLAINT:
-                    decision = decide_complaint(c.feedback_type)
-                suppressed, cls = self._apply_decision(
-                    address,
-                    decision,
-                    bounce_id=f"{key}:{address.lower()}",
-                    timestamp=received,
-                    source="dsn" if c.kind != KIND_COMPLAINT else "arf",
-                    reason=self._reason(decision, row.status, row.diagnostic),
+        unverified: list[tuple[UnverifiedReason, RecipientReport | None]] = []
+        not_address: list[tuple[str, str]] = []
+        for row in rows:
+            if not trusted:
+                why = verify_recipient(
+                    corr.sent,
+                    row.address if row is not None else None,
+                    quoted=not report.references.empty,
                 )
-                suppressed_count += int(suppressed and decision.action != ACTION_IGNORE)
-            detail: dict[str, Any] = {
-                **self._base_detail(corr, address, suppressed, cls),
-                "timestamp": received,
-                "channel": "mail",
-                "reporting_mta": c.reporting_mta,
-            }
-            if c.kind == KIND_COMPLAINT:
-                detail["complaint_type"] = c.feedback_type
-            elif row is not None:
-                detail.update(
-                    status=row.status,
-                    reason=row.reason,
-                    hard=row.hard,
-                    diagnostic=_clip(row.diagnostic),
-                )
-            if decision is not None:
-                detail["policy"] = decision.action
+                if why is not None:
+                    unverified.append((why, row))
+                    continue
+            if row is None:
+                assert corr.sent is not None  # verified without a named recipient
+                row = RecipientReport(corr.sent.recipient, report.kind)
+            decision = decide(row)
+            now_suppressed, cls = self._apply_decision(row.address, decision, report, timestamp)
+            if now_suppressed and decision.action is not PolicyAction.IGNORE:
+                suppressed += 1
+            if row.kind is FeedbackKind.BOUNCE and decision.action is PolicyAction.IGNORE:
+                not_address.append((domain_of(row.address), decision.reason))
+            detail_type = DETAIL_TYPES[row.kind]
+            detail = self._detail(report, corr, row, decision, now_suppressed, cls, timestamp)
             self.publisher.publish(detail_type, detail, EVENT_SOURCE)
             published.append(detail_type)
+        if unverified:
+            self._publish_unverified(report, corr, unverified, timestamp)
+            published.append(UNVERIFIED_DETAIL_TYPE)
         logger.info(
-            "mail feedback applied",
+            "feedback applied",
             extra={
-                "kind": c.kind,
-                "detector": c.detector,
-                "matched_by": corr.matched_by,
+                "channel": str(report.channel),
+                "event_type": report.event_type,
+                "detector": report.detector,
+                "ses_message_id": report.ses_message_id,
+                "matched_by": str(corr.matched_by),
                 "email_type": corr.email_type,
-                "suppressed": suppressed_count,
+                "domains": sorted({domain_of(a) for a in report.addresses})[:20],
+                "suppressed": suppressed,
+                "unverified": [str(w) for w, _ in unverified],
+                "not_address": [r for _, r in not_address],
             },
         )
-        return RecordOutcome("processed", suppressed_count, tuple(published))
+        return FeedbackOutcome(
+            OutcomeStatus.PROCESSED,
+            suppressed,
+            tuple(published),
+            tuple(w for w, _ in unverified),
+            tuple(not_address),
+        )
 
-    # ------------------------------------------------------------------ shared steps
+    # ------------------------------------------------------------------ steps
 
-    def _correlate(self, ses_message_id: str | None, message_id: str | None) -> Correlation:
-        if ses_message_id and self.sent_mail is not None:
-            sent = self.sent_mail.get(ses_message_id)
+    def _sent_record(self, references: References) -> SentMail | None:
+        if self.sent_mail is None:
+            return None
+        for ses_id in references.ses_message_ids:
+            sent = self.sent_mail.get(ses_id)
             if sent is not None:
-                return _from_sent(sent, message_id)
-        ref: MessageRef | None = parse_message_id(message_id or "", self.mail_domain)
-        if ref is not None and message_id and self.sent_mail is not None:
+                return sent
+        for message_id in references.our_message_ids:
             sent = self.sent_mail.get_by_message_id(message_id)
             if sent is not None:
-                return _from_sent(sent, message_id)
-        if ref is not None:
+                return sent
+        return None
+
+    def _correlate(self, report: FeedbackReport) -> Correlation:
+        sent = self._sent_record(report.references)
+        if sent is not None:
+            return Correlation.of_sent(sent)
+        if report.channel is not Channel.SES:
+            return Correlation()
+        for message_id in report.references.our_message_ids:
+            ref = parse_message_id(message_id, self.mail_domain)
+            if ref is None:
+                continue
             email_type = _KIND_TO_TYPE.get(ref.kind, ref.kind)
             info = EVENT_TYPES.get(email_type)
             return Correlation(
@@ -517,81 +459,151 @@ class FeedbackService:
                 aggregate_id=ref.aggregate_id,
                 email_class=info.email_class if info is not None else None,
                 message_id=message_id,
-                matched_by="message_id",
+                matched_by=MatchedBy.MESSAGE_ID,
             )
         return Correlation()
-
-    @staticmethod
-    def _base_detail(
-        corr: Correlation, address: str | None, suppressed: bool, cls: str | None
-    ) -> dict[str, Any]:
-        return {
-            "recipient": address,
-            "email_type": corr.email_type,
-            "order_id": corr.aggregate_id,
-            "aggregate_id": corr.aggregate_id,
-            "email_class": corr.email_class,
-            "message_id": corr.message_id,
-            "idempotency_key": corr.idempotency_key,
-            "source_event_id": corr.event_id,
-            "correlated": corr.matched_by != "none",
-            "matched_by": corr.matched_by,
-            "suppressed": suppressed,
-            "suppression_class": cls,
-        }
-
-    @staticmethod
-    def _reason(decision: SuppressionDecision, status: str | None, diag: str | None) -> str:
-        parts = [decision.reason]
-        if status:
-            parts.append(status)
-        if diag:
-            parts.append(diag[:200])
-        return " ".join(parts)
 
     def _apply_decision(
         self,
         address: str,
         decision: SuppressionDecision,
-        *,
-        bounce_id: str,
+        report: FeedbackReport,
         timestamp: str,
-        source: str,
-        reason: str,
     ) -> tuple[bool, str | None]:
         """Apply ``decision`` to ``address``; return (suppressed now, effective class)."""
         key = suppression_key(address)
         existing = self.suppressions.get(key)
-        now = self._clock().timestamp()
-        if existing is not None and existing.expired(now):
-            existing = None
-        if decision.action == ACTION_IGNORE or decision.suppression_class is None:
-            return existing is not None, existing.suppression_class if existing else None
-        if decision.action == ACTION_COUNT:
+        current = (existing is not None, existing.suppression_class if existing else None)
+        new_class = decision.suppression_class
+        if decision.action is PolicyAction.IGNORE or new_class is None:
+            return current
+        if decision.action is PolicyAction.COUNT:
             if self.counter is None:
-                return existing is not None, existing.suppression_class if existing else None
+                return current
+            bounce_id = f"{report.dedupe_key}:{key}"
             stamps = self.counter.record(key, bounce_id, timestamp, self.transient_window_days)
             if not threshold_reached(
                 stamps, self._clock(), self.transient_threshold, self.transient_window_days
             ):
-                return existing is not None, existing.suppression_class if existing else None
-        assert decision.action in (ACTION_SUPPRESS, ACTION_COUNT)
-        new_class = decision.suppression_class
-        if existing is not None and _RANK.get(existing.suppression_class, 3) >= _RANK.get(
-            new_class, 3
-        ):
-            return True, existing.suppression_class
+                return current
+        if keeps(existing, new_class):
+            return current
+        source = "ses-feedback" if report.channel is Channel.SES else "mail-feedback"
         self.suppressions.put(
             SuppressionEntry(
                 address=key,
                 suppression_class=new_class,
-                reason=reason[:300],
+                reason=self._entry_reason(decision, report, key),
                 since=_iso(self._clock()),
                 source=source,
             )
         )
         logger.info(
             "address suppressed",
-            extra={"domain": domain_of(key), "class": new_class, "source": source},
+            extra={"domain": domain_of(key), "class": str(new_class), "source": source},
         )
-        return True, new_class
+        return True, str(new_class)
+
+    @staticmethod
+    def _entry_reason(decision: SuppressionDecision, report: FeedbackReport, key: str) -> str:
+        row = next((r for r in report.recipients if suppression_key(r.address) == key), None)
+        parts = [decision.reason]
+        if row is not None and row.status:
+            parts.append(row.status)
+        if row is not None and row.diagnostic:
+            parts.append(row.diagnostic[:200])
+        return " ".join(parts)[:300]
+
+    def _base_detail(self, corr: Correlation, timestamp: str, channel: Channel) -> dict[str, Any]:
+        detail: dict[str, Any] = {
+            "version": DETAIL_VERSION,
+            "emailType": corr.email_type,
+            "aggregateId": corr.aggregate_id,
+            "emailClass": corr.email_class,
+            "messageId": corr.message_id,
+            "sesMessageId": corr.sent.ses_message_id if corr.sent else None,
+            "idempotencyKey": corr.sent.idempotency_key if corr.sent else None,
+            "sourceEventId": (corr.sent.event_id or None) if corr.sent else None,
+            "correlated": corr.matched_by is not MatchedBy.NONE,
+            "matchedBy": str(corr.matched_by),
+            "timestamp": timestamp,
+            "channel": str(channel),
+        }
+        spec = EVENT_TYPES.get(corr.email_type or "")
+        if spec is not None and spec.aggregate.startswith("order.") and corr.aggregate_id:
+            detail["orderId"] = corr.aggregate_id
+        return detail
+
+    def _detail(
+        self,
+        report: FeedbackReport,
+        corr: Correlation,
+        row: RecipientReport,
+        decision: SuppressionDecision,
+        suppressed: bool,
+        cls: str | None,
+        timestamp: str,
+    ) -> dict[str, Any]:
+        detail = self._base_detail(corr, timestamp, report.channel)
+        if report.ses_message_id:
+            detail["sesMessageId"] = report.ses_message_id
+        detail.update(
+            recipient=row.address,
+            verified=True,
+            suppressed=suppressed,
+            suppressionClass=cls,
+            policy=str(decision.action),
+        )
+        if report.feedback_id:
+            detail["feedbackId"] = report.feedback_id
+        if row.kind is FeedbackKind.BOUNCE:
+            detail.update(
+                status=row.status,
+                reason=row.reason,
+                hard=decision.action is PolicyAction.SUPPRESS,
+                diagnostic=_clip(row.diagnostic),
+            )
+            if row.bounce_type is not None:
+                detail.update(bounceType=row.bounce_type, bounceSubType=row.bounce_sub_type)
+        elif row.kind is FeedbackKind.COMPLAINT:
+            detail.update(complaintType=row.complaint_type, complaintSubType=row.complaint_sub_type)
+        elif row.kind is FeedbackKind.DELAY:
+            detail.update(delayType=row.delay_type, status=row.status, reason=row.reason)
+        if report.channel is Channel.MAIL:
+            detail["reportingMta"] = report.reporting_mta
+        return detail
+
+    def _publish_unverified(
+        self,
+        report: FeedbackReport,
+        corr: Correlation,
+        unverified: list[tuple[UnverifiedReason, RecipientReport | None]],
+        timestamp: str,
+    ) -> None:
+        reasons = sorted({str(w) for w, _ in unverified})
+        rows = [r for _, r in unverified if r is not None]
+        detail = self._base_detail(corr, timestamp, report.channel)
+        detail.update(
+            verified=False,
+            reason=reasons[0],
+            reasons=reasons,
+            kinds=sorted({str(r.kind) for r in rows} or {str(report.kind)}),
+            recipientCount=len(rows),
+            recipients=[r.address for r in rows[:MAX_UNVERIFIED_RECIPIENTS]],
+            recipientDomains=sorted({domain_of(r.address) for r in rows})[:50],
+            quotedMessageIds=list(report.references.our_message_ids[:5]),
+            quotedSesMessageIds=list(report.references.ses_message_ids[:5]),
+            reportingMta=report.reporting_mta,
+            detector=report.detector,
+            inboundMessageId=report.inbound_message_id,
+        )
+        self.publisher.publish(UNVERIFIED_DETAIL_TYPE, detail, EVENT_SOURCE)
+        logger.warning(
+            "unverified feedback: nobody suppressed",
+            extra={
+                "reasons": reasons,
+                "recipients": len(rows),
+                "detector": report.detector,
+                "inbound_message_id": report.inbound_message_id,
+            },
+        )

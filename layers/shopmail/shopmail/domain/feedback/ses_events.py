@@ -126,6 +126,12 @@ class FeedbackEvent:
         ``mail.source`` (our sender address).
     channel:
         ``eventbridge``, ``event_publishing`` or ``notification``.
+    topic_arn:
+        The SNS topic the event came through (``None`` when it was not wrapped by SNS).
+    bus_source:
+        The ``source`` of the EventBridge event it came in (``aws.ses``), if any.
+    configuration_set:
+        The configuration set SES names in ``mail.tags`` (``ses:configuration-set``).
     """
 
     kind: str
@@ -144,6 +150,9 @@ class FeedbackEvent:
     our_message_id: str | None = None
     source: str | None = None
     channel: str = "event_publishing"
+    topic_arn: str | None = None
+    bus_source: str | None = None
+    configuration_set: str | None = None
 
     @property
     def addresses(self) -> tuple[str, ...]:
@@ -195,13 +204,38 @@ def _load_json(value: Any, field_name: str) -> Any:
 def unwrap(event: Any) -> tuple[Mapping[str, Any], str]:
     """Remove the SQS/SNS/EventBridge wrapping; return the SES object and its channel.
 
+    (:func:`unwrap_with_topic` also returns the SNS topic the event came through.)
+
     Raises
     ------
     InvalidEventError
         The input is not a JSON object or a wrapper holds invalid JSON.
     """
+    obj, channel, _topic = unwrap_with_topic(event)
+    return obj, channel
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """What the wrapping said about where an SES object came from."""
+
+    channel: str = "event_publishing"
+    topic_arn: str | None = None
+    bus_source: str | None = None
+
+
+def unwrap_with_topic(event: Any) -> tuple[Mapping[str, Any], str, str | None]:
+    """:func:`unwrap`, plus the ``TopicArn`` of an SNS envelope on the way (or ``None``)."""
+    obj, envelope = unwrap_envelope(event)
+    return obj, envelope.channel, envelope.topic_arn
+
+
+def unwrap_envelope(event: Any) -> tuple[Mapping[str, Any], Envelope]:
+    """:func:`unwrap`, with what the wrappers said (:class:`Envelope`)."""
     obj = _load_json(event, "event")
     channel = "event_publishing"
+    topic: str | None = None
+    bus_source: str | None = None
     for _ in range(_MAX_UNWRAP):
         if not isinstance(obj, Mapping):
             raise InvalidEventError("the event is not a JSON object", field="event")
@@ -210,11 +244,14 @@ def unwrap(event: Any) -> tuple[Mapping[str, Any], str]:
         if "body" in obj and ("receiptHandle" in obj or "messageId" in obj or len(obj) == 1):
             obj = _load_json(obj["body"], "body")
         elif isinstance(obj.get("Sns"), Mapping):
+            topic = _str(obj["Sns"].get("TopicArn")) or topic
             obj = _load_json(obj["Sns"].get("Message"), "Sns.Message")
         elif "Message" in obj and ("Type" in obj or "TopicArn" in obj or len(obj) == 1):
+            topic = _str(obj.get("TopicArn")) or topic
             obj = _load_json(obj["Message"], "Message")
         elif "detail" in obj:
             channel = "eventbridge"
+            bus_source = _str(obj.get("source"))
             detail = _load_json(obj["detail"], "detail")
             if isinstance(detail, Mapping) and not (
                 "eventType" in detail or "notificationType" in detail
@@ -229,7 +266,7 @@ def unwrap(event: Any) -> tuple[Mapping[str, Any], str]:
         raise InvalidEventError("the event is not a JSON object", field="event")
     if "notificationType" in obj and "eventType" not in obj:
         channel = "notification"
-    return obj, channel
+    return obj, Envelope(channel, topic, bus_source)
 
 
 def _header_values(mail: Mapping[str, Any], names: frozenset[str]) -> list[str]:
@@ -308,7 +345,7 @@ def parse_feedback_event(event: Any) -> FeedbackEvent:
         Not a JSON object, no ``eventType``/``notificationType``, no ``mail.messageId``, or a
         bounce/complaint without recipients (``context["field"]`` names the field).
     """
-    obj, channel = unwrap(event)
+    obj, envelope = unwrap_envelope(event)
     type_field = "eventType" if "eventType" in obj else "notificationType"
     event_type = _str(obj.get(type_field))
     if not event_type:
@@ -325,6 +362,7 @@ def parse_feedback_event(event: Any) -> FeedbackEvent:
         raise InvalidEventError(f"a {event_type} event without its {key} object", field=key)
     detail = detail if isinstance(detail, Mapping) else {}
 
+    tags = _tags(mail)
     recipients: tuple[FeedbackRecipient, ...]
     if kind == KIND_BOUNCE:
         recipients = _recipients(detail.get("bouncedRecipients"))
@@ -362,8 +400,11 @@ def parse_feedback_event(event: Any) -> FeedbackEvent:
         ),
         delay_type=_str(detail.get("delayType")) if kind == KIND_DELAY else None,
         reject_reason=_str(detail.get("reason")) if kind == KIND_REJECT else None,
-        tags=_tags(mail),
+        tags=tags,
         our_message_id=_our_message_id(mail),
         source=_str(mail.get("source")),
-        channel=channel,
+        channel=envelope.channel,
+        topic_arn=envelope.topic_arn,
+        bus_source=envelope.bus_source,
+        configuration_set=(tags.get("ses:configuration-set") or (None,))[0],
     )

@@ -5,26 +5,30 @@ what a piece of feedback does to an address.
 """
 
 from shopmail.domain.suppression.entries import (
+    SuppressionClass,
     SuppressionEntry,
     is_blocked,
     parse_bypass_types,
     suppression_key,
 )
 from shopmail.domain.suppression.policy import (
+    PolicyAction,
     SuppressionDecision,
-    decide_bounce,
+    decide,
     decide_complaint,
-    decide_dsn_recipient,
+    keeps,
     threshold_reached,
 )
 
 __all__ = [
+    "PolicyAction",
+    "SuppressionClass",
     "SuppressionDecision",
     "SuppressionEntry",
-    "decide_bounce",
+    "decide",
     "decide_complaint",
-    "decide_dsn_recipient",
     "is_blocked",
+    "keeps",
     "parse_bypass_types",
     "suppression_key",
     "threshold_reached",

@@ -22,16 +22,36 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Final
 
-HARD_BOUNCE: Final = "hard_bounce"
-COMPLAINT: Final = "complaint"
-UNSUBSCRIBE: Final = "unsubscribe"
-TRANSIENT_BOUNCES: Final = "transient_bounces"
-MANUAL: Final = "manual"
+
+class SuppressionClass(StrEnum):
+    """Why an address is suppressed (stored as the item's ``class``)."""
+
+    HARD_BOUNCE = "hard_bounce"
+    COMPLAINT = "complaint"
+    UNSUBSCRIBE = "unsubscribe"
+    TRANSIENT_BOUNCES = "transient_bounces"
+    MANUAL = "manual"
+
+    @classmethod
+    def of(cls, value: str) -> SuppressionClass | None:
+        """The member named ``value``, or ``None`` for a class this version does not know."""
+        try:
+            return cls(value)
+        except ValueError:
+            return None
+
+
+HARD_BOUNCE: Final = SuppressionClass.HARD_BOUNCE
+COMPLAINT: Final = SuppressionClass.COMPLAINT
+UNSUBSCRIBE: Final = SuppressionClass.UNSUBSCRIBE
+TRANSIENT_BOUNCES: Final = SuppressionClass.TRANSIENT_BOUNCES
+MANUAL: Final = SuppressionClass.MANUAL
 
 #: Classes that only suppress marketing mail.
-MARKETING_ONLY: Final = frozenset({UNSUBSCRIBE})
+MARKETING_ONLY: Final = frozenset({SuppressionClass.UNSUBSCRIBE})
 
 
 @dataclass(frozen=True, slots=True)

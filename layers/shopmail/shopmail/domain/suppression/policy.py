@@ -1,22 +1,47 @@
-"""When feedback about our mail suppresses an address (SES events and DSN/ARF mail alike).
+"""When feedback about our mail suppresses an address: only for the address's own fault.
 
-| feedback | decision |
-| --- | --- |
-| Permanent / any (General, NoEmail, Suppressed, OnAccountSuppressionList) | ``hard_bounce`` |
-| Transient / MessageTooLarge, ContentRejected, AttachmentRejected | ignore (fix the content) |
-| Transient / General, MailboxFull (other), Undetermined | count: N -> ``transient_bounces`` |
-| Complaint (any) | suppress, class ``complaint`` (the sender decides per email type) |
-| DSN recipient ``hard`` | suppress now, ``hard_bounce`` |
-| DSN recipient refused for policy/content/sender reasons | ignore |
-| DSN recipient soft (mailbox full, expired, system, unknown) | count |
-| ARF complaint | suppress, ``complaint`` |
+A suppression is a promise to the shop: the address is never mailed again (but for the bypass
+types), so only evidence that *the address itself* is dead may cause one. Everything that is
+about our side (our IP or domain on a blocklist, our sender, relay or authentication refusals),
+about the message (content, spam or virus verdicts, size) or about the path (network, DNS,
+expiry, rate limits) is recorded and counted per recipient domain and reason, and never
+suppresses the recipient.
+
+The decision for one recipient of a bounce (:func:`decide`), in this order:
+
+1. A complaint suppresses (class ``complaint``), except an ARF ``not-spam`` report.
+2. Deliveries and delays never suppress (a delay is not a bounce; SES reports the final
+   bounce separately).
+3. SES's own verdicts that already name the address: ``Permanent/NoEmail`` and an address on
+   SES's suppression lists (``Permanent/Suppressed``, ``OnAccountSuppressionList``) suppress.
+4. A permanent failure whose evidence says the address is dead (``hard``, decided by the
+   classifier from the SMTP stage, the full enhanced status, the reply code and the diagnostic
+   text) suppresses (class ``hard_bounce``). SES's ``Permanent/General`` is read the same way:
+   its diagnostic decides, and one that names a cause outside the address does not suppress.
+5. A failure for a reason that *can* mean a dead address when it persists (a mailbox that is
+   full or disabled for weeks, a recipient reported unknown in a 4xx) is counted; N of them
+   within the window suppress (class ``transient_bounces``).
+6. Everything else is ignored for the recipient (and counted as a non-address bounce).
+
+* ``user_unknown``, ``host_unknown``, ``mailbox_disabled``, ``syntax``: suppress when hard;
+  otherwise ``user_unknown`` and ``mailbox_disabled`` are counted*, the others ignored;
+* ``mailbox_full``: counted (permanent or transient; hard only if the classifier says so);
+* ``blocked``, ``spam_detected``, ``virus_detected``, ``content_rejected``,
+  ``message_too_large``, ``auth_failure``, ``policy``, ``relay_denied``, ``rate_limited``,
+  ``network``, ``system``, ``expired``, ``other``: ignored (suppress only if hard).
+
+``*`` ``host_unknown`` (a DNS answer that may be temporary) and ``syntax`` (a protocol error
+unless hard) are not counted. The classifier sets ``hard`` only for address reasons; the policy
+acts on its verdict for every reason, so ``hard`` is exactly what suppresses.
 
 Example
 -------
->>> decide_bounce("Permanent", "General").action
-'suppress'
->>> decide_bounce("Transient", "MessageTooLarge").action
-'ignore'
+>>> decide(RecipientReport("a@example.org", FeedbackKind.BOUNCE, reason="user_unknown",
+...     hard=True)).action
+<PolicyAction.SUPPRESS: 'suppress'>
+>>> decide(RecipientReport("a@example.org", FeedbackKind.BOUNCE, reason="blocked",
+...     hard=False)).action
+<PolicyAction.IGNORE: 'ignore'>
 >>> threshold_reached(["2026-01-01T00:00:00Z"] * 3, "2026-01-02T00:00:00Z", 3, 30)
 True
 """
@@ -26,34 +51,40 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Final
 
-from shopmail.domain.feedback.model import KIND_BOUNCE, KIND_COMPLAINT, RecipientResult
+from shopmail.domain.feedback.report import FeedbackKind, RecipientReport
+from shopmail.domain.suppression.entries import SuppressionClass, SuppressionEntry
 
-ACTION_SUPPRESS: Final = "suppress"
-ACTION_COUNT: Final = "count"
-ACTION_IGNORE: Final = "ignore"
 
-CLASS_HARD_BOUNCE: Final = "hard_bounce"
-CLASS_TRANSIENT_BOUNCES: Final = "transient_bounces"
-CLASS_COMPLAINT: Final = "complaint"
+class PolicyAction(StrEnum):
+    """What a piece of feedback does to an address."""
 
-_CONTENT_SUBTYPES: Final = frozenset({"messagetoolarge", "contentrejected", "attachmentrejected"})
-# DSN reasons where the address is fine but the message or the sender was refused.
-_NOT_ADDRESS_REASONS: Final = frozenset(
-    {
-        "message_too_large",
-        "content_rejected",
-        "spam_detected",
-        "virus_detected",
-        "blocked",
-        "auth_failure",
-        "policy",
-        "relay_denied",
-        "rate_limited",
-        "syntax",
-    }
+    SUPPRESS = "suppress"  # now
+    COUNT = "count"  # a transient bounce: N within the window suppress
+    IGNORE = "ignore"  # never for this address (counted as a non-address bounce)
+
+
+#: Reasons that say the address itself is dead when the failure is permanent.
+ADDRESS_REASONS: Final = frozenset({"user_unknown", "host_unknown", "mailbox_disabled", "syntax"})
+#: Reasons that can mean a dead address when they persist: counted towards the threshold.
+COUNTED_REASONS: Final = frozenset({"mailbox_full", "mailbox_disabled", "user_unknown"})
+#: SES bounce sub-types that name the address itself.
+_SES_ADDRESS_SUBTYPES: Final = frozenset({"noemail", "suppressed", "onaccountsuppressionlist"})
+#: SES transient sub-types about the content, never the address.
+_SES_CONTENT_SUBTYPES: Final = frozenset(
+    {"messagetoolarge", "contentrejected", "attachmentrejected"}
 )
+
+# How strong a suppression class is: a weaker entry is replaced, a stronger one kept.
+_RANK: Final = {
+    SuppressionClass.UNSUBSCRIBE: 0,
+    SuppressionClass.TRANSIENT_BOUNCES: 1,
+    SuppressionClass.HARD_BOUNCE: 2,
+    SuppressionClass.COMPLAINT: 2,
+    SuppressionClass.MANUAL: 3,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,55 +94,105 @@ class SuppressionDecision:
     Attributes
     ----------
     action:
-        ``suppress`` (now), ``count`` (a transient bounce: suppress after N in the window) or
-        ``ignore``.
+        :class:`PolicyAction`.
     suppression_class:
-        ``hard_bounce``, ``transient_bounces`` (for ``count``: the class used once the
-        threshold is reached) or ``complaint``; ``None`` for ``ignore``.
+        The class written (for ``count``: once the threshold is reached); ``None`` for
+        ``ignore``.
     reason:
-        A short log-safe reason (``Permanent/General``, ``user_unknown``, ``abuse`` ...).
+        A short log-safe reason (``user_unknown``, ``Permanent/General``, ``abuse`` ...).
     """
 
-    action: str
-    suppression_class: str | None
+    action: PolicyAction
+    suppression_class: SuppressionClass | None
     reason: str
 
+    @property
+    def suppresses(self) -> bool:
+        """Whether the decision can lead to a suppression (now or after counting)."""
+        return self.action is not PolicyAction.IGNORE
 
-def decide_bounce(bounce_type: str | None, sub_type: str | None) -> SuppressionDecision:
-    """The decision for an SES bounce of ``bounce_type`` / ``sub_type``."""
-    btype = (bounce_type or "Undetermined").strip()
-    sub = (sub_type or "Undetermined").strip()
-    reason = f"{btype}/{sub}"
-    if btype.lower() == "permanent":
-        return SuppressionDecision(ACTION_SUPPRESS, CLASS_HARD_BOUNCE, reason)
-    if btype.lower() == "transient" and sub.replace(" ", "").lower() in _CONTENT_SUBTYPES:
-        return SuppressionDecision(ACTION_IGNORE, None, reason)
-    return SuppressionDecision(ACTION_COUNT, CLASS_TRANSIENT_BOUNCES, reason)
+
+def _ignore(reason: str) -> SuppressionDecision:
+    return SuppressionDecision(PolicyAction.IGNORE, None, reason)
+
+
+def _suppress(cls: SuppressionClass, reason: str) -> SuppressionDecision:
+    return SuppressionDecision(PolicyAction.SUPPRESS, cls, reason)
+
+
+def _count(reason: str) -> SuppressionDecision:
+    return SuppressionDecision(PolicyAction.COUNT, SuppressionClass.TRANSIENT_BOUNCES, reason)
 
 
 def decide_complaint(feedback_type: str | None) -> SuppressionDecision:
     """The decision for a complaint (SES or ARF); ``not-spam`` reports are ignored."""
     ftype = (feedback_type or "complaint").strip().lower()
     if ftype == "not-spam":
-        return SuppressionDecision(ACTION_IGNORE, None, ftype)
-    return SuppressionDecision(ACTION_SUPPRESS, CLASS_COMPLAINT, ftype)
+        return _ignore(ftype)
+    return _suppress(SuppressionClass.COMPLAINT, ftype)
 
 
-def decide_dsn_recipient(kind: str, recipient: RecipientResult) -> SuppressionDecision:
-    """The decision for one recipient row of a classified DSN/ARF message.
+def decide_reason(reason: str | None, *, permanent: bool, hard: bool | None) -> SuppressionDecision:
+    """The decision for a bounce of ``reason`` (rows 4-6 of the module's table).
 
-    ``kind`` is the classification kind; only bounces and complaints can suppress (delays,
-    auto-replies and delivery reports are ignored).
+    Parameters
+    ----------
+    reason
+        The coarse reason (``None``: unknown, read as ``other``).
+    permanent
+        Whether the failure was permanent (``action: failed``, 5xx).
+    hard
+        The classifier's verdict that the address itself is dead.
     """
-    if kind == KIND_COMPLAINT:
-        return decide_complaint(None)
-    if kind != KIND_BOUNCE:
-        return SuppressionDecision(ACTION_IGNORE, None, kind)
-    if recipient.hard is True:
-        return SuppressionDecision(ACTION_SUPPRESS, CLASS_HARD_BOUNCE, recipient.reason)
-    if recipient.reason in _NOT_ADDRESS_REASONS:
-        return SuppressionDecision(ACTION_IGNORE, None, recipient.reason)
-    return SuppressionDecision(ACTION_COUNT, CLASS_TRANSIENT_BOUNCES, recipient.reason)
+    name = reason or "other"
+    if permanent and hard is True:
+        return _suppress(SuppressionClass.HARD_BOUNCE, name)
+    if name in COUNTED_REASONS:
+        return _count(name)
+    return _ignore(name)
+
+
+def _decide_ses_bounce(report: RecipientReport) -> SuppressionDecision:
+    btype = (report.bounce_type or "Undetermined").strip()
+    sub = (report.bounce_sub_type or "Undetermined").strip()
+    label = f"{btype}/{sub}"
+    sub_key = sub.replace(" ", "").lower()
+    if btype.lower() == "permanent":
+        if sub_key in _SES_ADDRESS_SUBTYPES:
+            return _suppress(SuppressionClass.HARD_BOUNCE, label)
+        if report.reason not in (None, "other") and report.hard is not True:
+            # SES's "General" with a diagnostic that names a cause outside the address
+            return decide_reason(report.reason, permanent=True, hard=False)
+        return _suppress(SuppressionClass.HARD_BOUNCE, label)
+    if sub_key in _SES_CONTENT_SUBTYPES:
+        return _ignore(label)
+    if sub_key == "mailboxfull":
+        return _count("mailbox_full")
+    return decide_reason(report.reason, permanent=False, hard=False)
+
+
+def decide(report: RecipientReport) -> SuppressionDecision:
+    """The decision for one recipient of verified or trusted feedback (see the module docs)."""
+    if report.kind is FeedbackKind.COMPLAINT:
+        return decide_complaint(report.complaint_type)
+    if report.kind is not FeedbackKind.BOUNCE:
+        return _ignore(str(report.kind))
+    if report.bounce_type is not None:
+        return _decide_ses_bounce(report)
+    return decide_reason(report.reason, permanent=True, hard=report.hard)
+
+
+def keeps(existing: SuppressionEntry | None, new_class: SuppressionClass) -> bool:
+    """Whether ``existing`` stays as it is when feedback asks for ``new_class``.
+
+    A stronger or equal class is kept (a complaint is never downgraded to a transient-bounce
+    entry; a manual entry is never overwritten); a weaker one is replaced.
+    """
+    if existing is None:
+        return False
+    known = SuppressionClass.of(existing.suppression_class)
+    current = _RANK[known] if known is not None else _RANK[SuppressionClass.MANUAL]
+    return current >= _RANK[new_class]
 
 
 def parse_timestamp(value: str | dt.datetime | None) -> dt.datetime | None:

@@ -335,19 +335,33 @@ class FeedbackAction:
         sink = ctx.ports.feedback
         if sink is None:
             raise RouteConfigError("feedback: no feedback sink configured", route=ctx.route)
-        meta = {
-            "message_id": ctx.envelope.message_id,
-            "received_at": ctx.envelope.timestamp or None,
-        }
-        status = sink.apply(classification, meta)
+        from shopmail.domain.feedback.outcome import MailFeedback
+        from shopmail.domain.feedback.references import find_references
+
+        references = find_references(
+            ctx.message,
+            ctx.settings.mail_domain or None,
+            extra=(classification.original_message_id or "",),
+        )
+        outcome = sink.apply(
+            MailFeedback(
+                classification,
+                references,
+                inbound_message_id=ctx.envelope.message_id,
+                received_at=ctx.envelope.timestamp or None,
+            )
+        )
         return ActionOutcome(
             self.name,
             ActionStatus.DONE,
             {
                 "kind": kind,
-                "status": status,
+                "status": str(outcome.status),
                 "detector": classification.detector,
                 "recipients": len(classification.recipients),
+                "suppressed": outcome.suppressed,
+                "unverified": [str(r) for r in outcome.unverified],
+                "not_address": [list(p) for p in outcome.not_address],
             },
         )
 

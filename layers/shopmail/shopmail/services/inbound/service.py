@@ -62,6 +62,15 @@ class InboundResult:
     duplicates: int = 0
     dead_lettered: int = 0
     errors: list[dict[str, Any]] = field(default_factory=list)
+    #: Mail-borne feedback: recipients that did not count (by reason), and bounces the policy
+    #: did not hold against the address (by recipient domain and reason).
+    feedback_unverified: Counter[str] = field(default_factory=Counter)
+    feedback_not_address: Counter[tuple[str, str]] = field(default_factory=Counter)
+
+    def count_feedback(self, info: Mapping[str, Any]) -> None:
+        """Add what a ``feedback`` action reported (its outcome's ``info``)."""
+        self.feedback_unverified.update(str(r) for r in info.get("unverified", ()))
+        self.feedback_not_address.update((str(d), str(r)) for d, r in info.get("not_address", ()))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly summary."""
@@ -72,6 +81,10 @@ class InboundResult:
             "duplicates": self.duplicates,
             "dead_lettered": self.dead_lettered,
             "errors": self.errors,
+            "feedback_unverified": dict(self.feedback_unverified),
+            "feedback_not_address": {
+                f"{d}|{r}": n for (d, r), n in self.feedback_not_address.items()
+            },
         }
 
 
@@ -255,6 +268,8 @@ class InboundService:
                 logger.info("action already done", extra=ctx.log_extra(action=name))
             elif outcome.status is ActionStatus.DONE:
                 result.actions[name] += 1
+                if name is ActionName.FEEDBACK:
+                    result.count_feedback(outcome.info)
                 logger.info("action done", extra=ctx.log_extra(action=name, **outcome.info))
             else:
                 result.skipped[name] += 1
