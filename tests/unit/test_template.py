@@ -241,12 +241,12 @@ def test_every_dead_letter_queue_has_an_alarm(cfn_template: dict[str, Any]) -> N
     watched = {
         a["Properties"]["Dimensions"][0]["Value"]["Fn::GetAtt"][0]
         for a in alarms
-        if a["Properties"]["MetricName"] == "ApproximateNumberOfMessagesVisible"
+        if a["Properties"].get("MetricName") == "ApproximateNumberOfMessagesVisible"
     }
     assert watched == set(DEAD_LETTER_QUEUES)
     for alarm in alarms:
         p = alarm["Properties"]
-        if p["MetricName"] == "ApproximateNumberOfMessagesVisible":
+        if p.get("MetricName") == "ApproximateNumberOfMessagesVisible":
             assert p["Threshold"] == 0
             assert p["ComparisonOperator"] == "GreaterThanThreshold"
         assert p["AlarmActions"] == [{"Ref": "AlarmTopic"}]
@@ -473,7 +473,7 @@ def test_reputation_and_configuration_alarms(cfn_template: dict[str, Any]) -> No
     errors = {
         p["Properties"]["Dimensions"][0]["Value"]["Ref"]
         for p in _of_type(cfn_template, "AWS::CloudWatch::Alarm").values()
-        if p["Properties"]["MetricName"] == "Errors"
+        if p["Properties"].get("MetricName") == "Errors"
     }
     assert errors == {"InboundFunction", "OutboundFunction", "FeedbackFunction"}
     topic = _props(cfn_template, "AlarmTopic")
@@ -571,6 +571,41 @@ def test_configuration_error_alarm_matches_powertools_metrics(cfn_template: dict
     alarm = _props(cfn_template, "OutboundConfigurationErrorAlarm")
     assert alarm["Namespace"] == env["POWERTOOLS_METRICS_NAMESPACE"]
     assert alarm["Dimensions"] == [{"Name": "service", "Value": env["POWERTOOLS_SERVICE_NAME"]}]
+
+
+def test_blocked_by_provider_alarm_watches_both_feedback_paths(
+    cfn_template: dict[str, Any],
+) -> None:
+    """SES events (feedback function) and DSN mail (inbound function) both emit
+    BlockedByProvider with their own service dimension; the alarm sums both, hourly, sustained
+    over three hours, at the BlockedAlarmThreshold parameter."""
+    alarm = _props(cfn_template, "DeliverabilityBlockedAlarm")
+    stats = {m["Id"]: m["MetricStat"] for m in alarm["Metrics"] if "MetricStat" in m}
+    services = set()
+    for stat in stats.values():
+        metric = stat["Metric"]
+        assert (metric["Namespace"], metric["MetricName"]) == ("shopmail", "BlockedByProvider")
+        services.add(metric["Dimensions"][0]["Value"])
+        assert stat["Period"] == 3600 and stat["Stat"] == "Sum"
+    expected = {
+        _env(cfn_template, fn)["POWERTOOLS_SERVICE_NAME"]
+        for fn in ("FeedbackFunction", "InboundFunction")
+    }
+    assert services == expected
+    (expression,) = [m for m in alarm["Metrics"] if "Expression" in m]
+    assert all(i in expression["Expression"] for i in stats) and expression["ReturnData"]
+    assert alarm["EvaluationPeriods"] == alarm["DatapointsToAlarm"] == 3
+    assert alarm["Threshold"] == {"Ref": "BlockedAlarmThreshold"}
+    assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+
+
+def test_feedback_trust_settings_reach_the_functions(cfn_template: dict[str, Any]) -> None:
+    feedback = _env(cfn_template, "FeedbackFunction")
+    assert feedback["SES_CONFIGURATION_SET"] == {"Ref": "ConfigurationSet"}
+    assert feedback["FEEDBACK_TOPIC_ARNS"] == {"Fn::Join": [",", {"Ref": "FeedbackTopicArns"}]}
+    inbound = _env(cfn_template, "InboundFunction")
+    for name in ("SENT_MAIL_TABLE", "SUPPRESSION_TABLE", "TRANSIENT_BOUNCE_THRESHOLD"):
+        assert name in inbound, name
 
 
 def test_stack_is_limited_to_ses_receiving_regions(cfn_template: dict[str, Any]) -> None:
