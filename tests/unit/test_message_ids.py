@@ -36,3 +36,16 @@ def test_foreign_domain_and_garbage() -> None:
     assert parse_message_id("<CAF=abc@mail.gmail.com>") is None
     refs = find_message_refs(["<a@b> " + mid, mid], "shop.example")
     assert [r.aggregate_id for r in refs] == ["1"]
+
+
+def test_keyed_digest_cannot_be_computed_without_the_key() -> None:
+    from shopmail.domain.outbound.message_ids import make_message_id, parse_message_id
+
+    key = "OrderPlaced:ORD-1:kunde@example.org"
+    plain = make_message_id("OrderPlaced", "ORD-1", key, "shop.example")
+    keyed = make_message_id("OrderPlaced", "ORD-1", key, "shop.example", key="stack-secret")
+    other = make_message_id("OrderPlaced", "ORD-1", key, "shop.example", key="other-stack")
+    assert len({plain, keyed, other}) == 3
+    assert keyed == make_message_id("OrderPlaced", "ORD-1", key, "shop.example", key="stack-secret")
+    ref = parse_message_id(keyed, "shop.example")
+    assert ref is not None and ref.aggregate_id == "ORD-1"  # replies still thread

@@ -126,6 +126,15 @@ def test_message_id_is_deterministic_and_names_the_order() -> None:
     assert build(validate(other)).message_id != first.message_id
 
 
+def test_message_id_digest_is_keyed_with_the_stack_key() -> None:
+    ev = validate(sample("OrderShipped"))
+    keyed = dataclasses.replace(SETTINGS, message_id_key="stack-key")
+    first, second = build(ev), build(ev, keyed)
+    assert first.message_id != second.message_id
+    assert first.message_id.split(".")[:3] == second.message_id.split(".")[:3]  # kind, order
+    assert second.message_id.encode() in second.raw
+
+
 def test_no_configuration_set_header_when_not_configured() -> None:
     built = build(validate(sample("OrderPlaced")), Settings(mail_domain="shop.example"))
     assert parse(built.raw)["X-SES-CONFIGURATION-SET"] is None

@@ -51,6 +51,7 @@ ENV_NAMES: dict[str, str] = {
     "outbound_dlq_url": "OUTBOUND_DLQ_URL",
     "suppression_bypass_types": "SUPPRESSION_BYPASS_TYPES",
     "feedback_topic_arns": "FEEDBACK_TOPIC_ARNS",
+    "message_id_key": "MESSAGE_ID_KEY",
     "aws_endpoint_url": "AWS_ENDPOINT_URL",
     "service_name": "POWERTOOLS_SERVICE_NAME",
     "metrics_namespace": "POWERTOOLS_METRICS_NAMESPACE",
@@ -118,6 +119,8 @@ class Settings:
     #: Comma-separated SNS topic ARNs whose SES notifications the feedback function accepts
     #: (``""``: none; SES events from the default bus, ``source: aws.ses``, need no topic).
     feedback_topic_arns: str = ""
+    #: Key of our Message-IDs' digest (per stack; ``""``: unkeyed SHA-256).
+    message_id_key: str = field(default="", repr=False)
     #: An endpoint for every AWS client (moto locally); ``""`` = the real AWS endpoints.
     aws_endpoint_url: str = ""
     #: Powertools' service name and metrics namespace (``""``: the function's default name).

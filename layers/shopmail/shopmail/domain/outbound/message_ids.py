@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -67,8 +68,14 @@ def decode_aggregate(token: str) -> str:
     return base64.b32decode(body).decode("utf-8", errors="replace")
 
 
-def make_message_id(kind: str, aggregate_id: str, idempotency_key: str, mail_domain: str) -> str:
+def make_message_id(
+    kind: str, aggregate_id: str, idempotency_key: str, mail_domain: str, *, key: str = ""
+) -> str:
     """Build the deterministic Message-ID of one outbound mail.
+
+    The digest is keyed (HMAC-SHA-256 with ``key``, the stack's ``MESSAGE_ID_KEY``) so that
+    nobody outside the stack can compute the id of a mail to a given customer and quote it in
+    a forged bounce report; without a key it is a plain SHA-256 (local tools, tests).
 
     Parameters
     ----------
@@ -80,9 +87,15 @@ def make_message_id(kind: str, aggregate_id: str, idempotency_key: str, mail_dom
         The business key of the mail (``type:aggregate[:version]:recipient``).
     mail_domain
         The shop's mail domain (right-hand side of the id).
+    key
+        The secret of the digest (``""``: unkeyed).
     """
     k = re.sub(r"[^a-z0-9]", "", kind.lower())[:40] or "mail"
-    digest = hashlib.sha256(idempotency_key.encode("utf-8")).hexdigest()[:16]
+    data = idempotency_key.encode("utf-8")
+    if key:
+        digest = hmac.new(key.encode("utf-8"), data, hashlib.sha256).hexdigest()[:16]
+    else:
+        digest = hashlib.sha256(data).hexdigest()[:16]
     return f"<sm.{k}.{encode_aggregate(aggregate_id)}.{digest}@{mail_domain}>"
 
 

@@ -218,7 +218,13 @@ def build_message(
         The built message breaks a relay rule (a construction bug; never expected).
     """
     key = idempotency_key(event)
-    message_id = make_message_id(event.detail_type, event.aggregate_id, key, settings.mail_domain)
+    message_id = make_message_id(
+        event.detail_type,
+        event.aggregate_id,
+        key,
+        settings.mail_domain,
+        key=settings.message_id_key,
+    )
     stream = "marketing_from" if event.email_class == "marketing" else "transactional_from"
     sender = _address(getattr(settings, stream), stream)
     reply_to = _address(settings.support_address, "support_address")
