@@ -86,4 +86,4 @@ def test_preview_writes_html_and_text(tmp_path: Path, capsys: pytest.CaptureFixt
     assert text.startswith("Subject: Refund for your order 100234\n")
     assert "Refund for your order 100234" in capsys.readouterr().out
     text = (out / "OrderShipped.fr.txt").read_text(encoding="utf-8")
-    assert text.startswith("Subject: Votre commande n° 100234 est en route\n")
+    assert text.startswith("Subject: Votre commande n°\xa0100234 est en route\n")

@@ -128,7 +128,7 @@ class RenderedMail:
     Attributes
     ----------
     subject
-        One line, whitespace collapsed (not yet RFC 2047 encoded).
+        One line, whitespace collapsed except no-break spaces (not yet RFC 2047 encoded).
     text, html
         The two alternatives.
     attachments_refs
@@ -222,7 +222,7 @@ def render(
         ) from None
     try:
         subject = _subject_template(catalog.root, language, subject_source).render(context)
-        subject = " ".join(subject.split())
+        subject = _SUBJECT_SPACE.sub(" ", subject).strip()
         context["subject"] = subject
         text = env.get_template(f"{event.template}.txt").render(context)
         html = env.get_template(f"{event.template}.html").render(context)
@@ -451,6 +451,9 @@ def _attachments(event: ShopEvent, detail: Mapping[str, Any]) -> tuple[Attachmen
 
 
 _BLANKS = re.compile(r"\n{3,}")
+#: Runs of white space in a subject, except the no-break spaces a language sets on purpose
+#: (French "n° 123", "message : ...").
+_SUBJECT_SPACE = re.compile(r"[^\S\u00a0\u202f\u2007]+")
 
 
 def _tidy_text(text: str) -> str:
