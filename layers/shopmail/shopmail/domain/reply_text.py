@@ -118,15 +118,19 @@ def _is_quoted(line: str) -> bool:
     return line.lstrip().startswith(">")
 
 
-def _quote_header_length(lines: list[str], start: int) -> int:
-    """Number of lines (1-3) forming a quote header at ``start``, or 0."""
+def _quote_header_length(lines: list[str], start: int, colon: list[bool]) -> int:
+    """Number of lines (1-3) forming a quote header at ``start``, or 0.
+
+    ``colon[i]`` tells whether line ``i`` ends with a colon, as every quote header does.
+    """
+    stop = min(len(lines), start + _MAX_HEADER_LINES)
+    if not any(colon[start:stop]):
+        return 0
     first = lines[start].strip()
     if not first or _is_quoted(first) or not (_SIGNAL.search(first) or _OPENER.match(first)):
         return 0
     joined = ""
-    for count in range(1, _MAX_HEADER_LINES + 1):
-        if start + count > len(lines):
-            break
+    for count in range(1, stop - start + 1):
         part = lines[start + count - 1].strip()
         if count > 1 and (not part or _is_quoted(part)):
             break
@@ -143,6 +147,8 @@ def _quote_header_length(lines: list[str], start: int) -> int:
 def _is_header_block(lines: list[str], start: int) -> bool:
     """An Outlook-style block of header fields (see the module docs)."""
     line = lines[start]
+    if ":" not in line:
+        return False
     if _BLOCK_FROM.match(line):
         fields = sum(1 for ln in lines[start + 1 : start + 7] if _BLOCK_FIELD.match(ln))
         return fields >= 2
@@ -173,18 +179,19 @@ def strip_reply(text: str) -> str:
         messages or signatures; leading and trailing blank lines removed.
     """
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    colon = [line.rstrip().endswith(":") for line in lines]
     out: list[str] = []
     index = 0
     while index < len(lines):
         line = lines[index]
-        header = _quote_header_length(lines, index)
+        header = _quote_header_length(lines, index, colon)
         if header:
             after = _next_content(lines, index + header)
             if after < len(lines) and _is_quoted(lines[after]):
                 index += header  # the quote follows; inline replies after it are kept
                 continue
             break  # the original follows unquoted: everything from here is old text
-        if _ORIGINAL_MESSAGE.match(line) or _is_header_block(lines, index):
+        if ("--" in line and _ORIGINAL_MESSAGE.match(line)) or _is_header_block(lines, index):
             while out and (not out[-1].strip() or _SEPARATOR.match(out[-1])):
                 out.pop()
             break
