@@ -215,7 +215,6 @@ def test_a_language_file_overrides_the_shared_one_for_that_language_only(
 
 
 def test_a_template_only_one_language_has_falls_back_for_the_others(templates: Path) -> None:
-    (templates / "de" / "Notice.html").unlink(missing_ok=True)
     for name in ("Notice.html", "Notice.txt"):
         shutil.move(str(templates / name), str(templates / "de" / name))
     catalog = load_catalog(templates)
