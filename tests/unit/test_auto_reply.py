@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 from email import message_from_bytes, policy
+from pathlib import Path
 
 import pytest
 from shopmail.domain.auto_reply import (
@@ -12,10 +15,12 @@ from shopmail.domain.auto_reply import (
     build_auto_reply,
     detect_language,
     guess_language,
+    load_texts,
     render_body,
     resolve_template,
 )
 from shopmail.domain.message import Address, Envelope, InboundMessage
+from shopmail.domain.rendering import TEMPLATE_DIR, available_languages
 from shopmail.errors import InvalidRecipientError
 
 ENV = Envelope("sesid9", "kim@example.org", ("support@shop.example",))
@@ -89,9 +94,25 @@ def _reply(message: InboundMessage, **kw: str) -> tuple[str, str, str]:
     return str(parsed["Subject"]), str(parsed["Content-Language"]), parsed.get_content()
 
 
-def test_the_seven_languages() -> None:
-    assert LANGUAGES == ("de", "en", "fr", "it", "es", "nl", "pl")
+def test_the_seven_languages_come_from_the_template_folders() -> None:
+    assert LANGUAGES == ("de", "en", "es", "fr", "it", "nl", "pl")  # German, English first
     assert set(TEMPLATES) == {"acknowledgement", "return"}
+    assert set(load_texts(TEMPLATE_DIR)) == set(available_languages())
+
+
+def test_a_dropped_in_folder_adds_a_reply_language(tmp_path: Path) -> None:
+    shutil.copytree(TEMPLATE_DIR / "en", tmp_path / "en")
+    (tmp_path / "sv").mkdir()
+    swedish = json.loads((TEMPLATE_DIR / "en" / "strings.json").read_text(encoding="utf-8"))
+    swedish["auto_reply"]["greeting"] = "Hej,"
+    (tmp_path / "sv" / "strings.json").write_text(json.dumps(swedish), encoding="utf-8")
+    (tmp_path / "da").mkdir()
+    broken = dict(swedish, auto_reply={"greeting": "Hej,"})
+    (tmp_path / "da" / "strings.json").write_text(json.dumps(broken), encoding="utf-8")
+    texts = load_texts(tmp_path)
+    assert list(texts) == ["en", "sv"]  # the incomplete Danish section is skipped
+    assert texts["sv"].greeting == "Hej,"
+    assert texts["sv"].paragraphs["return"] == TEXTS["en"].paragraphs["return"]
 
 
 @pytest.mark.parametrize("language", ["de", "en", "fr", "it", "es", "nl", "pl"])

@@ -91,10 +91,17 @@ def strings(language: str) -> dict[str, Any]:
 def english_sentences() -> set[str]:
     """The English sentences of the per-template sections (without their placeholders)."""
     out: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, str):
+            out.update(p.strip() for p in re.split(r"\{\w+\}", node) if len(p.strip()) > 12)
+
     for key, section in strings("en").items():
-        if key != "subjects" and isinstance(section, dict):
-            for text in section.values():
-                out.update(p.strip() for p in re.split(r"\{\w+\}", text) if len(p.strip()) > 12)
+        if key not in ("subjects", "auto_reply") and isinstance(section, dict):
+            walk(section)
     return out
 
 

@@ -10,12 +10,22 @@ per-sender rate limit); this module only builds it:
 * ``In-Reply-To`` = the original's Message-ID, ``References`` = its References + Message-ID,
 * ``Subject: <prefix>: Re: <original subject>``, a plain text body, ``Content-Language``.
 
-The texts are plain strings here, so the inbound function does not need Jinja: one structure
-(greeting, the template's paragraphs, closing, signature) and per-language phrases in
-:data:`TEXTS` (de, en, fr, it, es, nl, pl). ``language="auto"`` picks the language of the mail
-(:func:`detect_language`: ``Content-Language``, then ``Accept-Language``, then words of the
-subject and the new text) and writes German and English (German first) when none is known.
-:data:`TEMPLATES` (``TEMPLATES[name][language] = (subject_prefix, body)``) is the rendered view.
+The texts are plain strings, so the inbound function does not need Jinja: one structure
+(greeting, the template's paragraphs, closing, signature) filled with the phrases of the
+``auto_reply`` section of each language's ``templates/<lang>/strings.json`` (de, en, fr, it,
+es, nl, pl ship; a language folder dropped in with that section adds a language here too)::
+
+    "auto_reply": {"greeting": "Guten Tag,", "closing": "Freundliche Grüße",
+                   "signature": "Ihr Kundenservice", "subject_separator": ": ",
+                   "acknowledgement": {"subject": "Eingangsbestätigung", "body": "..."},
+                   "return": {"subject": "...", "body": "..."},
+                   "hint_words": "und ich nicht ..."}
+
+Paragraphs of a ``body`` are separated by a blank line. ``language="auto"`` picks the language
+of the mail (:func:`detect_language`: ``Content-Language``, then ``Accept-Language``, then the
+``hint_words`` found in the subject and the new text) and writes German and English (German
+first) when none is known. :data:`TEXTS` holds the phrases per language, :data:`TEMPLATES`
+(``TEMPLATES[name][language] = (subject_prefix, body)``) the rendered texts.
 
 Example
 -------
@@ -30,25 +40,33 @@ Example
 
 from __future__ import annotations
 
+import json
+import logging
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from email import policy
 from email.message import EmailMessage
 from email.utils import formatdate
-from typing import Final
+from pathlib import Path
+from typing import Any, Final
 
 from shopmail.domain.forwarding import OutgoingMail, clean_header_text, header_address
-from shopmail.domain.locale_chain import primary_language
+from shopmail.domain.locale_chain import lookup_forms, normalize_tag
 from shopmail.domain.message import Envelope, InboundMessage
 from shopmail.domain.message_ids import make_message_id
 from shopmail.domain.reply_text import strip_reply
 from shopmail.errors import InvalidRecipientError
 
+logger = logging.getLogger(__name__)
+
 DEFAULT_TEMPLATE = "acknowledgement"
+#: The reply templates every language has.
+TEMPLATE_NAMES: Final = ("acknowledgement", "return")
 #: Written when the mail's language is unknown, in this order.
 BILINGUAL: Final = ("de", "en")
-_NB = "\u00a0"  # no-break space (French punctuation)
+#: Where the phrases live (the outbound template folder; only its JSON is read here).
+TEXTS_DIR: Final = Path(__file__).resolve().parent.parent / "templates"
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +83,8 @@ class ReplyTexts:
         Template name -> the paragraphs between greeting and closing.
     subject_separator
         Between the prefix and ``Re: <original subject>`` (``": "``; French ``" : "``).
+    hint_words
+        Common words of the language, for :func:`guess_language`.
     """
 
     greeting: str
@@ -72,165 +92,58 @@ class ReplyTexts:
     signature: str
     subjects: Mapping[str, str]
     paragraphs: Mapping[str, tuple[str, ...]]
-    subject_separator: str = field(default=": ")
+    subject_separator: str = ": "
+    hint_words: frozenset[str] = frozenset()
+
+    @classmethod
+    def from_strings(cls, section: Mapping[str, Any]) -> ReplyTexts:
+        """Read the ``auto_reply`` section of a ``strings.json`` (``KeyError``/``TypeError``
+        when it is incomplete)."""
+
+        def text(value: Any) -> str:
+            if not isinstance(value, str) or not value.strip():
+                raise TypeError("not a text")
+            return value
+
+        return cls(
+            greeting=text(section["greeting"]),
+            closing=text(section["closing"]),
+            signature=text(section["signature"]),
+            subjects={n: text(section[n]["subject"]) for n in TEMPLATE_NAMES},
+            paragraphs={
+                n: tuple(p.strip() for p in text(section[n]["body"]).split("\n\n") if p.strip())
+                for n in TEMPLATE_NAMES
+            },
+            subject_separator=str(section.get("subject_separator") or ": "),
+            hint_words=frozenset(str(section.get("hint_words") or "").lower().split()),
+        )
 
 
-#: language -> texts (the first two are also the bilingual reply)
-TEXTS: Final[Mapping[str, ReplyTexts]] = {
-    "de": ReplyTexts(
-        greeting="Guten Tag,",
-        closing="Freundliche Grüße",
-        signature="Ihr Kundenservice",
-        subjects={
-            "acknowledgement": "Eingangsbestätigung",
-            "return": "Eingangsbestätigung Rücksendung",
-        },
-        paragraphs={
-            "acknowledgement": (
-                "vielen Dank für Ihre Nachricht. Wir haben sie erhalten und melden uns so "
-                "schnell wie möglich bei Ihnen.",
-                "Bitte antworten Sie nicht auf diese automatische Bestätigung; wenn Sie uns "
-                "noch etwas mitteilen möchten, schreiben Sie einfach eine neue Nachricht.",
-            ),
-            "return": (
-                "vielen Dank für Ihre Nachricht zu Ihrer Rücksendung. Wir haben sie erhalten "
-                "und prüfen Ihr Anliegen. Sobald die Rücksendung bearbeitet ist, erhalten Sie "
-                "eine Bestätigung.",
-            ),
-        },
-    ),
-    "en": ReplyTexts(
-        greeting="Hello,",
-        closing="Kind regards",
-        signature="Customer service",
-        subjects={
-            "acknowledgement": "We received your message",
-            "return": "We received your return request",
-        },
-        paragraphs={
-            "acknowledgement": (
-                "Thank you for your message. We have received it and will get back to you as "
-                "soon as possible.",
-                "Please do not reply to this automatic confirmation; if you want to add "
-                "something, just send us a new message.",
-            ),
-            "return": (
-                "Thank you for your message about your return. We have received it and are "
-                "looking into it. You will get a confirmation once the return has been "
-                "processed.",
-            ),
-        },
-    ),
-    "fr": ReplyTexts(
-        greeting="Bonjour,",
-        closing="Cordialement,",
-        signature="Le service client",
-        subjects={
-            "acknowledgement": "Accusé de réception",
-            "return": "Accusé de réception de votre demande de retour",
-        },
-        paragraphs={
-            "acknowledgement": (
-                "Nous vous remercions pour votre message. Nous l’avons bien reçu et vous "
-                "répondrons dans les meilleurs délais.",
-                f"Merci de ne pas répondre à cette confirmation automatique{_NB}; si vous "
-                "souhaitez ajouter quelque chose, envoyez-nous simplement un nouveau message.",
-            ),
-            "return": (
-                "Nous vous remercions pour votre message concernant votre retour. Nous l’avons "
-                "bien reçu et examinons votre demande. Vous recevrez une confirmation dès que "
-                "votre retour aura été traité.",
-            ),
-        },
-        subject_separator=f"{_NB}: ",
-    ),
-    "it": ReplyTexts(
-        greeting="Gentile cliente,",
-        closing="Cordiali saluti",
-        signature="Il Servizio Clienti",
-        subjects={
-            "acknowledgement": "Conferma di ricezione",
-            "return": "Conferma di ricezione della richiesta di reso",
-        },
-        paragraphs={
-            "acknowledgement": (
-                "La ringraziamo per il Suo messaggio. Lo abbiamo ricevuto e Le risponderemo "
-                "il prima possibile.",
-                "La preghiamo di non rispondere a questa conferma automatica; se desidera "
-                "aggiungere qualcosa, ci invii semplicemente un nuovo messaggio.",
-            ),
-            "return": (
-                "La ringraziamo per il Suo messaggio relativo al reso. Lo abbiamo ricevuto e "
-                "stiamo esaminando la Sua richiesta. Non appena il reso sarà stato elaborato, "
-                "riceverà una conferma.",
-            ),
-        },
-    ),
-    "es": ReplyTexts(
-        greeting="Hola:",
-        closing="Un cordial saludo",
-        signature="El servicio de atención al cliente",
-        subjects={
-            "acknowledgement": "Confirmación de recepción",
-            "return": "Confirmación de recepción de su devolución",
-        },
-        paragraphs={
-            "acknowledgement": (
-                "Le agradecemos su mensaje. Lo hemos recibido y le responderemos lo antes posible.",
-                "Le rogamos que no responda a esta confirmación automática; si desea añadir "
-                "algo, envíenos un mensaje nuevo.",
-            ),
-            "return": (
-                "Le agradecemos su mensaje sobre su devolución. Lo hemos recibido y estamos "
-                "revisando su solicitud. Recibirá una confirmación en cuanto hayamos "
-                "tramitado la devolución.",
-            ),
-        },
-    ),
-    "nl": ReplyTexts(
-        greeting="Beste klant,",
-        closing="Met vriendelijke groet",
-        signature="De klantenservice",
-        subjects={
-            "acknowledgement": "Ontvangstbevestiging",
-            "return": "Ontvangstbevestiging retourzending",
-        },
-        paragraphs={
-            "acknowledgement": (
-                "Hartelijk dank voor uw bericht. Wij hebben het ontvangen en nemen zo snel "
-                "mogelijk contact met u op.",
-                "Reageer alstublieft niet op deze automatische bevestiging. Wilt u nog iets "
-                "toevoegen? Stuur ons dan gewoon een nieuw bericht.",
-            ),
-            "return": (
-                "Hartelijk dank voor uw bericht over uw retourzending. Wij hebben het "
-                "ontvangen en bekijken uw verzoek. Zodra de retourzending is verwerkt, "
-                "ontvangt u een bevestiging.",
-            ),
-        },
-    ),
-    "pl": ReplyTexts(
-        greeting="Dzień dobry,",
-        closing="Pozdrawiamy",
-        signature="Dział Obsługi Klienta",
-        subjects={
-            "acknowledgement": "Potwierdzenie otrzymania wiadomości",
-            "return": "Potwierdzenie otrzymania zgłoszenia zwrotu",
-        },
-        paragraphs={
-            "acknowledgement": (
-                "Dziękujemy za wiadomość. Otrzymaliśmy ją i odpowiemy najszybciej, jak to możliwe.",
-                "Prosimy nie odpowiadać na to automatyczne potwierdzenie. Jeśli chcą Państwo "
-                "coś dodać, wystarczy wysłać do nas nową wiadomość.",
-            ),
-            "return": (
-                "Dziękujemy za wiadomość dotyczącą zwrotu. Otrzymaliśmy ją i rozpatrujemy "
-                "Państwa zgłoszenie. Gdy zwrot zostanie przetworzony, otrzymają Państwo "
-                "potwierdzenie.",
-            ),
-        },
-    ),
-}
+def load_texts(root: Path = TEXTS_DIR) -> dict[str, ReplyTexts]:
+    """The reply texts of every language folder in ``root`` (``de`` and ``en`` first).
+
+    A folder whose ``strings.json`` is unreadable or lacks part of the ``auto_reply`` section
+    is skipped and logged (``auto_reply_texts_invalid``, folder name and reason only).
+    """
+    found: dict[str, ReplyTexts] = {}
+    for folder in sorted(p for p in root.iterdir() if p.is_dir() and normalize_tag(p.name)):
+        path = folder / "strings.json"
+        if not path.is_file():
+            continue
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            found[folder.name] = ReplyTexts.from_strings(data["auto_reply"])
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            logger.warning(
+                "auto_reply_texts_invalid",
+                extra={"language": folder.name, "reason": f"{type(exc).__name__}: {exc}"[:200]},
+            )
+    first = [lang for lang in BILINGUAL if lang in found]
+    return {lang: found[lang] for lang in [*first, *sorted(set(found) - set(first))]}
+
+
+#: language -> texts, read once from the template folder
+TEXTS: Final[Mapping[str, ReplyTexts]] = load_texts()
 #: The languages of the auto-reply.
 LANGUAGES: Final = tuple(TEXTS)
 
@@ -243,7 +156,7 @@ def _compose(texts: ReplyTexts, template: str) -> str:
 #: template name -> language -> (subject prefix, body)
 TEMPLATES: Final[Mapping[str, Mapping[str, tuple[str, str]]]] = {
     name: {lang: (t.subjects[name], _compose(t, name)) for lang, t in TEXTS.items()}
-    for name in TEXTS["de"].subjects
+    for name in TEMPLATE_NAMES
 }
 # Names routes may use for the same texts.
 ALIASES = {
@@ -271,44 +184,19 @@ def resolve_template(name: str | None) -> str:
 
 # --- language of the incoming mail --------------------------------------------------------
 
-#: Common words of each language, written the way customers write about orders. Words that
-#: appear under more than one language are dropped when the table is built (they tell nothing).
-_HINT_WORDS: Final[Mapping[str, str]] = {
-    "de": "und ich nicht ist mein meine meiner bitte bestellung danke vielen für habe wurde "
-    "noch eine einen mit auf wann warum sehr geehrte geehrter hallo rücksendung lieferung "
-    "paket grüße gruß freundlichen keine schon leider aber auch möchte bei wo sie ihre",
-    "en": "the and my is not please order have has you thanks thank with for was this it of "
-    "to where when why return delivery parcel package hello dear regards would like received "
-    "yet still but can your just",
-    "fr": "le les et je ma mon mes est pas commande merci vous votre pour avec une des "
-    "bonjour livraison colis retour où ne suis j'ai cordialement madame monsieur toujours "
-    "reçu depuis mais aussi du au aux qui ce cette",
-    "it": "il lo gli di che non mio mia ordine grazie per con sono ho buongiorno salve "
-    "consegna pacco reso dove è vorrei ancora ricevuto cordiali saluti gentile della del "
-    "nel questo questa ma anche perché",
-    "es": "el los las y que no mi mis pedido gracias por con una es tengo hola entrega "
-    "paquete devolución dónde está todavía recibido saludos estimados pero también este esta "
-    "quiero",
-    "nl": "het en ik mijn is niet bestelling bedankt dank voor met een van heb graag levering "
-    "pakket retour waar wanneer hallo wij u uw nog maar ook geen groet vriendelijke "
-    "ontvangen al er dat dit",
-    "pl": "w nie jest moje moja mój zamówienie zamówienia zamówieniu dziękuję proszę dla z "
-    "na się mam dzień dobry zwrot dostawa paczka paczki gdzie czy jeszcze otrzymałem "
-    "otrzymałam pozdrawiam ale też że to już kiedy witam",
-}
 
-
-def _distinct_words() -> dict[str, str]:
+def _distinct_words(texts: Mapping[str, ReplyTexts]) -> dict[str, str]:
+    """Hint word -> its language; words listed by more than one language tell nothing."""
     owners: dict[str, set[str]] = {}
-    for lang, words in _HINT_WORDS.items():
-        for word in words.split():
+    for lang, reply in texts.items():
+        for word in reply.hint_words:
             owners.setdefault(word, set()).add(lang)
     return {w: next(iter(langs)) for w, langs in owners.items() if len(langs) == 1}
 
 
-_WORD_LANGUAGE: Final = _distinct_words()
+_WORD_LANGUAGE: Final = _distinct_words(TEXTS)
 _WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
-#: Letters only one of the languages uses.
+#: Letters that, among the shipped languages, only one uses.
 _LETTERS: Final = {"ß": "de", "ñ": "es", "¿": "es", "¡": "es", "ç": "fr", "œ": "fr"}
 _LETTERS_PL: Final = frozenset("ąęłńśźż")
 MAX_HINT_CHARS: Final = 2_000
@@ -345,6 +233,15 @@ def guess_language(text: str) -> str | None:
     return best if hits >= MIN_HINT_SCORE and hits >= 2 * second else None
 
 
+def _language_of(tag: str | None) -> str | None:
+    """The language folder (key of :data:`TEXTS`) serving ``tag`` (``fr-CH`` -> ``fr``)."""
+    by_key = {normalize_tag(name).lower(): name for name in TEXTS}
+    for form in lookup_forms(tag):
+        if form.lower() in by_key:
+            return by_key[form.lower()]
+    return None
+
+
 def _header_languages(value: str, weighted: bool) -> list[str]:
     """Supported primary languages of a ``Content-Language`` / ``Accept-Language`` value."""
     entries: list[tuple[float, int, str]] = []
@@ -356,8 +253,8 @@ def _header_languages(value: str, weighted: bool) -> list[str]:
                 quality = float(params.strip()[2:])
             except ValueError:
                 quality = 0.0
-        lang = primary_language(tag)
-        if lang in TEXTS and quality > 0:
+        lang = _language_of(tag)
+        if lang is not None and quality > 0:
             entries.append((-quality, index, lang))
     return [lang for _, _, lang in sorted(entries)]
 
@@ -385,8 +282,9 @@ def render_body(template: str, language: str) -> tuple[str, str]:
     texts = TEMPLATES[resolve_template(template)]
     if language in texts:
         return texts[language]
-    (de_subject, de_body), (en_subject, en_body) = (texts[lang] for lang in BILINGUAL)
-    return f"{de_subject} / {en_subject}", f"{de_body}\n{'-' * 40}\n\n{en_body}"
+    both = [texts[lang] for lang in BILINGUAL if lang in texts] or list(texts.values())[:1]
+    subject = " / ".join(prefix for prefix, _ in both)
+    return subject, f"\n{'-' * 40}\n\n".join(body for _, body in both)
 
 
 def build_auto_reply(
@@ -426,8 +324,7 @@ def build_auto_reply(
     from_hdr = header_address(recipient if own else support_address)
     if from_hdr is None:
         raise InvalidRecipientError("auto_reply: no usable from address")
-    chosen = primary_language(language)
-    lang = chosen if chosen in TEXTS else (detect_language(message) or "auto")
+    lang = _language_of(language) or detect_language(message) or "auto"
     prefix, body = render_body(template or DEFAULT_TEMPLATE, lang)
     separator = TEXTS[lang].subject_separator if lang in TEXTS else ": "
     mid = make_message_id(
@@ -453,7 +350,9 @@ def build_auto_reply(
     reply["X-Shopmail-SES-Message-ID"] = clean_header_text(envelope.message_id, 100)
     reply.set_content(body, cte="quoted-printable")
     # after set_content(), which clears Content-* headers (RFC 3282)
-    reply["Content-Language"] = lang if lang in TEXTS else ", ".join(BILINGUAL)
+    reply["Content-Language"] = (
+        lang if lang in TEXTS else ", ".join(x for x in BILINGUAL if x in TEXTS)
+    )
     return OutgoingMail(
         envelope_from=from_hdr.addr_spec,
         recipients=(to.addr_spec,),
