@@ -113,6 +113,7 @@ def test_a_dropped_in_folder_adds_a_reply_language(tmp_path: Path) -> None:
     assert list(texts) == ["en", "sv"]  # the incomplete Danish section is skipped
     assert texts["sv"].greeting == "Hej,"
     assert texts["sv"].paragraphs["return"] == TEXTS["en"].paragraphs["return"]
+    assert load_texts(tmp_path / "missing") == {}  # logged, no crash
 
 
 @pytest.mark.parametrize("language", ["de", "en", "fr", "it", "es", "nl", "pl"])

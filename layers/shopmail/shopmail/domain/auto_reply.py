@@ -126,7 +126,12 @@ def load_texts(root: Path = TEXTS_DIR) -> dict[str, ReplyTexts]:
     is skipped and logged (``auto_reply_texts_invalid``, folder name and reason only).
     """
     found: dict[str, ReplyTexts] = {}
-    for folder in sorted(p for p in root.iterdir() if p.is_dir() and normalize_tag(p.name)):
+    try:
+        folders = sorted(p for p in root.iterdir() if p.is_dir() and normalize_tag(p.name))
+    except OSError as exc:
+        logger.error("auto_reply_texts_unreadable", extra={"reason": str(exc)[:200]})
+        folders = []
+    for folder in folders:
         path = folder / "strings.json"
         if not path.is_file():
             continue
