@@ -1,12 +1,26 @@
-"""The acknowledgement message (RFC 3834 headers, de/en templates)."""
+"""The acknowledgement message (RFC 3834 headers, texts in seven languages, language choice)."""
 
 from __future__ import annotations
 
+import json
+import shutil
 from email import message_from_bytes, policy
+from pathlib import Path
 
 import pytest
-from shopmail.domain.inbound.acknowledgement import build_auto_reply, render_body, resolve_template
+from shopmail.domain.inbound.acknowledgement import (
+    LANGUAGES,
+    TEMPLATES,
+    TEXTS,
+    build_auto_reply,
+    detect_language,
+    guess_language,
+    load_texts,
+    render_body,
+    resolve_template,
+)
 from shopmail.domain.message import Address, Envelope, InboundMessage
+from shopmail.domain.outbound.rendering import TEMPLATE_DIR, available_languages
 from shopmail.errors import InvalidRecipientError
 
 ENV = Envelope("sesid9", "kim@example.org", ("support@shop.example",))
@@ -66,36 +80,150 @@ def test_foreign_or_tagged_recipient_uses_support_address() -> None:
     assert out.envelope_from == "help@shop.example"
 
 
-def test_language_choice() -> None:
-    de = build_auto_reply(
-        _msg(headers=(("Content-Language", "de-DE"),)),
+def _reply(message: InboundMessage, **kw: str) -> tuple[str, str, str]:
+    """(Subject, Content-Language, body) of the auto-reply to ``message``."""
+    out = build_auto_reply(
+        message,
         ENV,
         recipient="support@shop.example",
         mail_domain="shop.example",
         support_address="support@shop.example",
+        **kw,  # type: ignore[arg-type]
     )
-    body = message_from_bytes(de.message, policy=policy.default).get_content()
-    assert "vielen Dank" in body and "thank you" not in body
-    both = build_auto_reply(
-        _msg(),
-        ENV,
-        recipient="support@shop.example",
-        mail_domain="shop.example",
-        support_address="support@shop.example",
+    parsed = message_from_bytes(out.message, policy=policy.default)
+    return str(parsed["Subject"]), str(parsed["Content-Language"]), parsed.get_content()
+
+
+def test_the_seven_languages_come_from_the_template_folders() -> None:
+    assert LANGUAGES == ("de", "en", "es", "fr", "it", "nl", "pl")  # German, English first
+    assert set(TEMPLATES) == {"acknowledgement", "return"}
+    assert set(load_texts(TEMPLATE_DIR)) == set(available_languages())
+
+
+def test_a_dropped_in_folder_adds_a_reply_language(tmp_path: Path) -> None:
+    shutil.copytree(TEMPLATE_DIR / "en", tmp_path / "en")
+    (tmp_path / "sv").mkdir()
+    swedish = json.loads((TEMPLATE_DIR / "en" / "strings.json").read_text(encoding="utf-8"))
+    swedish["auto_reply"]["greeting"] = "Hej,"
+    (tmp_path / "sv" / "strings.json").write_text(json.dumps(swedish), encoding="utf-8")
+    (tmp_path / "da").mkdir()
+    broken = dict(swedish, auto_reply={"greeting": "Hej,"})
+    (tmp_path / "da" / "strings.json").write_text(json.dumps(broken), encoding="utf-8")
+    texts = load_texts(tmp_path)
+    assert list(texts) == ["en", "sv"]  # the incomplete Danish section is skipped
+    assert texts["sv"].greeting == "Hej,"
+    assert texts["sv"].paragraphs["return"] == TEXTS["en"].paragraphs["return"]
+    assert load_texts(tmp_path / "missing") == {}  # logged, no crash
+
+
+@pytest.mark.parametrize("language", ["de", "en", "fr", "it", "es", "nl", "pl"])
+def test_content_language_picks_the_language(language: str) -> None:
+    texts = TEXTS[language]
+    subject, content_language, body = _reply(
+        _msg(subject="x", headers=(("Content-Language", f"{language}-XX"),))
     )
-    body = message_from_bytes(both.message, policy=policy.default).get_content()
-    assert "vielen Dank" in body and "thank you" in body
-    en = build_auto_reply(
-        _msg(),
-        ENV,
-        recipient="support@shop.example",
-        mail_domain="shop.example",
-        support_address="support@shop.example",
-        language="en",
-        template="returns",
-    )
-    body = message_from_bytes(en.message, policy=policy.default).get_content()
-    assert "your return" in body and "vielen Dank" not in body
+    assert content_language == language
+    assert subject == f"{texts.subjects['acknowledgement']}{texts.subject_separator}Re: x"
+    body = body.replace("\r\n", "\n")
+    assert body.startswith(texts.greeting + "\n\n" + texts.paragraphs["acknowledgement"][0])
+    assert body.endswith(f"{texts.closing}\n{texts.signature}\n")
+    for other, other_texts in TEXTS.items():
+        if other != language:
+            assert other_texts.paragraphs["acknowledgement"][0] not in body
+
+
+@pytest.mark.parametrize(
+    ("headers", "subject", "text", "expected"),
+    [
+        ((("Content-Language", "pt-BR, fr-CH"),), "x", "", "fr"),  # first supported tag
+        ((("Accept-Language", "en;q=0.4, nl;q=0.9, de;q=0.8"),), "x", "", "nl"),
+        ((("Content-Language", "it"), ("Accept-Language", "de")), "Wo ist mein Paket?", "", "it"),
+        ((), "Wo ist meine Bestellung?", "", "de"),
+        ((), "Re: ORD-1002", "Where is my parcel? I have not received it yet.", "en"),
+        ((), "Commande 100234", "Bonjour, je n'ai toujours pas reçu mon colis. Merci.", "fr"),
+        ((), "Ordine", "Buongiorno, non ho ancora ricevuto il pacco. Grazie.", "it"),
+        ((), "Pedido", "Hola, todavía no he recibido el paquete. ¿Dónde está? Gracias.", "es"),
+        ((), "Bestelling", "Hallo, ik heb mijn pakket nog niet ontvangen. Waar is het?", "nl"),
+        ((), "Zamówienie", "Dzień dobry, jeszcze nie otrzymałem paczki. Gdzie jest?", "pl"),
+        # the quoted German original does not count, the Italian reply does
+        (
+            (),
+            "R: Ihre Bestellung 100234 ist unterwegs",
+            "Non ho ancora ricevuto il pacco, grazie.\n\nIl giorno lun 2 mar 2026 alle ore "
+            "09:00 Shop <ordini@shop.example> ha scritto:\n> Ihre Bestellung ist unterwegs."
+            "\n> Wir wünschen viel Freude damit!\n",
+            "it",
+        ),
+        ((), "ORD-1002", "", None),
+        ((), "Frage", "ok", None),
+    ],
+)
+def test_language_detection(
+    headers: tuple[tuple[str, str], ...], subject: str, text: str, expected: str | None
+) -> None:
+    assert detect_language(_msg(headers=headers, subject=subject, text=text)) == expected
+
+
+def test_unknown_language_writes_german_then_english() -> None:
+    subject, content_language, body = _reply(_msg(subject="ORD-1002"))
+    assert content_language == "de, en"
+    assert subject == "Eingangsbestätigung / We received your message: Re: ORD-1002"
+    assert body.index("vielen Dank") < body.index("Thank you")
+
+
+def test_explicit_language_wins_and_may_be_a_locale() -> None:
+    _, content_language, body = _reply(_msg(), language="fr-FR", template="returns")
+    assert content_language == "fr"
+    assert "votre retour" in body and "vielen Dank" not in body
+    _, content_language, _ = _reply(_msg(), language="xx")  # unknown: detect
+    assert content_language == "de"  # the German subject "Wo ist meine Bestellung?"
+
+
+def test_french_subject_has_french_punctuation() -> None:
+    subject, _, _ = _reply(_msg(subject="Colis"), language="fr")
+    assert subject == "Accusé de réception\xa0: Re: Colis"
+
+
+def test_guess_needs_a_clear_majority() -> None:
+    assert guess_language("") is None
+    assert guess_language("Bestellung order commande") is None  # one hit each
+    assert guess_language("x" * 5000 + " und ich habe nicht") is None  # beyond the sample
+
+
+#: The German and English texts as they were before the texts got one structure (the English
+#: now starts its sentence with a capital letter).
+_BEFORE = {
+    ("acknowledgement", "de"): (
+        "Eingangsbestätigung",
+        "Guten Tag,\n\nvielen Dank für Ihre Nachricht. Wir haben sie erhalten und melden uns "
+        "so schnell wie möglich bei Ihnen.\n\nBitte antworten Sie nicht auf diese automatische "
+        "Bestätigung; wenn Sie uns noch etwas mitteilen möchten, schreiben Sie einfach eine "
+        "neue Nachricht.\n\nFreundliche Grüße\nIhr Kundenservice\n",
+    ),
+    ("acknowledgement", "en"): (
+        "We received your message",
+        "Hello,\n\nThank you for your message. We have received it and will get back to you as "
+        "soon as possible.\n\nPlease do not reply to this automatic confirmation; if you want "
+        "to add something, just send us a new message.\n\nKind regards\nCustomer service\n",
+    ),
+    ("return", "de"): (
+        "Eingangsbestätigung Rücksendung",
+        "Guten Tag,\n\nvielen Dank für Ihre Nachricht zu Ihrer Rücksendung. Wir haben sie "
+        "erhalten und prüfen Ihr Anliegen. Sobald die Rücksendung bearbeitet ist, erhalten Sie "
+        "eine Bestätigung.\n\nFreundliche Grüße\nIhr Kundenservice\n",
+    ),
+    ("return", "en"): (
+        "We received your return request",
+        "Hello,\n\nThank you for your message about your return. We have received it and are "
+        "looking into it. You will get a confirmation once the return has been processed.\n\n"
+        "Kind regards\nCustomer service\n",
+    ),
+}
+
+
+@pytest.mark.parametrize(("template", "language"), sorted(_BEFORE))
+def test_german_and_english_texts_are_unchanged(template: str, language: str) -> None:
+    assert render_body(template, language) == _BEFORE[(template, language)]
 
 
 def test_templates() -> None:
@@ -104,6 +232,8 @@ def test_templates() -> None:
     assert resolve_template("no-such-template") == "acknowledgement"
     subject, body = render_body("support", "de")
     assert subject == "Eingangsbestätigung" and "Kundenservice" in body
+    bodies = {render_body(t, lang)[1] for t in TEMPLATES for lang in LANGUAGES}
+    assert len(bodies) == len(TEMPLATES) * len(LANGUAGES)  # every text is its own
 
 
 def test_empty_envelope_sender_is_refused() -> None:

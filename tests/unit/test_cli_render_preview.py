@@ -73,13 +73,17 @@ def test_preview_writes_html_and_text(tmp_path: Path, capsys: pytest.CaptureFixt
     events = [str(OUTBOUND / "OrderShipped.json"), str(OUTBOUND / "RefundIssued.json")]
     assert main(["preview", *events, "--out", str(out), "--all-locales"]) == 0
     names = sorted(p.name for p in out.iterdir())
-    assert names == [
-        "OrderShipped.de.html", "OrderShipped.de.txt", "OrderShipped.en.html",
-        "OrderShipped.en.txt", "RefundIssued.de.html", "RefundIssued.de.txt",
-        "RefundIssued.en.html", "RefundIssued.en.txt",
-    ]  # fmt: skip
+    languages = ("de", "en", "es", "fr", "it", "nl", "pl")  # every language folder
+    assert names == sorted(
+        f"{event}.{lang}.{ext}"
+        for event in ("OrderShipped", "RefundIssued")
+        for lang in languages
+        for ext in ("html", "txt")
+    )
     html = (out / "OrderShipped.de.html").read_text(encoding="utf-8")
     assert html.startswith("<!DOCTYPE html>") and "Sendung verfolgen" in html
     text = (out / "RefundIssued.en.txt").read_text(encoding="utf-8")
     assert text.startswith("Subject: Refund for your order 100234\n")
     assert "Refund for your order 100234" in capsys.readouterr().out
+    text = (out / "OrderShipped.fr.txt").read_text(encoding="utf-8")
+    assert text.startswith("Subject: Votre commande n°\xa0100234 est en route\n")

@@ -52,7 +52,7 @@ def test_detail_fields() -> None:
         recipient="support@shop.example",
         route="support",
         text="Hallo",
-        order_numbers=["1001"],
+        order_numbers=["ORD-1001"],
         tag="ORD-1001",
         order_id="ORD-1001",
         captures={"team": "de"},
@@ -64,7 +64,7 @@ def test_detail_fields() -> None:
     assert d["from"] == {"name": "Kim Meyer", "address": "kim@example.org", "domain": "example.org"}
     assert d["replyTo"]["address"] == "kim@example.org"
     assert d["recipientDomain"] == "shop.example"
-    assert d["orderNumbers"] == ["1001"] and d["orderId"] == "ORD-1001"
+    assert d["orderNumbers"] == ["ORD-1001"] and d["orderId"] == "ORD-1001"
     assert d["tag"] == "ORD-1001" and d["captures"] == {"team": "de"}
     assert d["attachments"][0]["s3Key"] == "attachments/m123/0-file0.pdf"
     assert d["verdicts"]["dmarc"] == "FAIL" and d["verdicts"]["dmarc_policy"] == "none"

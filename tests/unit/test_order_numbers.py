@@ -22,18 +22,60 @@ from shopmail.errors import ConfigurationError
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("ORD-1001", ["1001"]),
-        ("ord1001", ["1001"]),
+        # the shop's token stands as it is; plain numbers as they stand
+        ("ORD-1001", ["ORD-1001"]),
+        ("ord1001", ["ord1001"]),
+        ("Rücksendung Bestellung ORD-1002", ["ORD-1002"]),
+        ("siehe https://shop.example/account/orders/ORD-100234", ["ORD-100234"]),
         ("ORDER#100234", ["100234"]),
+        ("Re: #100045", ["100045"]),
+        ("ORD-1001 und Bestellung 2002 und ord-1001", ["ORD-1001", "2002"]),
+        # en
         ("Order no. 100045 is late", ["100045"]),
         ("order number: 100045", ["100045"]),
-        ("Re: #100045", ["100045"]),
+        ("my order number is 100045", ["100045"]),
+        # de
         ("Frage zu Bestellung 12345", ["12345"]),
         ("Bestellnummer: 12345", ["12345"]),
         ("Bestell-Nr. 12345", ["12345"]),
         ("Ihre Bestellung Nr. 123456 vom 2024", ["123456"]),
+        ("Meine Bestellnummer lautet 66666", ["66666"]),
         ("Auftrag 55555", ["55555"]),
-        ("ORD-1001 und Bestellung 2002 und ORD-1001", ["1001", "2002"]),
+        ("Bestellungen 12345 und 12346", ["12345"]),
+        # fr
+        ("Re: Votre commande n° 100234 est en route", ["100234"]),
+        ("Votre commande n°\xa0100234", ["100234"]),
+        ("ma commande n°12345 n'est pas arrivée", ["12345"]),
+        ("numéro de commande : 12345", ["12345"]),
+        ("N° de commande 12345", ["12345"]),
+        ("mon numéro de commande est le 12345", ["12345"]),
+        # it
+        ("Il Suo ordine n. 100234 è stato spedito", ["100234"]),
+        ("numero d'ordine 12345", ["12345"]),
+        ("numero d’ordine: 12345", ["12345"]),
+        ("relativa all’ordine n. 100234", ["100234"]),
+        ("il mio numero ordine è 12345", ["12345"]),
+        # es
+        ("Hemos recibido su pedido n.º 100234", ["100234"]),
+        ("pedido nº 12345", ["12345"]),
+        ("número de pedido: 12345", ["12345"]),
+        ("mi número de pedido es 12345", ["12345"]),
+        # nl
+        ("Uw bestelling 100234 is onderweg", ["100234"]),
+        ("bestelnummer 12345", ["12345"]),
+        ("ordernummer: 12345", ["12345"]),
+        ("mijn bestelnummer is 12345", ["12345"]),
+        ("bestelling nr. 12345", ["12345"]),
+        # pl (inflected, also typed without Polish letters)
+        ("Dziękujemy za zamówienie nr 100234", ["100234"]),
+        ("numer zamówienia 12345", ["12345"]),
+        ("nr zamówienia: 12345", ["12345"]),
+        ("w zamówieniu nr 12345 brakuje produktu", ["12345"]),
+        ("zamowienie 12345", ["12345"]),
+        ("mój numer zamówienia to 12345", ["12345"]),
+        # ru
+        ("заказ № 12345", ["12345"]),
+        ("номер заказа 12345", ["12345"]),
     ],
 )
 def test_default_pattern_finds_order_numbers(text: str, expected: list[str]) -> None:
@@ -49,6 +91,10 @@ def test_default_pattern_finds_order_numbers(text: str, expected: list[str]) -> 
         "#123 too short",
         "ORD-12 too short",
         "im Jahr 2024",
+        "Artikel KAF-0012, Rechnung RE-2026-000451",
+        "ORD-1002x",
+        "my-ORD-1002",
+        "commande de 3 articles",
         "",
     ],
 )
@@ -59,6 +105,9 @@ def test_default_pattern_ignores_non_order_numbers(text: str) -> None:
 def test_custom_pattern_with_and_without_groups() -> None:
     assert find_order_numbers("ticket AB-77 and AB-78", r"AB-\d+") == ["AB-77", "AB-78"]
     assert find_order_numbers("ticket ab-77", r"ab-(\d+)") == ["77"]  # case-insensitive
+    # the first group that took part in the match is the id; (?:...) groups are not
+    pattern = r"(?:order|auftrag)\s(\d+)|\b(SO-\d+)"
+    assert find_order_numbers("order 123 and SO-9", pattern) == ["123", "SO-9"]
 
 
 def test_settings_default_is_empty_and_means_the_default_pattern() -> None:
@@ -74,7 +123,7 @@ def test_invalid_pattern_is_a_configuration_error() -> None:
 def test_input_is_cut_to_the_limit() -> None:
     text = "x" * 100 + " ORD-1001"
     assert find_order_numbers(text, limit=50) == []
-    assert find_order_numbers(text, limit=200) == ["1001"]
+    assert find_order_numbers(text, limit=200) == ["ORD-1001"]
 
 
 @pytest.mark.parametrize(
@@ -124,7 +173,35 @@ def test_order_numbers_for_combines_sources_in_order() -> None:
     )
     refs = reply_refs(message, "shop.example")
     numbers = order_numbers_for(message, tag="ORD-1001", refs=refs)
-    assert numbers == ["1001", "100234", "55555", "66666"]
+    assert numbers == ["ORD-1001", "ORD-100234", "55555", "66666"]
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "Rücksendung Bestellung ORD-1002",
+        "Re: We have received your order ORD-1002",
+        "Re: Nous avons bien reçu votre commande n° ORD-1002",
+        "Re: Abbiamo ricevuto il Suo ordine n. ORD-1002",
+        "Re: Hemos recibido su pedido n.º ORD-1002",
+        "Re: Wij hebben uw bestelling ORD-1002 ontvangen",
+        "Re: Dziękujemy za zamówienie nr ORD-1002",
+    ],
+)
+def test_a_reply_to_our_message_id_and_its_subject_give_one_id(subject: str) -> None:
+    mid = make_message_id("OrderPlaced", "ORD-1002", "OrderPlaced:ORD-1002:k", "shop.example")
+    message = InboundMessage(subject=subject, text="Danke.", in_reply_to=(mid,))
+    refs = reply_refs(message, "shop.example")
+    assert reply_order_ids(refs) == ["ORD-1002"]
+    assert find_order_numbers(subject) == ["ORD-1002"]
+    assert order_numbers_for(message, refs=refs) == ["ORD-1002"]
+
+
+def test_replied_to_ids_are_taken_as_the_shop_wrote_them() -> None:
+    mid = make_message_id("OrderPlaced", "SO/2026/17", "k", "shop.example")  # encoded aggregate
+    message = InboundMessage(references=(mid,))
+    refs = reply_refs(message, "shop.example")
+    assert order_numbers_for(message, refs=refs, pattern=r"SO/(\d+)") == ["SO/2026/17"]
 
 
 def test_order_numbers_for_keeps_id_like_tags_without_a_number() -> None:

@@ -104,7 +104,7 @@ def test_corpus_sample_for_a_support_recipient_with_verdicts(
             else:
                 assert row["route"] in {"support", "reports", "customer-reply"}
                 if row["route"] == "support":
-                    assert row["tag"] == "ORD-1001" and "1001" in row["order_numbers"]
+                    assert row["tag"] == "ORD-1001" and "ORD-1001" in row["order_numbers"]
                     # an auto-reply is there exactly when the loop guard allowed it
                     assert row["auto_reply"] is not None
                     assert ("auto_reply" in row["actions"]) is row["auto_reply"]["allowed"]

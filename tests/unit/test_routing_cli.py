@@ -61,7 +61,7 @@ def test_route_without_recipient_uses_to_and_cc(
         assert key in first
     assert first["file"].endswith("a-support.eml")
     assert first["tag"] == "ORD-1001"
-    assert first["order_numbers"] == ["1001", "55555"]
+    assert first["order_numbers"] == ["ORD-1001", "55555"]
     assert first["actions"] == ["publish", "store_attachments", "auto_reply"]
     assert first["detail_type"] == "SupportMessageReceived"
 

@@ -97,7 +97,7 @@ def test_plus_addressed_support_gives_tag_and_order(router: Router) -> None:
     assert d.route == "support"
     assert d.tag == "ORD-1001"
     assert d.order_id == "ORD-1001"
-    assert d.order_numbers == ("1001", "2002")
+    assert d.order_numbers == ("ORD-1001", "2002")  # the tag as the shop writes it
     assert any("plus-addressed" in w for w in d.why)
 
 
@@ -134,9 +134,34 @@ def test_reply_to_our_order_mail_is_customer_replied(router: Router) -> None:
     d = decide(router, "support@shop.example", references=("<x@mua>", mid))
     assert (d.route, d.detail_type) == ("customer-reply", "CustomerReplied")
     assert d.order_id == "ORD-100234"
-    assert "100234" in d.order_numbers
+    assert d.order_numbers == ("ORD-100234",)
     assert dict(d.captures) == {"reply_kind": "ordershipped", "reply_to_id": "ORD-100234"}
     assert "auto_reply" not in d.action_names
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "Rücksendung Bestellung ORD-1002",
+        "Re: Ihre Bestellung ORD-1002 ist eingegangen",
+        "Re: Votre commande n° ORD-1002 est en route",
+        "RE: ord-1002",
+    ],
+)
+def test_reply_id_and_subject_id_agree_and_are_one(router: Router, subject: str) -> None:
+    mid = make_message_id("OrderPlaced", "ORD-1002", "OrderPlaced:ORD-1002:x", DOMAIN)
+    d = decide(router, "returns@shop.example", subject=subject, references=(mid,))
+    assert d.order_id == "ORD-1002"
+    assert d.order_numbers == ("ORD-1002",)  # one id, spelled as the shop spells it
+    alone = decide(router, "returns@shop.example", subject="Rücksendung Bestellung ORD-1002")
+    assert (alone.order_id, alone.order_numbers) == (None, ("ORD-1002",))
+
+
+def test_order_id_from_a_tag_follows_a_custom_pattern_like_the_order_numbers() -> None:
+    custom = Router.from_file(None, DOMAIN, order_pattern=r"AB-(\d+)")
+    d = custom.decide(make(subject="about AB-78"), "support+AB-77@shop.example")
+    assert d.order_id == "77"  # the pattern's first group is the id, for the tag too
+    assert d.order_numbers == ("77", "78")
 
 
 def test_reply_to_a_foreign_domain_message_id_is_not_ours(router: Router) -> None:
@@ -437,7 +462,8 @@ def test_decision_json_shape(router: Router) -> None:
     }
     assert data["action_specs"][2]["template"] == "AutoReply"
     assert data["auto_reply"] == {"allowed": True, "reason": "ok"}
-    assert data["order_numbers"] == ["1001"]
+    assert data["order_numbers"] == ["ORD-1001"]
+    assert data["order_id"] == "ORD-1001"
     assert data["captures"] == {}
 
 

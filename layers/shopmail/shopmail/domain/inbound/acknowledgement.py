@@ -9,11 +9,24 @@ it:
 * ``Auto-Submitted: auto-replied``, ``X-Auto-Response-Suppress: All``, ``Precedence: auto_reply``
   is NOT used (non-standard),
 * ``In-Reply-To`` = the original's Message-ID, ``References`` = its References + Message-ID,
-* ``Subject: Re: <original subject>``, a plain text body from a small de/en template.
+* ``Subject: <prefix>: Re: <original subject>``, a plain text body, ``Content-Language``.
 
-Templates are plain strings here (``TEMPLATES[name][language] = (subject_prefix, body)``), so
-the inbound function does not need Jinja. ``language="auto"`` picks German or English from
-``Content-Language``/``Accept-Language``, and writes both (German first) when unknown.
+The texts are plain strings, so the inbound function does not need Jinja: one structure
+(greeting, the template's paragraphs, closing, signature) filled with the phrases of the
+``auto_reply`` section of each language's ``templates/<lang>/strings.json`` (de, en, fr, it,
+es, nl, pl ship; a language folder dropped in with that section adds a language here too)::
+
+    "auto_reply": {"greeting": "Guten Tag,", "closing": "Freundliche Grüße",
+                   "signature": "Ihr Kundenservice", "subject_separator": ": ",
+                   "acknowledgement": {"subject": "Eingangsbestätigung", "body": "..."},
+                   "return": {"subject": "...", "body": "..."},
+                   "hint_words": "und ich nicht ..."}
+
+Paragraphs of a ``body`` are separated by a blank line. ``language="auto"`` picks the language
+of the mail (:func:`detect_language`: ``Content-Language``, then ``Accept-Language``, then the
+``hint_words`` found in the subject and the new text) and writes German and English (German
+first) when none is known. :data:`TEXTS` holds the phrases per language, :data:`TEMPLATES`
+(``TEMPLATES[name][language] = (subject_prefix, body)``) the rendered texts.
 
 Example
 -------
@@ -28,56 +41,128 @@ Example
 
 from __future__ import annotations
 
+import json
+import logging
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from email import policy
 from email.message import EmailMessage
 from email.utils import formatdate
+from pathlib import Path
+from typing import Any, Final
 
 from shopmail.domain.inbound.forwarding import OutgoingMail, clean_header_text, header_address
+from shopmail.domain.inbound.reply_text import strip_reply
 from shopmail.domain.message import Envelope, InboundMessage
+from shopmail.domain.outbound.locale_chain import lookup_forms, normalize_tag
 from shopmail.domain.outbound.message_ids import make_message_id
 from shopmail.errors import InvalidRecipientError
 
-DEFAULT_TEMPLATE = "acknowledgement"
+logger = logging.getLogger(__name__)
 
-_DE_ACK = (
-    "Guten Tag,\n\n"
-    "vielen Dank für Ihre Nachricht. Wir haben sie erhalten und melden uns so schnell wie "
-    "möglich bei Ihnen.\n\n"
-    "Bitte antworten Sie nicht auf diese automatische Bestätigung; wenn Sie uns noch etwas "
-    "mitteilen möchten, schreiben Sie einfach eine neue Nachricht.\n\n"
-    "Freundliche Grüße\nIhr Kundenservice\n"
-)
-_EN_ACK = (
-    "Hello,\n\n"
-    "thank you for your message. We have received it and will get back to you as soon as "
-    "possible.\n\n"
-    "Please do not reply to this automatic confirmation; if you want to add something, just "
-    "send us a new message.\n\n"
-    "Kind regards\nCustomer service\n"
-)
-_DE_RETURN = (
-    "Guten Tag,\n\n"
-    "vielen Dank für Ihre Nachricht zu Ihrer Rücksendung. Wir haben sie erhalten und prüfen "
-    "Ihr Anliegen. Sobald die Rücksendung bearbeitet ist, erhalten Sie eine Bestätigung.\n\n"
-    "Freundliche Grüße\nIhr Kundenservice\n"
-)
-_EN_RETURN = (
-    "Hello,\n\n"
-    "thank you for your message about your return. We have received it and are looking into "
-    "it. You will get a confirmation once the return has been processed.\n\n"
-    "Kind regards\nCustomer service\n"
-)
+DEFAULT_TEMPLATE = "acknowledgement"
+#: The reply templates every language has.
+TEMPLATE_NAMES: Final = ("acknowledgement", "return")
+#: Written when the mail's language is unknown, in this order.
+BILINGUAL: Final = ("de", "en")
+#: Where the phrases live (the outbound template folder; only its JSON is read here).
+TEXTS_DIR: Final = Path(__file__).resolve().parents[2] / "templates"
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyTexts:
+    """The phrases of one language; :func:`render_body` puts them into the one structure.
+
+    Attributes
+    ----------
+    greeting, closing, signature
+        Around every body.
+    subjects
+        Template name -> subject prefix.
+    paragraphs
+        Template name -> the paragraphs between greeting and closing.
+    subject_separator
+        Between the prefix and ``Re: <original subject>`` (``": "``; French ``" : "``).
+    hint_words
+        Common words of the language, for :func:`guess_language`.
+    """
+
+    greeting: str
+    closing: str
+    signature: str
+    subjects: Mapping[str, str]
+    paragraphs: Mapping[str, tuple[str, ...]]
+    subject_separator: str = ": "
+    hint_words: frozenset[str] = frozenset()
+
+    @classmethod
+    def from_strings(cls, section: Mapping[str, Any]) -> ReplyTexts:
+        """Read the ``auto_reply`` section of a ``strings.json`` (``KeyError``/``TypeError``
+        when it is incomplete)."""
+
+        def text(value: Any) -> str:
+            if not isinstance(value, str) or not value.strip():
+                raise TypeError("not a text")
+            return value
+
+        return cls(
+            greeting=text(section["greeting"]),
+            closing=text(section["closing"]),
+            signature=text(section["signature"]),
+            subjects={n: text(section[n]["subject"]) for n in TEMPLATE_NAMES},
+            paragraphs={
+                n: tuple(p.strip() for p in text(section[n]["body"]).split("\n\n") if p.strip())
+                for n in TEMPLATE_NAMES
+            },
+            subject_separator=str(section.get("subject_separator") or ": "),
+            hint_words=frozenset(str(section.get("hint_words") or "").lower().split()),
+        )
+
+
+def load_texts(root: Path = TEXTS_DIR) -> dict[str, ReplyTexts]:
+    """The reply texts of every language folder in ``root`` (``de`` and ``en`` first).
+
+    A folder whose ``strings.json`` is unreadable or lacks part of the ``auto_reply`` section
+    is skipped and logged (``auto_reply_texts_invalid``, folder name and reason only).
+    """
+    found: dict[str, ReplyTexts] = {}
+    try:
+        folders = sorted(p for p in root.iterdir() if p.is_dir() and normalize_tag(p.name))
+    except OSError as exc:
+        logger.error("auto_reply_texts_unreadable", extra={"reason": str(exc)[:200]})
+        folders = []
+    for folder in folders:
+        path = folder / "strings.json"
+        if not path.is_file():
+            continue
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            found[folder.name] = ReplyTexts.from_strings(data["auto_reply"])
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            logger.warning(
+                "auto_reply_texts_invalid",
+                extra={"language": folder.name, "reason": f"{type(exc).__name__}: {exc}"[:200]},
+            )
+    first = [lang for lang in BILINGUAL if lang in found]
+    return {lang: found[lang] for lang in [*first, *sorted(set(found) - set(first))]}
+
+
+#: language -> texts, read once from the template folder
+TEXTS: Final[Mapping[str, ReplyTexts]] = load_texts()
+#: The languages of the auto-reply.
+LANGUAGES: Final = tuple(TEXTS)
+
+
+def _compose(texts: ReplyTexts, template: str) -> str:
+    parts = [texts.greeting, *texts.paragraphs[template], f"{texts.closing}\n{texts.signature}"]
+    return "\n\n".join(parts) + "\n"
+
 
 #: template name -> language -> (subject prefix, body)
-TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
-    "acknowledgement": {
-        "de": ("Eingangsbestätigung", _DE_ACK),
-        "en": ("We received your message", _EN_ACK),
-    },
-    "return": {
-        "de": ("Eingangsbestätigung Rücksendung", _DE_RETURN),
-        "en": ("We received your return request", _EN_RETURN),
-    },
+TEMPLATES: Final[Mapping[str, Mapping[str, tuple[str, str]]]] = {
+    name: {lang: (t.subjects[name], _compose(t, name)) for lang, t in TEXTS.items()}
+    for name in TEMPLATE_NAMES
 }
 # Names routes may use for the same texts.
 ALIASES = {
@@ -103,25 +188,109 @@ def resolve_template(name: str | None) -> str:
     return key if key in TEMPLATES else DEFAULT_TEMPLATE
 
 
-def detect_language(message: InboundMessage) -> str | None:
-    """``"de"``/``"en"`` from Content-Language or Accept-Language, else ``None``."""
-    for name in ("Content-Language", "Accept-Language"):
-        value = (message.header(name) or "").strip().lower()
-        if value.startswith("de"):
-            return "de"
-        if value.startswith("en"):
-            return "en"
+# --- language of the incoming mail --------------------------------------------------------
+
+
+def _distinct_words(texts: Mapping[str, ReplyTexts]) -> dict[str, str]:
+    """Hint word -> its language; words listed by more than one language tell nothing."""
+    owners: dict[str, set[str]] = {}
+    for lang, reply in texts.items():
+        for word in reply.hint_words:
+            owners.setdefault(word, set()).add(lang)
+    return {w: next(iter(langs)) for w, langs in owners.items() if len(langs) == 1}
+
+
+_WORD_LANGUAGE: Final = _distinct_words(TEXTS)
+_WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
+#: Letters that, among the shipped languages, only one uses.
+_LETTERS: Final = {"ß": "de", "ñ": "es", "¿": "es", "¡": "es", "ç": "fr", "œ": "fr"}
+_LETTERS_PL: Final = frozenset("ąęłńśźż")
+MAX_HINT_CHARS: Final = 2_000
+MIN_HINT_SCORE: Final = 3
+
+
+def guess_language(text: str) -> str | None:
+    """The language of ``text`` from its common words, or ``None`` when it is not clear.
+
+    A language wins with at least :data:`MIN_HINT_SCORE` hits and twice the hits of the
+    runner-up; only the first :data:`MAX_HINT_CHARS` characters are read.
+
+    >>> guess_language("Bonjour, où est ma commande ? Je ne l'ai pas reçue.")
+    'fr'
+    >>> guess_language("ok") is None
+    True
+    """
+    sample = (text or "")[:MAX_HINT_CHARS].lower()
+    scores: dict[str, int] = {}
+    for word in _WORD.findall(sample):
+        lang = _WORD_LANGUAGE.get(word)
+        if lang:
+            scores[lang] = scores.get(lang, 0) + 1
+    for char, lang in _LETTERS.items():
+        if char in sample:
+            scores[lang] = scores.get(lang, 0) + 1
+    if any(c in _LETTERS_PL for c in sample):
+        scores["pl"] = scores.get("pl", 0) + 1
+    if not scores:
+        return None
+    ranked = sorted(scores.items(), key=lambda kv: kv[1], reverse=True)
+    best, hits = ranked[0]
+    second = ranked[1][1] if len(ranked) > 1 else 0
+    return best if hits >= MIN_HINT_SCORE and hits >= 2 * second else None
+
+
+def _language_of(tag: str | None) -> str | None:
+    """The language folder (key of :data:`TEXTS`) serving ``tag`` (``fr-CH`` -> ``fr``)."""
+    by_key = {normalize_tag(name).lower(): name for name in TEXTS}
+    for form in lookup_forms(tag):
+        if form.lower() in by_key:
+            return by_key[form.lower()]
     return None
 
 
+def _header_languages(value: str, weighted: bool) -> list[str]:
+    """Supported primary languages of a ``Content-Language`` / ``Accept-Language`` value."""
+    entries: list[tuple[float, int, str]] = []
+    for index, part in enumerate(value.split(",")[:20]):
+        tag, _, params = part.strip().partition(";")
+        quality = 1.0
+        if weighted and params.strip().lower().startswith("q="):
+            try:
+                quality = float(params.strip()[2:])
+            except ValueError:
+                quality = 0.0
+        lang = _language_of(tag)
+        if lang is not None and quality > 0:
+            entries.append((-quality, index, lang))
+    return [lang for _, _, lang in sorted(entries)]
+
+
+def detect_language(message: InboundMessage) -> str | None:
+    """The language to answer ``message`` in (one of :data:`LANGUAGES`), or ``None``.
+
+    In this order: ``Content-Language`` (RFC 3282; the first supported tag), then
+    ``Accept-Language`` (highest q-value first), then the words of the subject and of the
+    new text of the body (quotes stripped; :func:`guess_language`).
+    """
+    for name, weighted in (("Content-Language", False), ("Accept-Language", True)):
+        found = _header_languages((message.header(name) or "")[:500], weighted)
+        if found:
+            return found[0]
+    body = strip_reply((message.text or "")[: MAX_HINT_CHARS * 4])
+    return guess_language(f"{message.subject or ''}\n{body}")
+
+
 def render_body(template: str, language: str) -> tuple[str, str]:
-    """Return ``(subject_prefix, body)`` for ``template`` in ``language`` (``de|en|auto``)."""
+    """Return ``(subject_prefix, body)`` for ``template`` in ``language`` (or ``auto``).
+
+    A language without texts (``auto``) gives German and English, German first.
+    """
     texts = TEMPLATES[resolve_template(template)]
     if language in texts:
         return texts[language]
-    de_subject, de_body = texts["de"]
-    en_subject, en_body = texts["en"]
-    return f"{de_subject} / {en_subject}", f"{de_body}\n{'-' * 40}\n\n{en_body}"
+    both = [texts[lang] for lang in BILINGUAL if lang in texts] or list(texts.values())[:1]
+    subject = " / ".join(prefix for prefix, _ in both)
+    return subject, f"\n{'-' * 40}\n\n".join(body for _, body in both)
 
 
 def build_auto_reply(
@@ -146,7 +315,8 @@ def build_auto_reply(
     support_address
         From address otherwise.
     template, language
-        Template name (see :data:`TEMPLATES`, :data:`ALIASES`) and ``de|en|auto``.
+        Template name (see :data:`TEMPLATES`, :data:`ALIASES`) and a language of
+        :data:`LANGUAGES` (a locale such as ``fr-FR`` counts as its language) or ``auto``.
 
     Raises
     ------
@@ -160,8 +330,9 @@ def build_auto_reply(
     from_hdr = header_address(recipient if own else support_address)
     if from_hdr is None:
         raise InvalidRecipientError("auto_reply: no usable from address")
-    lang = language if language in ("de", "en") else (detect_language(message) or "auto")
+    lang = _language_of(language) or detect_language(message) or "auto"
     prefix, body = render_body(template or DEFAULT_TEMPLATE, lang)
+    separator = TEXTS[lang].subject_separator if lang in TEXTS else ": "
     mid = make_message_id(
         "autoreply",
         envelope.message_id,
@@ -172,7 +343,7 @@ def build_auto_reply(
     reply["From"] = from_hdr
     reply["To"] = to
     original_subject = clean_header_text(message.subject, 300)
-    reply["Subject"] = f"{prefix}: Re: {original_subject}" if original_subject else prefix
+    reply["Subject"] = f"{prefix}{separator}Re: {original_subject}" if original_subject else prefix
     reply["Date"] = formatdate(usegmt=True)
     reply["Message-ID"] = mid
     original_id = clean_header_text(message.message_id, 500) if message.message_id else ""
@@ -184,6 +355,10 @@ def build_auto_reply(
     reply["X-Auto-Response-Suppress"] = "All"
     reply["X-Shopmail-SES-Message-ID"] = clean_header_text(envelope.message_id, 100)
     reply.set_content(body, cte="quoted-printable")
+    # after set_content(), which clears Content-* headers (RFC 3282)
+    reply["Content-Language"] = (
+        lang if lang in TEXTS else ", ".join(x for x in BILINGUAL if x in TEXTS)
+    )
     return OutgoingMail(
         envelope_from=from_hdr.addr_spec,
         recipients=(to.addr_spec,),

@@ -7,19 +7,39 @@ Three sources, in this order of trust:
    :mod:`shopmail.domain.outbound.message_ids`). For order-related kinds the aggregate *is* the
    order id (e.g. ``ORD-100234``).
 2. **Plus-address tags**: ``support+ORD-1001@shop.example`` carries the tag ``ORD-1001``.
-3. **Text**: a configurable regular expression (``Settings.order_number_pattern``; empty means
-   :data:`DEFAULT_ORDER_NUMBER_PATTERN`) searched in the subject and the start of the text.
+3. **Text**: a configurable regular expression (``Settings.order_number_pattern``, environment
+   ``ORDER_NUMBER_PATTERN``; empty means :data:`DEFAULT_ORDER_NUMBER_PATTERN`) searched in the
+   subject and the start of the text.
 
-An *order number* is what the pattern captures: the first group that matched (the whole match
-when the pattern has no groups). The default pattern family captures the digits of
-``ORD-1001``, ``ORDER#1001``, ``Order no. 100045``, ``#100045``, ``Bestellung 12345``,
-``Bestellnummer: 12345``, ``Bestell-Nr. 12345``, ``Auftrag 12345``. Patterns are compiled
-case-insensitively, and inputs are cut to bounded lengths before matching.
+**What the pattern returns** (group semantics): the id is the *first group that took part in
+the match*; a pattern without groups gives the whole match. So ``AB-\\d+`` yields ``AB-77``,
+``AB-(\\d+)`` yields ``77``, and a pattern of alternatives can put each alternative's id in
+its own group (as the default does). Use ``(?:...)`` for groups that are not the id. Patterns
+are compiled case-insensitively; inputs are cut to bounded lengths before matching.
+
+**The default pattern keeps the id as the shop writes it**, so text, tags and replies to our
+Message-IDs (whose aggregate is the shop's order id) agree:
+
+* a shop token ``ORD-1002`` / ``ORD1002`` / ``ORDER-100234`` stands as it is, anywhere;
+* an order word followed by an id: ``Bestellung 12345``, ``Bestellung ORD-1002``,
+  ``Order no. 100045``, ``Bestellnummer: 12345``, ``Auftrag 55555``, ``commande n° 12345``,
+  ``ordine n. 12345``, ``pedido n.º 12345``, ``bestelling 12345``, ``bestelnummer 12345``,
+  ``zamówienie nr 12345``, ``заказ № 12345`` (the word in any case; Polish and Russian
+  inflections; a verb such as "ist", "is", "est", "è", "es", "jest" may stand between);
+* a number word, then the order word: ``numéro de commande : 12345``, ``n° de commande``,
+  ``numero d'ordine 12345``, ``número de pedido 12345``, ``numer zamówienia 12345``,
+  ``nr zamówienia 12345``, ``номер заказа 12345``;
+* ``#100045`` (five digits or more).
+
+Plain numbers are returned as they stand (4-12 digits). Ids are compared case-insensitively when
+duplicates are removed; the first spelling wins.
 
 Example
 -------
->>> find_order_numbers("Frage zu Bestellung 12345 und ORD-1001")
-['12345', '1001']
+>>> find_order_numbers("Rücksendung Bestellung ORD-1002, siehe auch Bestellung 12345")
+['ORD-1002', '12345']
+>>> find_order_numbers("Re: Votre commande n° 100234 / #100045")
+['100234', '100045']
 >>> split_plus_address("support+ORD-1001")
 ('support', 'ORD-1001')
 """
@@ -37,15 +57,31 @@ from shopmail.errors import ConfigurationError
 if TYPE_CHECKING:
     from shopmail.domain.message import InboundMessage
 
-#: The default order-number pattern (verbose syntax; case-insensitive; bounded quantifiers).
+# Building blocks of the default pattern (verbose syntax; bounded quantifiers only).
+_SHOP_ID = r"ord(?:er)?[-_]?\d{4,12}"
+_ORDER_WORD = (
+    r"(?:orders?|bestellung(?:en)?|bestell|auftr(?:ag|ags|äge)|commandes?|ordine|ordini"
+    r"|pedidos?|bestelling(?:en)?|bestel"
+    r"|zam[oó]wieni(?:e|a|u|em)|заказ(?:а|у|ом|е)?)"
+)
+_NUMBER_WORD = r"(?:nummer|number|num[eé]ro|número|numer|nr|no|n[°º]|n\.[°ºo]|n|id|номер|№)"
+_VERB = r"(?:ist|is|lautet|est(?:\s+le)?|è|es|jest|to)"
+_ID = rf"(?:{_SHOP_ID}|\d{{4,12}})"
+
+#: The default order-number pattern (see the module docs; case-insensitive).
 DEFAULT_ORDER_NUMBER_PATTERN: Final = (
     r"(?x)"
-    r" \b(?:ord|order)[-_\#:]?\s?(?P<a>\d{4,12})\b"
-    r"| \b(?:order|bestellung|bestell|auftrag|auftrags)"
-    r"(?:[-\s]?(?:nummer|nr|no|number|id))?\.?\s{0,3}(?:(?:ist|is|lautet)\s{1,3})?"
-    r"(?:[:\#]|no\.?|nr\.?)?\s{0,3}\#?\s{0,3}"
-    r"(?P<b>\d{4,12})\b"
-    r"| (?<![\w&\#])\#\s?(?P<c>\d{5,12})\b"
+    # the shop's own token, anywhere
+    rf" (?<![\w-])(?P<token>{_SHOP_ID})\b"
+    # order word [number word] [verb] [: #] id
+    rf"| (?<!\w){_ORDER_WORD}(?:[-\s]?{_NUMBER_WORD})?\.?\s{{0,3}}"
+    rf"(?:{_VERB}\s{{1,3}})?(?:[:\#]|{_NUMBER_WORD}\.?)?\s{{0,3}}\#?\s{{0,3}}"
+    rf"(?P<word>{_ID})\b"
+    # number word [de / d' / of] order word [verb] [: #] id
+    rf"| (?<!\w){_NUMBER_WORD}\.?\s{{0,3}}(?:(?:de|del|of|van)\s{{1,3}}|d['’]|dell['’])?"
+    rf"{_ORDER_WORD}\s{{0,3}}(?:{_VERB}\s{{1,3}})?[:\#]?\s{{0,3}}(?P<number>{_ID})\b"
+    # "#100045"
+    r"| (?<![\w&\#])\#\s?(?P<hash>\d{5,12})\b"
 )
 
 #: Outbound Message-ID kinds (lower-cased detail-types) whose aggregate is an order id.
@@ -120,11 +156,17 @@ def find_order_numbers(
     found: list[str] = []
     for m in rx.finditer((text or "")[:limit]):
         value = _value(m).strip()
-        if value and value not in found:
+        if value and not _contains(found, value):
             found.append(value)
             if len(found) >= MAX_ORDER_NUMBERS:
                 break
     return found
+
+
+def _contains(values: Iterable[str], value: str) -> bool:
+    """Whether ``value`` is among ``values``, ignoring case (``ord-1002`` is ``ORD-1002``)."""
+    key = value.casefold()
+    return any(v.casefold() == key for v in values)
 
 
 def split_plus_address(local_part: str) -> tuple[str, str | None]:
@@ -179,7 +221,8 @@ def order_numbers_for(
         The recipient's plus-address tag, if any (its number if the pattern finds one, else
         the tag itself when it looks like an id: 3-64 characters of ``[A-Za-z0-9_-]``).
     refs
-        Shopmail Message-IDs the message replies to (see :func:`reply_refs`).
+        Shopmail Message-IDs the message replies to (see :func:`reply_refs`); the order ids
+        they carry are the shop's own and are taken as they are.
     pattern
         The order-number pattern.
     """
@@ -188,14 +231,13 @@ def order_numbers_for(
 
     def add(values: Iterable[str]) -> None:
         for v in values:
-            if v and v not in out and len(out) < MAX_ORDER_NUMBERS:
+            if v and not _contains(out, v) and len(out) < MAX_ORDER_NUMBERS:
                 out.append(v)
 
     if tag:
         numbers = find_order_numbers(tag, rx, 200)
         add(numbers or ([tag] if _ID_LIKE.fullmatch(tag) else []))
-    for order_id in reply_order_ids(refs):
-        add(find_order_numbers(order_id, rx, 200) or [order_id])
+    add(reply_order_ids(refs))
     add(find_order_numbers(message.subject, rx, MAX_SUBJECT_CHARS))
     add(find_order_numbers(message.text, rx, MAX_TEXT_CHARS))
     return out

@@ -1,23 +1,40 @@
 """Render an outbound mail (subject, text, HTML) from a validated :class:`ShopEvent`.
 
-Templates are package data in ``shopmail/templates``::
+Templates are package data in ``shopmail/templates`` (another folder of the same shape can be
+given as ``template_dir``)::
 
     layout.html / layout.txt       the one shared layout (table layout, inline styles)
     macros.html / macros.txt       buttons, fact tables, item tables, totals
-    <lang>/strings.json            subjects per template and the layout's phrases
-    <lang>/<Template>.html / .txt  one pair per detail-type (and per generic template)
+    <Template>.html / .txt         one language-neutral pair per detail-type (and generic ones)
+    <lang>/strings.json            every subject, sentence and label of one language
+    <lang>/<file>                  optional override of a shared file for that language
+
+Templates hold structure only; every word comes from the language's strings: ``t.<key>``, and
+sentences that contain values are filled with ``fill``
+(``{{ t.OrderCanceled.intro|fill(order=order_label) }}`` for ``"Your order {order} has been
+cancelled."``). A language's own ``<file>`` is looked up before the shared one, so
+``fr/OrderPlaced.html`` would replace the shared ``OrderPlaced.html`` for French only.
 
 Jinja2 runs sandboxed (``SandboxedEnvironment``) with ``StrictUndefined``; HTML templates are
 autoescaped, text templates and subjects are not (they never reach a header unencoded: the MIME
 builder encodes them). The environment is created once per process.
 
-Money and dates are formatted with Babel in the customer's locale (``1.234,56 €`` in de-DE,
-``€1,234.56`` in en); times are shown in :data:`DEFAULT_TIMEZONE`.
+Languages are the sub-folders present (:mod:`shopmail.domain.outbound.template_catalog` finds and
+validates them; a folder that lacks a key or a template is not used). The customer's locale is
+served by the first language of its fallback chain
+(:func:`shopmail.domain.outbound.locale_chain.locale_chain`)::
 
-Missing translation (decision): a locale whose language has no templates (``fr-FR``) falls back
-to English *templates and formatting* with a logged warning (``template_fallback``) rather than
-failing: a customer with an unexpected locale still gets their receipt. A template missing in
-every language is a :class:`~shopmail.errors.TemplateError` (permanent).
+    de-AT -> de -> <shop default, "de"> -> en
+
+A chain that leaves the customer's language (``xx`` -> ``de``) is logged as
+``template_fallback`` with the requested and the used locale (never an address); a regional
+locale served by its language folder (``de-AT`` by ``de``) is the normal case and not logged.
+
+Money and dates are formatted with Babel in the customer's locale when its language is served
+(``1.234,56 €`` in de-DE, ``€ 1.234,56`` in de-AT, ``1 234,56 €`` in fr), otherwise in the
+locale of the language used; times are shown in the ``timezone`` given to :func:`render`
+(:data:`DEFAULT_TIMEZONE` by default). A template missing in every language of the chain is a
+:class:`~shopmail.errors.TemplateError` (permanent).
 
 Example
 -------
@@ -46,18 +63,47 @@ from typing import Any
 
 import jinja2
 from babel import Locale, UnknownLocaleError
-from babel.dates import format_date, format_time, get_timezone
+from babel.dates import format_date, format_time, get_datetime_format, get_timezone
 from babel.numbers import format_currency
 from jinja2.sandbox import SandboxedEnvironment
 
 from shopmail.config import Settings
 from shopmail.domain.outbound.contracts import ShopEvent
+from shopmail.domain.outbound.locale_chain import (
+    DEFAULT_LOCALE,
+    FALLBACK_LOCALE,
+    locale_chain,
+    normalize_tag,
+    primary_language,
+)
+from shopmail.domain.outbound.template_catalog import (
+    PLACEHOLDER,
+    TEMPLATE_DIR,
+    Catalog,
+    load_catalog,
+)
 from shopmail.errors import TemplateError
 
 logger = logging.getLogger(__name__)
 
-TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "templates"
-FALLBACK_LANGUAGE = "en"
+__all__ = [
+    "DEFAULT_LOCALE",
+    "DEFAULT_TIMEZONE",
+    "FALLBACK_LANGUAGE",
+    "FALLBACK_LOCALE",
+    "MAX_HTML_BYTES",
+    "MAX_ITEMS",
+    "TEMPLATE_DIR",
+    "AttachmentRef",
+    "RenderedMail",
+    "available_languages",
+    "fill",
+    "locale_chain",
+    "render",
+]
+
+#: Kept for callers of the first version (the fallback of every chain).
+FALLBACK_LANGUAGE = FALLBACK_LOCALE
 DEFAULT_TIMEZONE = "Europe/Berlin"
 #: Gmail clips HTML above ~102 KB; stay clearly below.
 MAX_HTML_BYTES = 100 * 1024
@@ -87,16 +133,18 @@ class RenderedMail:
     Attributes
     ----------
     subject
-        One line, whitespace collapsed (not yet RFC 2047 encoded).
+        One line, whitespace collapsed except no-break spaces (not yet RFC 2047 encoded).
     text, html
         The two alternatives.
     attachments_refs
         Attachments to fetch and attach (InvoiceIssued's PDF).
     language
-        The template language actually used (``de``/``en``; differs from the event's on
-        fallback).
+        The template language actually used (the folder name: ``de``, ``fr``...; differs from
+        the event's language on fallback).
     unsubscribe_url
         The one-click unsubscribe URL of marketing mail (``""`` for transactional mail).
+    locale
+        The Babel locale money and dates were formatted in (``de_AT``).
     """
 
     subject: str
@@ -105,10 +153,17 @@ class RenderedMail:
     attachments_refs: tuple[AttachmentRef, ...] = ()
     language: str = FALLBACK_LANGUAGE
     unsubscribe_url: str = ""
+    locale: str = ""
 
 
 def render(
-    event: ShopEvent, settings: Settings, *, timezone: str = DEFAULT_TIMEZONE
+    event: ShopEvent,
+    settings: Settings,
+    *,
+    timezone: str = DEFAULT_TIMEZONE,
+    default_locale: str = DEFAULT_LOCALE,
+    fallback_locale: str = FALLBACK_LOCALE,
+    template_dir: str | Path | None = None,
 ) -> RenderedMail:
     """Render ``event`` as subject, text and HTML in the customer's language.
 
@@ -120,6 +175,13 @@ def render(
         Used for the support address shown in the footer.
     timezone
         IANA zone in which times are shown.
+    default_locale
+        The shop's default language: second in every chain, and the reference every language
+        folder is validated against.
+    fallback_locale
+        The last language of every chain.
+    template_dir
+        A template folder of the shipped shape (default: the shipped templates).
 
     Returns
     -------
@@ -131,9 +193,10 @@ def render(
         A template is missing, refers to an undefined value, breaks the sandbox, or the HTML
         exceeds :data:`MAX_HTML_BYTES` or references an external resource.
     """
-    env = _environment()
-    language, locale = _resolve_language(event)
-    strings = _strings(language)
+    catalog = load_catalog(template_dir, default_locale, fallback_locale)
+    language, locale = _resolve_language(event, catalog, default_locale, fallback_locale)
+    env = _environment(catalog.root, language)
+    strings = _strings(catalog.root, language)
     try:
         tz = get_timezone(timezone)
     except LookupError as exc:
@@ -163,14 +226,16 @@ def render(
             f"no subject for template {event.template!r}", template=event.template
         ) from None
     try:
-        subject = _subject_template(language, subject_source).render(context)
-        subject = " ".join(subject.split())
+        subject = _subject_template(catalog.root, language, subject_source).render(context)
+        subject = _SUBJECT_SPACE.sub(" ", subject).strip()
         context["subject"] = subject
-        text = env.get_template(f"{language}/{event.template}.txt").render(context)
-        html = env.get_template(f"{language}/{event.template}.html").render(context)
+        text = env.get_template(f"{event.template}.txt").render(context)
+        html = env.get_template(f"{event.template}.html").render(context)
+    except TemplateError:
+        raise
     except jinja2.TemplateNotFound as exc:
         raise TemplateError(f"template {exc.name!r} not found", template=event.template) from exc
-    except jinja2.TemplateError as exc:  # UndefinedError, SecurityError, syntax errors
+    except Exception as exc:  # UndefinedError, SecurityError, syntax errors, bad data types
         raise TemplateError(
             f"template {event.template!r} ({language}) failed: {type(exc).__name__}: "
             f"{str(exc)[:200]}",
@@ -193,21 +258,35 @@ def render(
         attachments_refs=_attachments(event, detail),
         language=language,
         unsubscribe_url=unsubscribe_url,
+        locale=str(locale),
     )
 
 
-def available_languages() -> tuple[str, ...]:
-    """The languages that have templates (``('de', 'en')``)."""
-    return tuple(sorted(p.name for p in TEMPLATE_DIR.iterdir() if (p / "strings.json").is_file()))
+def available_languages(
+    template_dir: str | Path | None = None, default_locale: str = DEFAULT_LOCALE
+) -> tuple[str, ...]:
+    """The valid language folders, sorted (``('de', 'en', 'es', 'fr', 'it', 'nl', 'pl')``).
+
+    Parameters
+    ----------
+    template_dir
+        The template folder (default: the shipped templates).
+    default_locale
+        The reference language of the validation (see
+        :mod:`~shopmail.domain.outbound.template_catalog`).
+    """
+    return load_catalog(template_dir, default_locale).languages
 
 
 # --- environment -------------------------------------------------------------------------
 
 
 @cache
-def _environment() -> SandboxedEnvironment:
-    return SandboxedEnvironment(
-        loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)),
+def _environment(root: Path = TEMPLATE_DIR, language: str = "") -> SandboxedEnvironment:
+    """The sandboxed environment of one language: its own files first, then the shared ones."""
+    folders = [str(root / language), str(root)] if language else [str(root)]
+    env = SandboxedEnvironment(
+        loader=jinja2.FileSystemLoader(folders),
         undefined=jinja2.StrictUndefined,
         autoescape=jinja2.select_autoescape(
             enabled_extensions=("html",), default_for_string=False, default=False
@@ -217,50 +296,91 @@ def _environment() -> SandboxedEnvironment:
         keep_trailing_newline=True,
         auto_reload=False,
     )
+    env.filters["fill"] = fill
+    return env
 
 
 @cache
-def _strings(language: str) -> dict[str, Any]:
-    path = TEMPLATE_DIR / language / "strings.json"
+def _strings(root: Path, language: str) -> dict[str, Any]:
+    path = root / language / "strings.json"
     try:
         data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise TemplateError(f"strings for {language!r} cannot be read: {exc}") from exc
-    if language != FALLBACK_LANGUAGE:  # fill gaps from English
-        base = _strings(FALLBACK_LANGUAGE)
-        data = {**base, **data, "subjects": {**base["subjects"], **data.get("subjects", {})}}
     return data
 
 
 @cache
-def _subject_template(language: str, source: str) -> jinja2.Template:
-    return _environment().from_string(source)
+def _subject_template(root: Path, language: str, source: str) -> jinja2.Template:
+    return _environment(root, language).from_string(source)
 
 
-@cache
-def _has_template(language: str, template: str) -> bool:
-    folder = TEMPLATE_DIR / language
-    return (folder / f"{template}.html").is_file() and (folder / f"{template}.txt").is_file()
+def fill(text: Any, **values: Any) -> str:
+    """Put ``values`` into the ``{name}`` placeholders of a sentence from ``strings.json``.
+
+    Only ``{name}`` is special (no attribute access, no formatting); the result is plain text,
+    escaped by the HTML templates like any other value.
+
+    Raises
+    ------
+    TemplateError
+        The sentence names a placeholder the template does not fill.
+
+    >>> fill("Your order {order} has been cancelled.", order="ORD-1")
+    'Your order ORD-1 has been cancelled.'
+    """
+    _defined(text)
+    for value in values.values():
+        _defined(value)
+
+    def put(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in values:
+            raise TemplateError(
+                f"string {str(text)[:60]!r} has a placeholder {{{name}}} that is not filled"
+            )
+        return str(values[name])
+
+    return PLACEHOLDER.sub(put, str(text))
 
 
-def _resolve_language(event: ShopEvent) -> tuple[str, Locale]:
-    language = event.language
-    locale_name = event.locale
-    if not _has_template(language, event.template):
+def _resolve_language(
+    event: ShopEvent, catalog: Catalog, default_locale: str, fallback_locale: str
+) -> tuple[str, Locale]:
+    """The template language serving ``event`` and the Babel locale to format in."""
+    chain = locale_chain(
+        event.locale, catalog.languages_for(event.template), default_locale, fallback_locale
+    )
+    if not chain:
+        raise TemplateError(
+            f"template {event.template!r} not found in any language "
+            f"(chain of {event.locale!r}: {default_locale!r}, {fallback_locale!r})",
+            template=event.template,
+        )
+    language = chain[0]
+    requested = normalize_tag(event.locale)
+    if primary_language(language) == primary_language(requested):
+        locale_name = requested  # the customer's own language: format as in de-AT, fr-CA
+    else:
         logger.warning(
             "template_fallback",
             extra={
                 "template": event.template,
-                "locale": event.locale,
-                "fallback": FALLBACK_LANGUAGE,
+                "requested_locale": event.locale,
+                "used_locale": language,
             },
         )
-        language, locale_name = FALLBACK_LANGUAGE, FALLBACK_LANGUAGE
-    try:
-        locale = Locale.parse(locale_name, sep="-")
-    except (ValueError, UnknownLocaleError):
-        locale = Locale.parse(language)
-    return language, locale
+        locale_name = language
+    return language, _babel_locale(locale_name, language)
+
+
+def _babel_locale(name: str, language: str) -> Locale:
+    for candidate in (name, language, primary_language(language)):
+        try:
+            return Locale.parse(normalize_tag(candidate), sep="-")
+        except (ValueError, UnknownLocaleError):
+            continue
+    return Locale.parse(FALLBACK_LOCALE)
 
 
 # --- helpers exposed to templates ---------------------------------------------------------
@@ -299,9 +419,12 @@ def _date(value: Any, locale: Locale, tz: Any) -> str:
 
 
 def _datetime(value: Any, locale: Locale, tz: Any) -> str:
+    """Long date and short time, joined the locale's way (``28. November 2026, 11:15``)."""
     local = _parse_ts(value).astimezone(tz)
     day = format_date(local.date(), format="long", locale=locale)
-    return f"{day}, {format_time(local, format='short', tzinfo=tz, locale=locale)}"
+    time = format_time(local, format="short", tzinfo=tz, locale=locale)
+    glue = str(get_datetime_format("medium", locale=locale))
+    return glue.replace("{1}", day).replace("{0}", time)
 
 
 def _order_label(detail: Mapping[str, Any], fallback: str) -> str:
@@ -334,6 +457,9 @@ def _attachments(event: ShopEvent, detail: Mapping[str, Any]) -> tuple[Attachmen
 
 
 _BLANKS = re.compile(r"\n{3,}")
+#: Runs of white space in a subject, except the no-break spaces a language sets on purpose
+#: (French "n° 123", "message : ...").
+_SUBJECT_SPACE = re.compile(r"[^\S\u00a0\u202f\u2007]+")
 
 
 def _tidy_text(text: str) -> str:

@@ -25,7 +25,8 @@ JSON shape of :meth:`RoutingDecision.to_dict`::
      "action_specs": [{"type": "publish", "rule": "support",
                        "detail_type": "SupportMessageReceived"}, ...],
      "detail_type": "SupportMessageReceived", "tag": "ORD-1001", "order_id": "ORD-1001",
-     "order_numbers": ["1001"], "captures": {}, "why": ["support: recipient local part ..."],
+     "order_numbers": ["ORD-1001"], "captures": {},
+     "why": ["support: recipient local part ..."],
      "auto_reply": {"allowed": true, "reason": "ok"}}
 """
 
@@ -39,6 +40,7 @@ from typing import TYPE_CHECKING, Final
 
 from shopmail.domain.inbound.loop_guard import auto_reply_allowed
 from shopmail.domain.inbound.order_numbers import (
+    MAX_ORDER_NUMBERS,
     compile_order_pattern,
     find_order_numbers,
     order_numbers_for,
@@ -190,8 +192,10 @@ class Router:
         )
         cap = dict(captures)
         order_id = cap.get("order_id") or next(iter(reply_order_ids(refs)), None)
-        if order_id is None and ctx.tag and find_order_numbers(ctx.tag, self.order_pattern, 200):
-            order_id = ctx.tag
+        if order_id is None and ctx.tag:
+            order_id = next(iter(find_order_numbers(ctx.tag, self.order_pattern, 200)), None)
+        if order_id and order_id.casefold() not in {n.casefold() for n in order_numbers}:
+            order_numbers = [order_id, *order_numbers][:MAX_ORDER_NUMBERS]  # orderId is listed
 
         actions, allowed, reason = self._guard(message, ctx, actions, why)
         decision = RoutingDecision(
