@@ -1,7 +1,7 @@
 """Release an outbound mail from the local outbox to a real SMTP server (off by default).
 
 ``shopmail run --release-smtp HOST:PORT`` turns it on: the mail page then has a form that
-sends the mail, byte for byte as the local relay accepted it, to one address through that
+sends the mail as the local relay accepted it (line ends made CRLF) to one address through that
 server (STARTTLS by default; ``--release-tls tls`` for implicit TLS, ``none`` for a plain
 local test server; AUTH when ``--release-user`` is given, the password from the environment
 variable ``SHOPMAIL_RELEASE_PASSWORD``). ``--release-allow REGEX`` limits the addresses a mail
@@ -102,6 +102,7 @@ def release(target: ReleaseTarget, raw: bytes, mail_from: str, recipient: str) -
         Not allowed, not reachable, TLS/AUTH failed or the server refused the mail.
     """
     rcpt = target.check_recipient(recipient)
+    data = re.sub(rb"\r?\n", b"\r\n", raw)  # SMTP lines end in CRLF (RFC 5321 2.3.8)
     context = ssl.create_default_context(cafile=target.ca_file or None)
     smtp: smtplib.SMTP | None = None
     try:
@@ -119,7 +120,7 @@ def release(target: ReleaseTarget, raw: bytes, mail_from: str, recipient: str) -
             smtp.ehlo("shopmail-local")
         if target.username:
             smtp.login(target.username, target.password)
-        refused = smtp.sendmail(mail_from, [rcpt], raw)
+        refused = smtp.sendmail(mail_from, [rcpt], data)
         if refused:
             raise ReleaseError(f"{target.label} refused the recipient")
         code, text = smtp.noop()
