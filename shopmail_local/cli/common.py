@@ -5,8 +5,9 @@
   the moto endpoint, ports, CA file and fake credentials from it, so nothing has to be exported.
 - **Where AWS calls go** (:func:`aws_target`): ``--endpoint``/``--endpoint-url``, else
   ``AWS_ENDPOINT_URL``, else (for commands that may also talk to AWS) real AWS when
-  ``AWS_PROFILE`` or ``AWS_ACCESS_KEY_ID`` is set, else the running local stack, else AWS with
-  the default credential chain. Local targets get the stack's fake credentials.
+  ``AWS_PROFILE`` or ``AWS_ACCESS_KEY_ID`` is set, else the local stack when its stack file
+  exists (running or not: a stopped one gives "not running, start it"), else AWS with the
+  default credential chain. Local targets get the stack's fake credentials.
 - **One-line errors** (:func:`cli_errors`): expected conditions (the stack is down, a table or
   queue is missing, no credentials) print one line saying what is wrong and what to do, and the
   command exits non-zero; never a traceback.
@@ -207,7 +208,7 @@ def aws_target(
             local=True,
             stack=stack,
         )
-    if not _env_credentials() and stack is not None and stack.is_running():
+    if not _env_credentials() and stack is not None and stack.endpoint:
         return AwsTarget(stack.endpoint, region or stack.region, local=True, stack=stack)
     return AwsTarget(None, region or env_region or DEFAULT_REGION, local=False)
 

@@ -564,7 +564,7 @@ class _Handler(BaseHTTPRequestHandler):
         app = self.app
         try:
             if parts == ["stream"]:
-                self._stream()
+                self._stream((query.get("since") or [""])[0])
                 return
             if len(parts) == 2 and parts[0] == "static":
                 self._static(parts[1])
@@ -627,8 +627,12 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._respond(Response(path.read_bytes(), ctype))
 
-    def _stream(self) -> None:
-        """Server-sent events: ``change`` with the new records' ids, a comment as heartbeat."""
+    def _stream(self, since: str = "") -> None:
+        """Server-sent events: ``change`` with the new records' ids, a comment as heartbeat.
+
+        ``since`` (the version the page was rendered at) or the ``Last-Event-ID`` of a
+        reconnecting client makes changes made in between arrive at once.
+        """
         state = self.app.data.state
         self.send_response(HTTPStatus.OK)
         self.send_header("Content-Type", "text/event-stream; charset=utf-8")
@@ -637,9 +641,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Security-Policy", DOWNLOAD_CSP)
         self.end_headers()
         version = state.version
-        last_id = self.headers.get("Last-Event-ID", "")
-        if last_id.isdigit() and int(last_id) < version:
-            version = int(last_id)
+        for given in (self.headers.get("Last-Event-ID", ""), since):
+            if given.isdigit() and int(given) < version:
+                version = int(given)
+                break
         self.wfile.write(
             f"retry: 2000\nevent: hello\ndata: {json.dumps({'version': version})}\n\n".encode()
         )

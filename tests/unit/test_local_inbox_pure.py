@@ -90,20 +90,66 @@ def test_order_ids_of_relay_records_and_events() -> None:
 
 def test_timeline_collects_one_order_in_time_order() -> None:
     relay = [
-        {"ts": 10, "key": "k1", "ses_message_id": "s1", "message_id": ORDER_MID, "subject": "Bestätigung", "rcpt_tos": ["c@example.com"], "outbox": ["c@example.com"]},
+        {
+            "ts": 10,
+            "key": "k1",
+            "ses_message_id": "s1",
+            "message_id": ORDER_MID,
+            "subject": "Bestätigung",
+            "rcpt_tos": ["c@example.com"],
+            "outbox": ["c@example.com"],
+        },
         {"ts": 11, "key": "k2", "ses_message_id": "s2", "message_id": "<x@y>", "subject": "other"},
-    ]  # fmt: skip
+    ]
     inbound = [
-        {"ts": 20, "kind": "received", "message_id": "in1", "in_reply_to": ORDER_MID, "subject": "Re"},
+        {
+            "ts": 20,
+            "kind": "received",
+            "message_id": "in1",
+            "in_reply_to": ORDER_MID,
+            "subject": "Re",
+        },
         {"ts": 21, "kind": "received", "message_id": "in2", "subject": "Frage zu 7"},
         {"ts": 22, "kind": "received", "message_id": "in3", "subject": "unrelated"},
-    ]  # fmt: skip
+    ]
     events = [
-        {"ts": 5, "event": {"id": "e0", "detail-type": "OrderPlaced", "detail": {"order": {"id": "ORD-7", "number": "7"}}}},
-        {"ts": 25, "event": {"id": "e1", "detail-type": "CustomerReplied", "detail": {"messageId": "in2", "orderNumbers": ["7"]}}},
-        {"ts": 30, "event": {"id": "e2", "source": "aws.ses", "detail-type": "Email Bounced", "detail": {"mail": {"messageId": "s1"}, "bounce": {"bouncedRecipients": [{"emailAddress": "C@example.com"}]}}}},
-        {"ts": 31, "event": {"id": "e3", "detail-type": "Email Bounced", "detail": {"mail": {"messageId": "s2"}}}},
-    ]  # fmt: skip
+        {
+            "ts": 5,
+            "event": {
+                "id": "e0",
+                "detail-type": "OrderPlaced",
+                "detail": {"order": {"id": "ORD-7", "number": "7"}},
+            },
+        },
+        {
+            "ts": 25,
+            "event": {
+                "id": "e1",
+                "detail-type": "CustomerReplied",
+                "detail": {"messageId": "in2", "orderNumbers": ["7"]},
+            },
+        },
+        {
+            "ts": 30,
+            "event": {
+                "id": "e2",
+                "source": "aws.ses",
+                "detail-type": "Email Bounced",
+                "detail": {
+                    "mail": {"messageId": "s1"},
+                    "bounce": {"bouncedRecipients": [{"emailAddress": "C@example.com"}]},
+                },
+            },
+        },
+        {
+            "ts": 31,
+            "event": {
+                "id": "e3",
+                "detail-type": "Email Bounced",
+                "detail": {"mail": {"messageId": "s2"}},
+            },
+        },
+    ]
     rows = [
         {"address": "c@example.com", "class": "hard_bounce", "since": "1970-01-01T00:00:40Z"},
         {"address": "other@example.com", "since": "1970-01-01T00:00:41Z"},

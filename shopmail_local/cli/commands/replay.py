@@ -203,7 +203,8 @@ def run(
     service_factory: ServiceFactory | None = None,
 ) -> int:
     """Run ``shopmail replay``."""
-    use_local_stack(getattr(args, "state", None))
+    if use_local_stack(getattr(args, "state", None)):
+        _target(args).require_reachable()
     settings = Settings.from_env()
     queue_url = args.queue_url or settings.inbound_dlq_url
     if not queue_url:

@@ -3,9 +3,9 @@
 The table is ``--table``, else ``SUPPRESSION_TABLE``, else the local stack's
 ``shopmail-local-SuppressionTable``. Where the calls go: ``--endpoint-url``, else
 ``AWS_ENDPOINT_URL``; else AWS when ``AWS_PROFILE`` or ``AWS_ACCESS_KEY_ID`` is set; else the
-running local stack (found through its ``.local/stack.json``, with its fake credentials);
-else AWS with the default credential chain. A missing table, an unreachable endpoint or
-missing credentials print one line with what to do.
+local stack when its state file ``.local/stack.json`` exists (with its fake credentials; a
+stopped stack gives "not running"); else AWS with the default credential chain. A missing
+table, an unreachable endpoint or missing credentials print one line with what to do.
 
 Examples::
 

@@ -44,7 +44,7 @@
         var doc = new DOMParser().parseFromString(html, "text/html");
         var fresh = doc.querySelector("main");
         var current = document.querySelector("main");
-        if (fresh && current) {
+        if (fresh && current && fresh.innerHTML !== current.innerHTML) {
           current.replaceWith(document.importNode(fresh, true));
           setupAll(document.querySelector("main"));
           document.body.dataset.updates = String(Number(document.body.dataset.updates || 0) + 1);
@@ -57,7 +57,9 @@
 
   function live() {
     if (document.body.dataset.live !== "1" || !window.EventSource) { return; }
-    var source = new EventSource("/stream");
+    var main = document.querySelector("main");
+    var since = main && main.dataset.version ? main.dataset.version : "";
+    var source = new EventSource("/stream" + (since ? "?since=" + encodeURIComponent(since) : ""));
     source.addEventListener("open", function () {
       document.body.dataset.stream = "open";
       if (status) { status.textContent = "live"; }
