@@ -108,7 +108,7 @@ def release_target(args: argparse.Namespace) -> ReleaseTarget | None:
 
 def run(args: argparse.Namespace) -> int:
     """Start the stack, print the banner, wait for Ctrl-C, stop."""
-    from shopmail_local.stack.runner import LocalStack
+    from shopmail_local.stack.runner import LocalStack, StateFolderInUseError
 
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
@@ -151,6 +151,10 @@ def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     try:
         stack.start()
+    except StateFolderInUseError as exc:
+        stack.stop()
+        print(f"cannot start: {exc}", file=sys.stderr)
+        return 1
     except OSError as exc:
         stack.stop()
         print(
