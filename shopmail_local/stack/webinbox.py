@@ -561,7 +561,6 @@ class _Handler(BaseHTTPRequestHandler):
         query = urllib.parse.parse_qs(split.query)
         q = (query.get("q") or [""])[0]
         parts = [urllib.parse.unquote(p) for p in split.path.strip("/").split("/") if p]
-        app = self.app
         try:
             if parts == ["stream"]:
                 self._stream((query.get("since") or [""])[0])
@@ -581,7 +580,6 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception:
             log.exception("web inbox page failed")
             self._error(HTTPStatus.INTERNAL_SERVER_ERROR, "internal error")
-        del app
 
     def _page(self, parts: list[str], q: str) -> bytes | Response | None:
         app = self.app

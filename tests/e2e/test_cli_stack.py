@@ -131,3 +131,10 @@ def test_commands_say_in_one_line_that_the_stack_is_not_running(tmp_path: Path, 
         line = _one_line_error(_shopmail(args, state, home))
         assert "not running" in line or "cannot reach" in line or "not reachable" in line, line
         assert "make run" in line, line
+
+
+def test_demo_finds_the_stack_by_itself(e2e_stack: LocalStack, home: Path) -> None:
+    proc = _shopmail(["demo", "--timeout", "30"], e2e_stack.config.state_dir, home)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"stack at {e2e_stack.endpoint}" in proc.stdout
+    assert "5/5 steps passed" in proc.stdout

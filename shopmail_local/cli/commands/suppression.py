@@ -28,7 +28,7 @@ from collections.abc import Iterable
 from typing import Any, TextIO
 
 from shopmail.adapters.dynamodb_suppression import DynamoDbSuppressionList
-from shopmail.config import ENV_NAMES, Settings
+from shopmail.config import ENV_NAMES
 from shopmail.domain.suppression import (
     COMPLAINT,
     HARD_BOUNCE,
@@ -112,8 +112,6 @@ def table_name(args: argparse.Namespace) -> str:
 def open_list(args: argparse.Namespace) -> DynamoDbSuppressionList:
     """The suppression list adapter for the arguments."""
     where = target(args)
-    if where.region is None:  # pragma: no cover - aws_target always sets one
-        where = AwsTarget(where.endpoint, Settings().region, where.local, where.stack)
     where.require_reachable()
     return DynamoDbSuppressionList(where.client("dynamodb"), table_name(args))
 
