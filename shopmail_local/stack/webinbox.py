@@ -638,6 +638,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("X-Content-Type-Options", "nosniff")
         self.send_header("Content-Security-Policy", DOWNLOAD_CSP)
         self.end_headers()
+        if self.command == "HEAD":
+            return
         version = state.version
         for given in (self.headers.get("Last-Event-ID", ""), since):
             if given.isdigit() and int(given) < version:

@@ -41,6 +41,11 @@ def test_snapshot_round_trip_through_a_fresh_moto(
     tmp_path: Path, provisioned: StackOutputs, aws_client: Callable[..., Any], moto: str
 ) -> None:
     _fill(provisioned, aws_client)
+    # a handler failed on the dead letter a moment ago: in flight for one more second
+    in_flight = aws_client("sqs").receive_message(
+        QueueUrl=provisioned.dead_letter_queues["FeedbackDeadLetterQueue"], VisibilityTimeout=1
+    )["Messages"]
+    assert len(in_flight) == 1
     taken = take_snapshot(aws_client, tmp_path, "gen-1")
     table = provisioned.tables["SuppressionTable"]
     assert taken.counts[f"dynamodb:{table}"] == 60
