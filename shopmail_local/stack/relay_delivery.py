@@ -85,6 +85,7 @@ class RelayDelivery:
             "rcpt_tos": list(rcpt_tos),
             "subject": decode_header_value(str(headers.get("Subject", ""))),
             "message_id": str(headers.get("Message-ID", "")),
+            "in_reply_to": " ".join(str(headers.get("In-Reply-To", "")).split())[:998],
             "configuration_set": str(headers.get("X-SES-CONFIGURATION-SET", "")),
             "tags": parse_message_tags(headers.get("X-SES-MESSAGE-TAGS")),
             "loopback": loop,

@@ -4,7 +4,9 @@ What belongs to an order (``K`` = the order id plus the order numbers the shop's
 it, e.g. ``ORD-100234`` and ``100234``):
 
 - **outbound mail**: relay records whose ``X-SES-MESSAGE-TAGS`` say ``order=`` an id in K, or
-  whose shopmail Message-ID (``<sm.{kind}.{order id}...>``, order-related kinds) names it;
+  whose shopmail Message-ID (``<sm.{kind}.{order id}...>``, order-related kinds) names it, and
+  replies to the order's inbound mail (auto-acknowledgements: ``In-Reply-To`` names the inbound
+  mail's Message-ID, or the shopmail Message-ID's aggregate is its SES message id);
 - **inbound mail**: received mail that replies to one of those Message-IDs (``In-Reply-To`` /
   ``References``), or whose published event carries the order id or number;
 - **bus events**: ``orderId`` / ``order_id`` / ``aggregateId`` / ``order.id`` in K, an
@@ -170,6 +172,11 @@ class OrderIndex:
         self._inbound_orders = {
             str(r.get("message_id", "")): self._inbound_order_ids(r) for r in self.received
         }
+        self._inbound_by_header = {
+            str(r.get("header_message_id", "")).strip(): str(r.get("message_id", ""))
+            for r in self.received
+            if str(r.get("header_message_id", "")).strip()
+        }
 
     # ------------------------------------------------------------------ lookups
     def keys(self, order_id: str) -> set[str]:
@@ -201,14 +208,23 @@ class OrderIndex:
         return self._inbound_orders.get(ses_message_id, [])
 
     def relay_order_ids(self, record: Mapping[str, Any]) -> list[str]:
-        """The orders a relayed mail belongs to."""
-        return relay_order_ids(record)
+        """The orders a relayed mail belongs to (its own ids, or the inbound mail it answers)."""
+        out = relay_order_ids(record)
+        answered: list[str] = []
+        for ref in find_message_refs([str(record.get("message_id", ""))]):
+            answered.append(ref.aggregate_id)  # auto-replies: the inbound SES message id
+        reply_to = str(record.get("in_reply_to", "")).strip()
+        if reply_to in self._inbound_by_header:
+            answered.append(self._inbound_by_header[reply_to])
+        for ses_id in answered:
+            out += self._inbound_orders.get(ses_id, [])
+        return list(dict.fromkeys(out))
 
     def order_ids(self) -> list[tuple[str, float, int]]:
         """Every order seen: ``(order id, last activity, entries)``, newest first."""
         seen: dict[str, list[float]] = {}
         for r in self.relay:
-            for oid in relay_order_ids(r):
+            for oid in self.relay_order_ids(r):
                 seen.setdefault(oid, []).append(float(r.get("ts") or 0))
         for ts, e in self.events:
             for oid in event_order_ids(e):
@@ -226,7 +242,7 @@ class OrderIndex:
         entries: list[TimelineEntry] = []
         ses_ids: set[str] = set()
         for r in self.relay:
-            if not keys & set(relay_order_ids(r)):
+            if not keys & set(self.relay_order_ids(r)):
                 continue
             ses_ids.add(str(r.get("ses_message_id", "")))
             went = [w for w in ("outbox", "loopback", "simulator") if r.get(w)]

@@ -49,7 +49,7 @@ from shopmail_local.stack.mailview import MailView, decode_header_value
 from shopmail_local.stack.release import ReleaseError, ReleaseTarget, release
 from shopmail_local.stack.search import matches, parse_query, row_text
 from shopmail_local.stack.state import StateStore
-from shopmail_local.stack.timeline import OrderIndex, event_order_ids, relay_order_ids, when
+from shopmail_local.stack.timeline import OrderIndex, event_order_ids, when
 
 log = logging.getLogger(__name__)
 
@@ -162,9 +162,10 @@ class WebApp:
     def index(self, q: str = "") -> bytes:
         """The relayed mail, newest first."""
         terms = parse_query(q)
+        index = self.order_index()
         mails = []
-        for r in reversed(self.data.state.relay_log()):
-            orders = relay_order_ids(r)
+        for r in reversed(index.relay):
+            orders = index.relay_order_ids(r)
             subject = decode_header_value(r.get("subject", ""))
             text = row_text(
                 subject,
@@ -185,9 +186,10 @@ class WebApp:
         )
 
     def _record_for_key(self, key: str) -> dict[str, Any] | None:
-        for r in reversed(self.data.state.relay_log()):
+        index = self.order_index()
+        for r in reversed(index.relay):
             if r.get("key") == key:
-                return {**r, "orders": relay_order_ids(r)}
+                return {**r, "orders": index.relay_order_ids(r)}
         return None
 
     def _view(self, raw: bytes, outbound: bool) -> dict[str, Any]:

@@ -100,6 +100,11 @@ def test_timeline_collects_one_order_in_time_order() -> None:
             "outbox": ["c@example.com"],
         },
         {"ts": 11, "key": "k2", "ses_message_id": "s2", "message_id": "<x@y>", "subject": "other"},
+        # the auto-acknowledgement of in2 (its aggregate is the inbound SES message id)
+        {"ts": 23, "key": "k3", "message_id": "<sm.autoreply.in2.0123456789abcdef@shop.example>"},
+        # a plain answer to in1 (In-Reply-To names in1's Message-ID)
+        {"ts": 24, "key": "k4", "message_id": "<x2@y>", "in_reply_to": "<reply-1@example.com>"},
+        {"ts": 26, "key": "k5", "message_id": "<x3@y>", "in_reply_to": "<unknown@example.com>"},
     ]
     inbound = [
         {
@@ -107,6 +112,7 @@ def test_timeline_collects_one_order_in_time_order() -> None:
             "kind": "received",
             "message_id": "in1",
             "in_reply_to": ORDER_MID,
+            "header_message_id": "<reply-1@example.com>",
             "subject": "Re",
         },
         {"ts": 21, "kind": "received", "message_id": "in2", "subject": "Frage zu 7"},
@@ -161,6 +167,8 @@ def test_timeline_collects_one_order_in_time_order() -> None:
         (EntryKind.OUTBOUND, "/mail/k1"),
         (EntryKind.INBOUND, "/inbound/in1"),
         (EntryKind.INBOUND, "/inbound/in2"),  # found through its event's order number
+        (EntryKind.OUTBOUND, "/mail/k3"),
+        (EntryKind.OUTBOUND, "/mail/k4"),
         (EntryKind.EVENT, "/events?q=e1"),
         (EntryKind.BOUNCE, "/events?q=e2"),  # the SES event about the order's mail
         (EntryKind.SUPPRESSION, "/suppression?q=c%40example.com"),
