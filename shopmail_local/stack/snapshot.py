@@ -166,7 +166,7 @@ def _s3_objects(s3: Any, bucket: str, blobs: Path) -> Iterator[dict[str, Any]]:
 def _wait_until_visible(sqs: Any, urls: list[str], timeout: float) -> None:
     """Give messages a failed handler put back (short local back-off) time to be visible."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while True:
         hidden = 0
         for url in urls:
             attrs = sqs.get_queue_attributes(
@@ -175,8 +175,10 @@ def _wait_until_visible(sqs: Any, urls: list[str], timeout: float) -> None:
             hidden += int(attrs.get("ApproximateNumberOfMessagesNotVisible", 0) or 0)
         if not hidden:
             return
+        if time.monotonic() >= deadline:
+            log.warning("moto snapshot: %d queued message(s) in flight are not saved", hidden)
+            return
         time.sleep(0.2)
-    log.warning("moto snapshot: some queued messages were still in flight and are not saved")
 
 
 def take_snapshot(

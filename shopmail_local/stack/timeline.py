@@ -165,10 +165,18 @@ class OrderIndex:
         self.events = [(float(r.get("ts") or 0), r.get("event") or {}) for r in events]
         self.suppression = list(suppression_rows)
         self.numbers: dict[str, set[str]] = {}  # order id -> order numbers
+        self._order_of_number: dict[str, str] = {}
+        self._events_by_message_id: dict[str, list[Mapping[str, Any]]] = {}
         for _, e in self.events:
-            order = (e.get("detail") or {}).get("order") if isinstance(e, Mapping) else None
+            detail = e.get("detail") if isinstance(e, Mapping) else None
+            if not isinstance(detail, Mapping):
+                continue
+            order = detail.get("order")
             if isinstance(order, Mapping) and order.get("id") and order.get("number"):
                 self.numbers.setdefault(str(order["id"]), set()).add(str(order["number"]))
+                self._order_of_number.setdefault(str(order["number"]), str(order["id"]))
+            if isinstance(detail.get("messageId"), str):
+                self._events_by_message_id.setdefault(detail["messageId"], []).append(e)
         self._inbound_orders = {
             str(r.get("message_id", "")): self._inbound_order_ids(r) for r in self.received
         }
@@ -184,11 +192,8 @@ class OrderIndex:
         return {order_id, *self.numbers.get(order_id, set())}
 
     def _resolve(self, value: str) -> str:
-        """The order id of an id or number ('' if it is neither)."""
-        for oid, numbers in self.numbers.items():
-            if value == oid or value in numbers:
-                return oid
-        return value
+        """The order id of an order number (the value itself when it is no known number)."""
+        return value if value in self.numbers else self._order_of_number.get(value, value)
 
     def _inbound_order_ids(self, received: Mapping[str, Any]) -> list[str]:
         refs = find_message_refs(
@@ -196,11 +201,9 @@ class OrderIndex:
         )
         out = list(reply_order_ids(refs))
         mid = str(received.get("message_id", ""))
-        for _, e in self.events:
-            detail = e.get("detail") or {}
-            if mid and detail.get("messageId") == mid:
-                out += event_order_ids(e)
-                out += [self._resolve(n) for n in _event_numbers(e)]
+        for e in self._events_by_message_id.get(mid, []) if mid else []:
+            out += event_order_ids(e)
+            out += [self._resolve(n) for n in _event_numbers(e)]
         return list(dict.fromkeys(o for o in out if o))
 
     def inbound_order_ids(self, ses_message_id: str) -> list[str]:

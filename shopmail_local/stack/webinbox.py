@@ -179,7 +179,14 @@ class WebApp:
             )
             if matches(terms, text):
                 mails.append(
-                    {**r, "subject": subject, "orders": orders, "when": _when(r.get("ts"))}
+                    {
+                        **{k: r.get(k) or "" for k in ("key", "mail_from", "ses_message_id")},
+                        **{k: _list(r.get(k)) for k in ("rcpt_tos", "outbox", "loopback")},
+                        "simulator": _list(r.get("simulator")),
+                        "subject": subject,
+                        "orders": orders,
+                        "when": _when(r.get("ts")),
+                    }
                 )
         return self.render(
             "index.html", title="Relayed mail", mails=mails, q=q, search="/", live=True
@@ -278,6 +285,14 @@ class WebApp:
             if r.get("kind") == "received":
                 items[mid] = {
                     **r,
+                    "message_id": mid,
+                    "mail_from": str(r.get("mail_from") or ""),
+                    "recipients": _list(r.get("recipients")),
+                    "rules": _list(r.get("rules")),
+                    "s3_keys": [
+                        k for k in _list(r.get("s3_keys")) if isinstance(k, list) and len(k) == 2
+                    ],
+                    "verdicts": r.get("verdicts") if isinstance(r.get("verdicts"), dict) else {},
                     "subject": decode_header_value(r.get("subject", "")),
                     "when": _when(r.get("ts")),
                     "invocations": [],
@@ -288,11 +303,19 @@ class WebApp:
             elif mid in items and r.get("kind") in ("decision", "action"):
                 items[mid]["decisions"].append(r)
             elif mid in items and r.get("kind") == "invocation":
-                inv = dict(r)
+                inv = {"attempts": 0, "ok": False, "error": "", "dead_lettered": False}
+                inv.update({"result": None, **r})
                 inv["result_json"] = json.dumps(r.get("result"), indent=2, default=str)
                 items[mid]["invocations"].append(inv)
+        # an event belongs to an inbound mail when its detail names the mail's SES id anywhere
+        # (a value, or a path segment of one such as an S3 key): index the values once
+        by_value: dict[str, list[int]] = {}
+        for i, e in enumerate(events):
+            for value in _string_values(e.get("detail")):
+                by_value.setdefault(value, []).append(i)
         for mid, item in items.items():
-            item["events"] = [e for e in events if mid and mid in json.dumps(e.get("detail"))]
+            hits = sorted(set(by_value.get(mid, []))) if mid else []
+            item["events"] = [events[i] for i in hits]
         return items
 
     def inbound(self, q: str = "") -> bytes:
@@ -479,6 +502,29 @@ class WebApp:
         except ReleaseError as exc:
             return f"Not released: {exc.reason}", "bad"
         return f"Released to {to.strip()} through {target.label}: {reply}", "ok"
+
+
+def _list(value: Any) -> list[Any]:
+    """``value`` when it is a list, else ``[]`` (log records from older or broken runs)."""
+    return list(value) if isinstance(value, (list, tuple)) else []
+
+
+def _string_values(value: Any, depth: int = 0) -> set[str]:
+    """Every string in a JSON value, plus the ``/``-separated parts of each (bounded depth)."""
+    out: set[str] = set()
+    if depth > 12:
+        return out
+    if isinstance(value, str):
+        out.add(value)
+        if "/" in value:
+            out.update(p for p in value.split("/") if p)
+    elif isinstance(value, Mapping):
+        for v in value.values():
+            out |= _string_values(v, depth + 1)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            out |= _string_values(v, depth + 1)
+    return out
 
 
 def _pretty(body: str) -> str:

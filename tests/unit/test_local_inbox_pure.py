@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from email.message import EmailMessage
+from pathlib import Path
 
 from shopmail_local.stack.mailview import MailView, decode_header_value
 from shopmail_local.stack.search import matches, parse_query, row_text
@@ -176,3 +177,35 @@ def test_timeline_collects_one_order_in_time_order() -> None:
     assert index.keys("ORD-7") == {"ORD-7", "7"}
     assert [oid for oid, _, _ in index.order_ids()] == ["ORD-7"]
     assert index.timeline("ORD-404") == []
+
+
+def test_every_page_renders_records_with_missing_or_odd_fields(tmp_path: Path) -> None:
+    from shopmail_local.stack.state import StateStore
+    from shopmail_local.stack.webinbox import WebApp, WebData
+
+    state = StateStore(tmp_path)
+    state.log_relay({"key": "k1"})
+    state.log_relay({"subject": 5, "rcpt_tos": "not-a-list", "message_id": None, "tags": []})
+    state.log_inbound({"kind": "received", "message_id": "in1", "recipients": None})
+    state.log_inbound({"kind": "received"})
+    state.log_inbound({"kind": "invocation", "message_id": "in1"})
+    state.log_inbound({"kind": "decision", "message_id": "in1"})
+    state.log_event({"event": {"detail": ["odd"]}})
+    state.log_event({"event": None})
+    state.log_event({"source": "x"})
+    (tmp_path / "relay.jsonl").open("a").write('{"torn": \n')
+    app = WebApp(WebData(state=state))
+    for page in (
+        app.index(),
+        app.index("k1"),
+        app.inbound(),
+        app.inbound("x"),
+        app.events(),
+        app.orders(),
+        app.order("ORD-1"),
+        app.dlq(),
+        app.suppression(),
+        app.inbound_item("in1"),
+    ):
+        assert page is not None and b"<main" in page
+    assert app.mail("k1") is None  # no such stored mail: a 404, not a crash
