@@ -23,7 +23,8 @@ Security of a tool on 127.0.0.1
   sandbox`` (no scripts, no remote loads); attachments always as downloads.
 - The ``Host`` header must name 127.0.0.1 or localhost with the server's port (DNS rebinding
   cannot read the pages), every POST carries the per-process CSRF token of the page it came
-  from and, when the browser sends one, a same-origin ``Origin``; GET never changes state.
+  from and, when the browser sends one, a same-origin ``Origin``; GET never changes state (the
+  dead-letter page reads the in-process moto queues without receiving).
 """
 
 from __future__ import annotations
@@ -432,7 +433,7 @@ class WebApp:
         )
 
     def dlq(self, message: str = "", q: str = "") -> bytes:
-        """The dead-letter queues (peeked with a zero visibility timeout)."""
+        """The dead-letter queues and their first messages (peeked, see :meth:`_peek`)."""
         terms = parse_query(q)
         queues = []
         for name, url in self.data.dead_letter_queues.items():
@@ -444,11 +445,8 @@ class WebApp:
                 )["Attributes"]
                 count = int(attrs.get("ApproximateNumberOfMessages", 0))
                 if count:
-                    resp = self.data.sqs.receive_message(
-                        QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0
-                    )
-                    for m in resp.get("Messages") or []:
-                        body = _pretty(m["Body"])
+                    for raw in self._peek(url):
+                        body = _pretty(raw)
                         if matches(terms, row_text(name, body)):
                             bodies.append(body)
             queues.append({"name": name, "count": count, "messages": bodies})
@@ -461,6 +459,28 @@ class WebApp:
             search="/dlq",
             live=True,
         )
+
+    def _peek(self, url: str, limit: int = 10) -> list[str]:
+        """Up to ``limit`` message bodies of a queue, without receiving them.
+
+        The stack's moto server runs in this process: its queue is read directly, so viewing
+        the page changes nothing (no receive count, no visibility change). When the queue is
+        not in this process, the messages are received with a zero visibility timeout (which
+        only raises SQS's approximate receive count).
+        """
+        try:
+            from moto.sqs.models import sqs_backends
+
+            account, name = urllib.parse.urlsplit(url).path.strip("/").split("/")[-2:]
+            region = str(self.data.sqs.meta.region_name)
+            queue = sqs_backends[account][region].get_queue(name)
+            return [str(m.body) for m in list(queue.messages)[:limit]]
+        except Exception:  # noqa: S110 - not in this process (or another moto): receive instead
+            pass
+        resp = self.data.sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=limit, VisibilityTimeout=0
+        )
+        return [str(m["Body"]) for m in resp.get("Messages") or []]
 
     def replay(self, name: str) -> str:
         """Replay one dead-letter queue; return the message shown."""

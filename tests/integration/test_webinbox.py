@@ -471,3 +471,15 @@ def test_release_sends_the_mail_through_a_real_smtp_server(
         )
     finally:
         w.server.stop()
+
+
+def test_viewing_the_dead_letters_changes_nothing(
+    web: Web, provisioned: StackOutputs, aws_client: Callable[..., Any]
+) -> None:
+    for _ in range(3):
+        assert "OrderPlaced" in requests.get(f"{web.url}/dlq", timeout=10).text
+    dlq = provisioned.outputs["OutboundDeadLetterQueueUrl"]
+    (msg,) = aws_client("sqs").receive_message(
+        QueueUrl=dlq, AttributeNames=["ApproximateReceiveCount"]
+    )["Messages"]
+    assert msg["Attributes"]["ApproximateReceiveCount"] == "1"  # this is the first receive
