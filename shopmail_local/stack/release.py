@@ -22,7 +22,7 @@ from shopmail.errors import PermanentError
 log = logging.getLogger(__name__)
 
 PASSWORD_ENV = "SHOPMAIL_RELEASE_PASSWORD"  # noqa: S105 - the variable's name, not a secret
-_ADDRESS = re.compile(r"^[^@\s<>,;\"]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z0-9-]{2,63}$")
+_ADDRESS = re.compile(r"[^@\s<>,;\"]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z0-9-]{2,63}")
 
 
 class ReleaseTls(StrEnum):
@@ -76,7 +76,7 @@ class ReleaseTarget:
     def check_recipient(self, address: str) -> str:
         """The address, stripped; raise :class:`ReleaseError` when it is not allowed."""
         addr = address.strip()
-        if not _ADDRESS.match(addr):
+        if not _ADDRESS.fullmatch(addr):
             raise ReleaseError(f"not an e-mail address: {addr[:80]!r}")
         if self.allow and not re.fullmatch(self.allow, addr, flags=re.IGNORECASE):
             raise ReleaseError("address not allowed by --release-allow")
