@@ -279,8 +279,7 @@ class LocalStack:
         previous = read_stack_file(cfg.state_dir)
         if (
             previous is not None
-            and previous.status == "running"
-            and previous.pid_alive()
+            and previous.is_running()  # its process exists and its moto port answers
             and int(previous.get("pid") or 0) != os.getpid()
         ):
             raise StateFolderInUseError(
