@@ -36,6 +36,13 @@
 
   var status = null;
   var pending = false;
+  var again = false;
+
+  function schedule() {
+    if (pending) { again = true; return; }
+    pending = true;
+    setTimeout(refresh, 200);
+  }
 
   function refresh() {
     fetch(location.href, { credentials: "same-origin", cache: "no-store" })
@@ -52,7 +59,10 @@
         }
       })
       .catch(function () { if (status) { status.textContent = "update failed"; } })
-      .then(function () { pending = false; });
+      .then(function () {
+        pending = false;
+        if (again) { again = false; schedule(); }  // a change came in while fetching
+      });
   }
 
   function live() {
@@ -64,11 +74,7 @@
       document.body.dataset.stream = "open";
       if (status) { status.textContent = "live"; }
     });
-    source.addEventListener("change", function () {
-      if (pending) { return; }
-      pending = true;
-      setTimeout(refresh, 200);
-    });
+    source.addEventListener("change", schedule);
     source.addEventListener("error", function () {
       document.body.dataset.stream = "reconnecting";
       if (status) { status.textContent = "offline, reconnecting"; }
