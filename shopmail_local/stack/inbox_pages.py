@@ -27,7 +27,6 @@ from shopmail_local.stack.search import matches, parse_query, row_text
 from shopmail_local.stack.state import StateStore
 from shopmail_local.stack.timeline import OrderIndex, event_order_ids, when
 
-
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
 HTML_CSP = (
