@@ -483,3 +483,19 @@ def test_viewing_the_dead_letters_changes_nothing(
         QueueUrl=dlq, AttributeNames=["ApproximateReceiveCount"]
     )["Messages"]
     assert msg["Attributes"]["ApproximateReceiveCount"] == "1"  # this is the first receive
+
+
+def test_stream_catches_up_from_the_version_the_page_was_rendered_at(web: Web) -> None:
+    page = requests.get(web.url + "/", timeout=10).text
+    rendered = int(re.search(r'<main data-version="(\d+)"', page).group(1))  # type: ignore[union-attr]
+    key = web.state.add_relayed(_second_mail(), outbox=True)
+    _relay_record(web.state, key, ses_message_id="0102late")  # before the stream connects
+    with requests.get(f"{web.url}/stream?since={rendered}", stream=True, timeout=10) as resp:
+        assert resp.headers["Content-Type"].startswith("text/event-stream")
+        lines = resp.iter_lines(chunk_size=1, decode_unicode=True)
+        seen: list[str] = []
+        for line in lines:
+            seen.append(line)
+            if line.startswith("data: ") and "0102late" in line:
+                break
+    assert "event: change" in seen
