@@ -23,7 +23,7 @@ from typing import Any
 from shopmail.adapters.smtp_relay import SesSmtpRelay, SmtpCredentials
 
 from shopmail_local.certs import ensure_certs
-from shopmail_local.ses_relay import SesRelayServer, relay_credentials
+from shopmail_local.stack.ses_relay import SesRelayServer, relay_credentials
 
 SENDER = "shop@shop.example"
 RCPT = "customer@example.org"

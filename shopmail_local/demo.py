@@ -34,7 +34,7 @@ from typing import Any, TypeVar
 
 from shopmail.domain.outbound.message_ids import make_message_id, parse_message_id
 
-from shopmail_local.cli.commands.send_event import to_entry
+from shopmail_local.cli.common import to_entry
 from shopmail_local.stack.state import StateStore
 
 REPO = Path(__file__).resolve().parents[1]

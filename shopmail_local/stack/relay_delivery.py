@@ -20,7 +20,14 @@ from email.policy import SMTP as SMTP_POLICY
 from email.policy import compat32
 from typing import Any
 
-from shopmail_local.stack.ses_events import SentMail, events_for, put_ses_events, simulator_kind
+from shopmail_local.stack.mailview import decode_header_value
+from shopmail_local.stack.ses_events import (
+    SentMail,
+    events_for,
+    parse_message_tags,
+    put_ses_events,
+    simulator_kind,
+)
 from shopmail_local.stack.ses_inbound import RejectedError, SesInbound
 from shopmail_local.stack.state import StateStore
 
@@ -76,9 +83,11 @@ class RelayDelivery:
             "mail_from_domain": _domain(mail_from),
             "mail_from": mail_from,
             "rcpt_tos": list(rcpt_tos),
-            "subject": str(headers.get("Subject", "")),
+            "subject": decode_header_value(str(headers.get("Subject", ""))),
             "message_id": str(headers.get("Message-ID", "")),
+            "in_reply_to": " ".join(str(headers.get("In-Reply-To", "")).split())[:998],
             "configuration_set": str(headers.get("X-SES-CONFIGURATION-SET", "")),
+            "tags": parse_message_tags(headers.get("X-SES-MESSAGE-TAGS")),
             "loopback": loop,
             "simulator": simulated,
             "outbox": outbox,
@@ -110,6 +119,9 @@ class RelayDelivery:
             except Exception as exc:
                 log.exception("publishing SES events failed")
                 record["events_error"] = type(exc).__name__
+        raw_subject = str(headers.get("Subject", ""))
+        if raw_subject != record["subject"]:
+            record["subject_raw"] = raw_subject
         for r in simulated:
             if simulator_kind(r) == "ooto" and mail_from:
                 self._out_of_office(r, mail_from, headers)

@@ -11,7 +11,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 import threading
+import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,11 +29,26 @@ from shopmail_local.stack.lambda_runtime import AsyncInvoker, AsyncOutcome, Hand
 from shopmail_local.stack.plumbing import Observer, QueuePoller, replay_dead_letters
 from shopmail_local.stack.provision import FunctionSpec, StackOutputs, provision_template
 from shopmail_local.stack.relay_delivery import RelayDelivery
+from shopmail_local.stack.release import ReleaseTarget
 from shopmail_local.stack.ses_inbound import (
     MAX_MESSAGE_SIZE,
     Delivery,
     SesInbound,
     SesInboundServer,
+)
+from shopmail_local.stack.snapshot import (
+    SnapshotSummary,
+    read_manifest,
+    remove_snapshot,
+    restore_snapshot,
+    take_snapshot,
+)
+from shopmail_local.stack.stack_file import (
+    FAKE_ACCESS_KEY_ID,
+    FAKE_SECRET_ACCESS_KEY,
+    read_stack_file,
+    update_stack_file,
+    write_stack_file,
 )
 from shopmail_local.stack.state import StateStore
 
@@ -57,6 +75,13 @@ class RunConfig:
     retry_delays: tuple[float, ...] = (0.5, 1.0)
     start_web: bool = True
     start_pollers: bool = True
+    reset: bool = False
+    persist: bool = True
+    release: ReleaseTarget | None = None
+
+
+class StateFolderInUseError(OSError):
+    """Another running stack uses the same state folder."""
 
 
 def _client(service: str, endpoint: str, region: str) -> Any:
@@ -65,23 +90,31 @@ def _client(service: str, endpoint: str, region: str) -> Any:
         service,
         region_name=region,
         endpoint_url=endpoint,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",  # noqa: S106 - moto accepts anything
+        aws_access_key_id=FAKE_ACCESS_KEY_ID,
+        aws_secret_access_key=FAKE_SECRET_ACCESS_KEY,
     )
 
 
-def _check_ports_free(ports: dict[str, int]) -> None:
-    """Raise ``OSError`` naming the first port that is taken (before anything starts)."""
-    import socket
+def check_ports_free(ports: dict[str, int], host: str = HOST) -> None:
+    """Raise ``OSError`` naming the first port a listener holds (before anything starts).
 
+    The probe binds with ``SO_REUSEADDR``, as the servers themselves do: connections left in
+    TIME-WAIT by the previous run (browser reloads, boto3 clients) do not block a restart,
+    while a port another process listens on still does.
+    """
     for name, port in ports.items():
         if not port:
             continue
-        with socket.socket() as s:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
-                s.bind((HOST, port))
+                s.bind((host, port))
+                s.listen(1)
             except OSError as exc:
-                raise OSError(f"{name} port {HOST}:{port} is in use") from exc
+                raise OSError(f"{name} port {host}:{port} is in use") from exc
+
+
+_check_ports_free = check_ports_free  # the name the stack used before
 
 
 def _float_or_none(value: Any) -> float | None:
@@ -107,6 +140,10 @@ class LocalStack:
         self._stoppers: list[Callable[[], None]] = []
         self._shared_env: dict[str, str] = {}
         self._lock = threading.Lock()
+        self.generation = uuid.uuid4().hex
+        self.started = False
+        self.restored: SnapshotSummary | None = None
+        self.state_note = ""
 
     # ------------------------------------------------------------------ helpers
     def client(self, service: str) -> Any:
@@ -172,6 +209,7 @@ class LocalStack:
                 "web": cfg.web_port if cfg.start_web else 0,
             }
         )
+        restore = self._prepare_state()
         saved_env = dict(os.environ)
 
         def restore_env() -> None:
@@ -193,6 +231,10 @@ class LocalStack:
             stack_name=cfg.stack_name,
         )
         self.outputs = out
+        if restore:
+            self.restored = restore_snapshot(self.client, cfg.state_dir)
+        if cfg.persist:
+            self._stoppers.append(self._stop_state)
         certs = ensure_certs(cfg.state_dir / "certs")
         self.ca_file = str(certs.ca_file)
         self._shared_env = self._environment(out)
@@ -217,7 +259,111 @@ class LocalStack:
             web = WebInbox(self, host=HOST, port=cfg.web_port)
             web.start()
             self._stoppers.append(web.stop)
+        self.started = True
+        if cfg.persist:
+            write_stack_file(cfg.state_dir, self.stack_info())
         return self
+
+    # ------------------------------------------------------------------ state across restarts
+    def _prepare_state(self) -> bool:
+        """Decide what the state folder keeps; return whether to restore moto's snapshot.
+
+        A clean stop leaves ``stack.json`` with ``status: stopped`` and a snapshot of the same
+        generation: everything is kept. ``--reset``, an unclean stop (crash, ``kill -9``: no
+        matching snapshot) or a state folder from before snapshots existed clears the mail,
+        the logs and the snapshot together, so the pages never disagree.
+        """
+        cfg = self.config
+        if not cfg.persist:
+            return False
+        previous = read_stack_file(cfg.state_dir)
+        if (
+            previous is not None
+            and previous.is_running()  # its process exists and its moto port answers
+            and int(previous.get("pid") or 0) != os.getpid()
+        ):
+            raise StateFolderInUseError(
+                f"state folder {cfg.state_dir} is used by a running stack "
+                f"(pid {previous.get('pid')}); stop it first or pass another --state"
+            )
+        manifest = read_manifest(cfg.state_dir)
+        clean = (
+            previous is not None
+            and previous.status == "stopped"
+            and manifest is not None
+            and manifest.get("generation") == previous.get("generation")
+        )
+        if cfg.reset:
+            why = "reset (--reset)"
+        elif clean:
+            return True
+        elif self.state.is_empty() and manifest is None:
+            return False
+        elif previous is None:
+            why = "reset: the kept mail had no saved AWS data (state from an older version)"
+        else:
+            why = "reset: the previous run did not stop cleanly, its AWS data was lost"
+        self.state.clear()
+        remove_snapshot(cfg.state_dir)
+        self.state_note = why
+        log.info("state folder %s", why)
+        return False
+
+    def _stop_state(self) -> None:
+        """Snapshot moto (everything else has stopped) and mark the stack file stopped."""
+        if not self.started:
+            return
+        try:
+            take_snapshot(
+                self.client,
+                self.config.state_dir,
+                self.generation,
+                skip_queues=frozenset({Observer.QUEUE_NAME}),
+            )
+        except Exception:
+            log.exception("saving moto's data failed: the next start resets the state")
+            update_stack_file(self.config.state_dir, status="crashed", stopped_at=time.time())
+            return
+        update_stack_file(self.config.state_dir, status="stopped", stopped_at=time.time())
+
+    def stack_info(self) -> dict[str, Any]:
+        """The content of ``stack.json`` for this run (see ``stack_file.py``)."""
+        out = self.outputs
+        cfg = self.config
+        outputs = {k: v for k, v in (out.outputs if out else {}).items() if isinstance(v, str)}
+        restored = self.restored
+        return {
+            "status": "running",
+            "pid": os.getpid(),
+            "generation": self.generation,
+            "started_at": time.time(),
+            "endpoint": self.endpoint,
+            "region": cfg.region,
+            "aws_access_key_id": FAKE_ACCESS_KEY_ID,
+            "aws_secret_access_key": FAKE_SECRET_ACCESS_KEY,
+            "host": HOST,
+            "ports": {
+                "moto": cfg.moto_port,
+                "inbound": cfg.inbound_port,
+                "relay": cfg.relay_port,
+                "web": cfg.web_port if cfg.start_web else 0,
+            },
+            "web_url": f"http://{HOST}:{cfg.web_port}" if cfg.start_web else "",
+            "ca_file": self.ca_file,
+            "state_dir": str(cfg.state_dir),
+            "mail_domain": str(out.parameters.get("MailDomain", "")) if out else "",
+            "bus": self._shared_env.get("SHOP_EVENT_BUS_NAME", "shop"),
+            "outputs": outputs,
+            "tables": dict(out.tables) if out else {},
+            "queues": dict(out.queues) if out else {},
+            "dead_letter_queues": dict(out.dead_letter_queues) if out else {},
+            "environment": dict(self._shared_env),
+            "snapshot": {
+                "restored": restored.counts if restored else {},
+                "skipped": restored.skipped if restored else {},
+                "note": self.state_note,
+            },
+        }
 
     def _start_inbound(self, out: StackOutputs, cert: Path, key: Path) -> None:
         sqs = self.client("sqs")
@@ -264,7 +410,7 @@ class LocalStack:
         self._stoppers.append(server.stop)
 
     def _start_relay(self, out: StackOutputs, cert: Path, key: Path) -> None:
-        from shopmail_local.ses_relay import SesRelayServer, relay_credentials
+        from shopmail_local.stack.ses_relay import SesRelayServer, relay_credentials
 
         creds = out.smtp_credentials
         hook = RelayDelivery(
@@ -322,6 +468,9 @@ class LocalStack:
                 "s3_keys": delivery.s3_keys,
                 "subject": delivery.subject,
                 "verdicts": delivery.verdicts.__dict__,
+                "header_message_id": delivery.header_message_id,
+                "in_reply_to": delivery.in_reply_to,
+                "references": delivery.references,
             }
         )
 
@@ -392,8 +541,17 @@ class LocalStack:
             f"  SES inbound      smtp://{HOST}:{cfg.inbound_port}  (STARTTLS offered; *@{domain})",
             f"  SES relay        smtp://{HOST}:{cfg.relay_port}  (STARTTLS + AUTH required)",
             f"  CA certificate   {self.ca_file}",
-            f"  state            {cfg.state_dir}",
+            f"  state            {cfg.state_dir}  (reset with `shopmail run --reset`)",
         ]
+        if self.state_note:
+            lines.append(f"  state note       {self.state_note}")
+        elif self.restored is not None:
+            lines.append(
+                f"  restored         {self.restored.total} item(s) of the last run's AWS data"
+                + (f", skipped {sorted(self.restored.skipped)}" if self.restored.skipped else "")
+            )
+        if cfg.release is not None:
+            lines.append(f"  release to       {cfg.release.label}")
         if self.handler_errors:
             lines.append("  not running yet:")
             lines += [f"    {k}: {v}" for k, v in sorted(self.handler_errors.items())]

@@ -275,6 +275,9 @@ class Delivery:
     invocations: list[Future[Any]] = field(default_factory=list)
     verdicts: Verdicts = field(default_factory=Verdicts)
     subject: str = ""
+    header_message_id: str = ""
+    in_reply_to: str = ""
+    references: str = ""
 
 
 class RejectedError(Exception):
@@ -345,6 +348,9 @@ class SesInbound:
         ts = time.time()
         delivery = Delivery(message_id, mail_from, list(recipients))
         delivery.subject = _decoded(_unfold(str(header_block.get("Subject", ""))))
+        delivery.header_message_id = _unfold(str(header_block.get("Message-ID", "")))[:998]
+        delivery.in_reply_to = _unfold(str(header_block.get("In-Reply-To", "")))[:998]
+        delivery.references = _unfold(str(header_block.get("References", "")))[:4000]
         matched = [
             (rule, [r for r in recipients if rule_covers(rule.recipients, r)])
             for rule in self.rules

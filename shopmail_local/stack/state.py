@@ -9,7 +9,11 @@ Layout::
       inbound.jsonl  one line per inbound delivery (recipients, rule, handler outcome)
       events.jsonl   one line per event seen on the buses (observer queue)
 
-A restart keeps the folders and logs, so the web inbox still shows earlier mail.
+A clean restart keeps the folders and logs (and moto's data, see ``snapshot.py``), so the web
+inbox still shows earlier mail; ``shopmail run --reset`` (or an unclean stop) clears them
+together with moto's data so the pages never disagree. Every append bumps
+:attr:`StateStore.version` and wakes :meth:`StateStore.wait_for_change` (the web inbox's
+live updates).
 """
 
 from __future__ import annotations
@@ -52,8 +56,66 @@ class StateStore:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        self._changed = threading.Condition()
+        self._version = 0
+        self._last: list[tuple[int, str, dict[str, Any]]] = []
         self.relay = mailbox.Maildir(self.root / "relay", create=True)
         self.outbox = mailbox.Maildir(self.root / "outbox", create=True)
+
+    # ------------------------------------------------------------------ changes
+    @property
+    def version(self) -> int:
+        """Increases by one with every record appended through this store."""
+        return self._version
+
+    def _notify(self, log_name: str, entry: Mapping[str, Any]) -> None:
+        ident = {
+            k: str(entry[k])
+            for k in ("key", "message_id", "ses_message_id", "kind")
+            if entry.get(k) not in (None, "")
+        }
+        with self._changed:
+            self._version += 1
+            self._last.append((self._version, log_name, ident))
+            del self._last[:-100]
+            self._changed.notify_all()
+
+    def wait_for_change(
+        self, since: int, timeout: float
+    ) -> tuple[int, list[tuple[int, str, dict[str, Any]]]]:
+        """Wait until :attr:`version` exceeds ``since`` (or ``timeout`` seconds pass).
+
+        Returns
+        -------
+        tuple
+            The current version and the changes after ``since`` (``(version, log, ids)``;
+            ids are keys and message ids only, never addresses or bodies).
+        """
+        with self._changed:
+            self._changed.wait_for(lambda: self._version > since, timeout)
+            return self._version, [c for c in self._last if c[0] > since]
+
+    def clear(self) -> None:
+        """Remove every stored mail and log (the folders stay)."""
+        with self._lock:
+            for box in ("relay", "outbox"):
+                for sub in ("new", "cur", "tmp"):
+                    for f in (self.root / box / sub).glob("*"):
+                        f.unlink(missing_ok=True)
+            for name in ("relay.jsonl", "inbound.jsonl", "events.jsonl"):
+                (self.root / name).unlink(missing_ok=True)
+            self.relay = mailbox.Maildir(self.root / "relay", create=True)
+            self.outbox = mailbox.Maildir(self.root / "outbox", create=True)
+        self._notify("reset", {})
+
+    def is_empty(self) -> bool:
+        """No stored mail and no log records."""
+        if any(self.relay.keys()) or any(self.outbox.keys()):
+            return False
+        return not any(
+            (self.root / n).exists() and (self.root / n).stat().st_size
+            for n in ("relay.jsonl", "inbound.jsonl", "events.jsonl")
+        )
 
     # ------------------------------------------------------------------ Maildirs
     def add_relayed(self, raw: bytes, *, outbox: bool) -> str:
@@ -84,6 +146,7 @@ class StateStore:
         line = json.dumps(entry, default=str, ensure_ascii=False)
         with self._lock, (self.root / name).open("a", encoding="utf-8") as fh:
             fh.write(line + "\n")
+        self._notify(name.removesuffix(".jsonl"), entry)
         return entry
 
     def _read(self, name: str) -> list[dict[str, Any]]:

@@ -1,301 +1,276 @@
-"""The local web inbox (http://127.0.0.1:8025): relayed mail, inbound decisions, bus events,
-dead-letter queues with a replay button, the suppression list.
+"""The local web inbox (http://127.0.0.1:8025): relayed mail, inbound mail with its routing
+decision, order timelines, bus events, dead-letter queues with a replay button, the
+suppression list.
 
-Server-rendered with Jinja2 (autoescape on: everything is HTML-escaped), stdlib
-``ThreadingHTTPServer``, no external resources. A mail's HTML part is shown in an
-``<iframe sandbox="">`` via ``srcdoc``; its stand-alone route is served with a
-``Content-Security-Policy: sandbox`` header that blocks scripts and remote loads.
+Pages
+-----
+``/`` relayed mail, ``/mail/<key>`` one mail (tabs: HTML, text, headers, raw, attachments;
+the HTML check beside it; "release" when ``shopmail run --release-smtp`` is given),
+``/inbound`` and ``/inbound/<SES id>`` received mail, ``/orders`` and ``/orders/<order id>``
+everything about one order in time order, ``/events``, ``/dlq``, ``/suppression``. Every list
+takes ``?q=`` (see :mod:`shopmail_local.stack.search`). ``/stream`` sends a server-sent event
+``change`` whenever the stack records something; the pages' script (``/static/inbox.js``)
+then reloads the list in place.
+
+Security of a tool on 127.0.0.1
+-------------------------------
+- Server-rendered with Jinja2 (autoescape on), stdlib ``ThreadingHTTPServer``, no external
+  resources. Page CSP: scripts only from ``'self'`` (no inline script), ``connect-src 'self'``
+  for the stream, no plugins, forms only to ``'self'``, framing only by ``'self'``. Inline
+  styles stay allowed because a mail's HTML is shown in an ``<iframe sandbox="">`` via
+  ``srcdoc``, which inherits the page's policy, and mail HTML is styled inline.
+- A mail's stand-alone HTML and attachments are served with ``Content-Security-Policy:
+  sandbox`` (no scripts, no remote loads); attachments always as downloads.
+- The ``Host`` header must name 127.0.0.1 or localhost with the server's port (DNS rebinding
+  cannot read the pages), every POST carries the per-process CSRF token of the page it came
+  from and, when the browser sends one, a same-origin ``Origin``; GET never changes state (the
+  dead-letter page reads the in-process moto queues without receiving).
 """
 
 from __future__ import annotations
 
-import datetime as dt
+import hmac
 import json
 import logging
 import threading
 import urllib.parse
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from email.message import EmailMessage
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
-import jinja2
+from shopmail_local.stack.inbox_pages import (
+    DOWNLOAD_CSP,
+    HERE,
+    HTML_CSP,
+    PAGE_CSP,
+    Response,
+    WebApp,
+    WebData,
+)
 
-from shopmail_local.stack.state import StateStore
+STATIC = HERE / "static"
+STATIC_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
+MAX_FORM_BYTES = 4096
+STREAM_HEARTBEAT = 15.0
+LOCAL_HOSTS = ("127.0.0.1", "localhost")
 
 log = logging.getLogger(__name__)
 
-TEMPLATES = Path(__file__).resolve().parent / "templates"
-HTML_CSP = (
-    "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data: cid:; "
-    "font-src data:; form-action 'none'; frame-ancestors 'self'"
-)
-PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-src 'self'; form-action 'self'"
-
-
-@dataclass
-class WebData:
-    """What the web inbox reads: the state folder and the moto-backed queues and table."""
-
-    state: StateStore
-    sqs: Any = None
-    dynamodb: Any = None
-    dead_letter_queues: Mapping[str, str] = field(default_factory=dict)  # name -> URL
-    suppression_table: str = ""
-    mail_domain: str = "shop.example"
-    replay: Callable[[str], int] | None = None
-
-
-def _when(ts: Any) -> str:
-    try:
-        return dt.datetime.fromtimestamp(float(ts), dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
-    except (TypeError, ValueError):
-        return ""
-
-
-class WebApp:
-    """Request routing and rendering (no sockets; :class:`WebInbox` serves it)."""
-
-    def __init__(self, data: WebData) -> None:
-        self.data = data
-        self.env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(str(TEMPLATES)),
-            autoescape=True,
-            undefined=jinja2.StrictUndefined,
-        )
-
-    def render(self, name: str, **context: Any) -> bytes:
-        """Render a template to UTF-8 bytes."""
-        return self.env.get_template(name).render(**context).encode("utf-8")
-
-    # ------------------------------------------------------------------ pages
-    def index(self) -> bytes:
-        mails = []
-        for r in reversed(self.data.state.relay_log()):
-            mails.append({**r, "when": _when(r.get("ts"))})
-        return self.render("index.html", title="Relayed mail", mails=mails)
-
-    def mail(self, key: str) -> bytes | None:
-        stored = self.data.state.get_relayed(key)
-        if stored is None:
-            return None
-        msg = stored.message()
-        assert isinstance(msg, EmailMessage)
-        html_part = msg.get_body(preferencelist=("html",))
-        text_part = msg.get_body(preferencelist=("plain",))
-        attachments = [
-            {
-                "name": part.get_filename() or "",
-                "type": part.get_content_type(),
-                "size": len(part.get_payload(decode=True) or b""),
-            }
-            for part in msg.iter_attachments()
-        ]
-        return self.render(
-            "mail.html",
-            title=str(msg.get("Subject", "(no subject)")),
-            key=key,
-            headers=[(k, str(v)) for k, v in msg.items()],
-            html=_content(html_part) if html_part is not None else "",
-            text=_content(text_part) if text_part is not None else None,
-            attachments=attachments,
-        )
-
-    def mail_html(self, key: str) -> bytes | None:
-        stored = self.data.state.get_relayed(key)
-        if stored is None:
-            return None
-        msg = stored.message()
-        assert isinstance(msg, EmailMessage)
-        part = msg.get_body(preferencelist=("html",))
-        return _content(part).encode("utf-8") if part is not None else b""
-
-    def mail_raw(self, key: str) -> bytes | None:
-        stored = self.data.state.get_relayed(key)
-        return None if stored is None else stored.raw
-
-    def inbound(self) -> bytes:
-        events = [e.get("event") or {} for e in self.data.state.event_log()]
-        items: dict[str, dict[str, Any]] = {}
-        order: list[str] = []
-        for r in self.data.state.inbound_log():
-            mid = str(r.get("message_id", ""))
-            if r.get("kind") == "received":
-                items[mid] = {
-                    **r,
-                    "when": _when(r.get("ts")),
-                    "invocations": [],
-                    "events": [],
-                    "decisions": [],
-                }
-                order.append(mid)
-            elif mid in items and r.get("kind") in ("decision", "action"):
-                items[mid]["decisions"].append(r)
-            elif mid in items and r.get("kind") == "invocation":
-                inv = dict(r)
-                inv["result_json"] = json.dumps(r.get("result"), indent=2, default=str)
-                items[mid]["invocations"].append(inv)
-        for mid, item in items.items():
-            item["events"] = [e for e in events if mid and mid in json.dumps(e.get("detail"))]
-        ordered = [items[m] for m in reversed(order)]
-        return self.render(
-            "inbound.html", title="Inbound mail", items=ordered, domain=self.data.mail_domain
-        )
-
-    def events(self) -> bytes:
-        rows = []
-        for r in reversed(self.data.state.event_log()):
-            e = r.get("event") or {}
-            detail = json.dumps(e.get("detail"), indent=2, ensure_ascii=False, default=str)
-            rows.append(
-                {
-                    "when": _when(r.get("ts")),
-                    "source": e.get("source", ""),
-                    "detail_type": e.get("detail-type", ""),
-                    "summary": detail[:120].replace("\n", " "),
-                    "detail": detail,
-                }
-            )
-        return self.render("events.html", title="Bus events", events=rows)
-
-    def dlq(self, message: str = "") -> bytes:
-        queues = []
-        for name, url in self.data.dead_letter_queues.items():
-            bodies: list[str] = []
-            count = 0
-            if self.data.sqs is not None:
-                attrs = self.data.sqs.get_queue_attributes(
-                    QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"]
-                )["Attributes"]
-                count = int(attrs.get("ApproximateNumberOfMessages", 0))
-                if count:
-                    resp = self.data.sqs.receive_message(
-                        QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0
-                    )
-                    for m in resp.get("Messages") or []:
-                        bodies.append(_pretty(m["Body"]))
-            queues.append({"name": name, "count": count, "messages": bodies})
-        return self.render("dlq.html", title="Dead-letter queues", queues=queues, message=message)
-
-    def replay(self, name: str) -> str:
-        url = self.data.dead_letter_queues.get(name)
-        if url is None or self.data.replay is None:
-            return f"Unknown queue {name}"
-        moved = self.data.replay(url)
-        return f"Replayed {moved} message(s) from {name}."
-
-    def suppression(self) -> bytes:
-        rows: list[dict[str, str]] = []
-        if self.data.dynamodb is not None and self.data.suppression_table:
-            kwargs: dict[str, Any] = {"TableName": self.data.suppression_table}
-            while True:
-                resp = self.data.dynamodb.scan(**kwargs)
-                rows += [{k: _attr(v) for k, v in item.items()} for item in resp["Items"]]
-                if "LastEvaluatedKey" not in resp:
-                    break
-                kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
-        columns = sorted({c for r in rows for c in r}, key=lambda c: (c != "address", c))
-        return self.render("suppression.html", title="Suppression list", rows=rows, columns=columns)
-
-
-def _content(part: Any) -> str:
-    try:
-        return str(part.get_content())
-    except (LookupError, ValueError):
-        payload = part.get_payload(decode=True) or b""
-        return payload.decode("utf-8", "replace")
-
-
-def _pretty(body: str) -> str:
-    try:
-        return json.dumps(json.loads(body), indent=2, ensure_ascii=False)
-    except json.JSONDecodeError:
-        return body
-
-
-def _attr(value: Mapping[str, Any]) -> str:
-    ((kind, v),) = value.items()
-    return json.dumps(v) if kind in ("M", "L") else str(v)
+__all__ = ["HTML_CSP", "PAGE_CSP", "WebApp", "WebData", "WebInbox"]
 
 
 class _Handler(BaseHTTPRequestHandler):
     app: WebApp  # set on the subclass made per server
+    port: int
     server_version = "shopmail-local"
+    protocol_version = "HTTP/1.0"
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("web: " + format, *args)
 
+    def _respond(self, r: Response) -> None:
+        self.send_response(r.status)
+        self.send_header("Content-Type", r.ctype)
+        self.send_header("Content-Length", str(len(r.body)))
+        self.send_header("Content-Security-Policy", r.csp)
+        self.send_header("X-Content-Type-Options", "nosniff")
+        self.send_header("X-Frame-Options", "SAMEORIGIN")
+        self.send_header("Referrer-Policy", "no-referrer")
+        self.send_header("Cross-Origin-Resource-Policy", "same-origin")
+        self.send_header("Cache-Control", "no-store")
+        for k, v in r.headers:
+            self.send_header(k, v)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(r.body)
+
     def _send(
         self, body: bytes, ctype: str = "text/html; charset=utf-8", csp: str = PAGE_CSP
     ) -> None:
-        self.send_response(HTTPStatus.OK)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Content-Security-Policy", csp)
-        self.send_header("X-Content-Type-Options", "nosniff")
-        self.send_header("Referrer-Policy", "no-referrer")
-        self.send_header("Cache-Control", "no-store")
-        self.end_headers()
-        self.wfile.write(body)
+        self._respond(Response(body, ctype, csp))
+
+    def _error(self, status: HTTPStatus, text: str) -> None:
+        self._respond(
+            Response(f"{text}\n".encode(), "text/plain; charset=utf-8", DOWNLOAD_CSP, status)
+        )
 
     def _not_found(self) -> None:
-        self.send_error(HTTPStatus.NOT_FOUND, "not found")
+        self._error(HTTPStatus.NOT_FOUND, "not found")
+
+    # ------------------------------------------------------------------ checks
+    def _host_ok(self) -> bool:
+        """The Host header names this server on 127.0.0.1 or localhost (no DNS rebinding)."""
+        host = (self.headers.get("Host") or "").strip().lower()
+        allowed = {f"{h}:{self.port}" for h in LOCAL_HOSTS}
+        if self.port == 80:
+            allowed |= set(LOCAL_HOSTS)
+        if host in allowed:
+            return True
+        log.warning("web inbox: request with Host %r refused", host[:80])
+        self._error(HTTPStatus.MISDIRECTED_REQUEST, "this server answers only 127.0.0.1/localhost")
+        return False
+
+    def _same_origin(self) -> bool:
+        origin = self.headers.get("Origin")
+        if self.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
+            return False
+        if origin is None:
+            return True
+        return origin.lower() in {f"http://{h}:{self.port}" for h in LOCAL_HOSTS}
+
+    # ------------------------------------------------------------------ GET
+    def do_HEAD(self) -> None:
+        self.do_GET()
 
     def do_GET(self) -> None:
+        if not self._host_ok():
+            return
+        split = urllib.parse.urlsplit(self.path)
+        query = urllib.parse.parse_qs(split.query)
+        q = (query.get("q") or [""])[0]
+        parts = [urllib.parse.unquote(p) for p in split.path.strip("/").split("/") if p]
+        try:
+            if parts == ["stream"]:
+                self._stream((query.get("since") or [""])[0])
+                return
+            if len(parts) == 2 and parts[0] == "static":
+                self._static(parts[1])
+                return
+            body = self._page(parts, q)
+            if body is None:
+                self._not_found()
+            elif isinstance(body, Response):
+                self._respond(body)
+            else:
+                self._send(body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        except Exception:
+            log.exception("web inbox page failed")
+            self._error(HTTPStatus.INTERNAL_SERVER_ERROR, "internal error")
+
+    def _page(self, parts: list[str], q: str) -> bytes | Response | None:
+        app = self.app
+        if not parts:
+            return app.index(q)
+        head, rest = parts[0], parts[1:]
+        if head == "inbound" and not rest:
+            return app.inbound(q)
+        if head == "events" and not rest:
+            return app.events(q)
+        if head == "dlq" and not rest:
+            return app.dlq(q=q)
+        if head == "suppression" and not rest:
+            return app.suppression(q)
+        if head == "orders" and not rest:
+            return app.orders(q)
+        if head == "orders" and len(rest) == 1:
+            return app.order(rest[0], q)
+        if head in ("mail", "inbound") and rest:
+            return self._message(head, rest)
+        return None
+
+    def _message(self, source: str, rest: list[str]) -> bytes | Response | None:
+        app = self.app
+        ident, sub = rest[0], rest[1:]
+        if not sub:
+            return app.mail(ident) if source == "mail" else app.inbound_item(ident)
+        if sub == ["html"]:
+            body = app.html_of(source, ident)
+            return None if body is None else Response(body, csp=HTML_CSP)
+        if sub == ["raw"]:
+            raw = app.raw_of(source, ident)
+            return None if raw is None else Response(raw, "text/plain; charset=utf-8", DOWNLOAD_CSP)
+        if len(sub) == 2 and sub[0] == "attachments":
+            return app.attachment_of(source, ident, sub[1])
+        return None
+
+    def _static(self, name: str) -> None:
+        path = STATIC / name
+        ctype = STATIC_TYPES.get(path.suffix)
+        if ctype is None or "/" in name or name.startswith(".") or not path.is_file():
+            self._not_found()
+            return
+        self._respond(Response(path.read_bytes(), ctype))
+
+    def _stream(self, since: str = "") -> None:
+        """Server-sent events: ``change`` with the new records' ids, a comment as heartbeat.
+
+        ``since`` (the version the page was rendered at) or the ``Last-Event-ID`` of a
+        reconnecting client makes changes made in between arrive at once.
+        """
+        state = self.app.data.state
+        self.send_response(HTTPStatus.OK)
+        self.send_header("Content-Type", "text/event-stream; charset=utf-8")
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("X-Content-Type-Options", "nosniff")
+        self.send_header("Content-Security-Policy", DOWNLOAD_CSP)
+        self.end_headers()
+        if self.command == "HEAD":
+            return
+        version = state.version
+        for given in (self.headers.get("Last-Event-ID", ""), since):
+            if given.isdigit() and int(given) < version:
+                version = int(given)
+                break
+        self.wfile.write(
+            f"retry: 2000\nevent: hello\ndata: {json.dumps({'version': version})}\n\n".encode()
+        )
+        self.wfile.flush()
+        idle = 0.0
+        while not self.app.stopping.is_set():
+            current, changes = state.wait_for_change(version, 1.0)
+            if current > version:
+                data = json.dumps(
+                    {"version": current, "changes": [{"log": c[1], **c[2]} for c in changes]}
+                )
+                self.wfile.write(f"id: {current}\nevent: change\ndata: {data}\n\n".encode())
+                self.wfile.flush()
+                version, idle = current, 0.0
+            else:
+                idle += 1.0
+                if idle >= STREAM_HEARTBEAT:
+                    self.wfile.write(b": keep-alive\n\n")
+                    self.wfile.flush()
+                    idle = 0.0
+
+    # ------------------------------------------------------------------ POST
+    def do_POST(self) -> None:
+        if not self._host_ok():
+            return
         path = urllib.parse.urlsplit(self.path).path
         parts = [urllib.parse.unquote(p) for p in path.strip("/").split("/") if p]
-        app = self.app
         try:
-            if not parts:
-                self._send(app.index())
-            elif parts == ["inbound"]:
-                self._send(app.inbound())
-            elif parts == ["events"]:
-                self._send(app.events())
-            elif parts == ["dlq"]:
-                self._send(app.dlq())
-            elif parts == ["suppression"]:
-                self._send(app.suppression())
-            elif parts[0] == "mail" and len(parts) in (2, 3):
-                key, sub = parts[1], (parts[2] if len(parts) == 3 else "")
-                if sub == "":
-                    body = app.mail(key)
-                    ctype, csp = "text/html; charset=utf-8", PAGE_CSP
-                elif sub == "html":
-                    body = app.mail_html(key)
-                    ctype, csp = "text/html; charset=utf-8", HTML_CSP
-                elif sub == "raw":
-                    body = app.mail_raw(key)
-                    ctype, csp = "text/plain; charset=utf-8", "sandbox; default-src 'none'"
-                else:
-                    body = None
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if not 0 <= length <= MAX_FORM_BYTES:
+            self._error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "form too large")
+            return
+        form = urllib.parse.parse_qs(self.rfile.read(length).decode("utf-8", "replace"))
+        token = (form.get("csrf") or [""])[0]
+        if not self._same_origin() or not hmac.compare_digest(
+            token.encode(), self.app.csrf_token.encode()
+        ):
+            log.warning("web inbox: POST %s without a valid CSRF token refused", path[:80])
+            self._error(HTTPStatus.FORBIDDEN, "missing or wrong CSRF token: reload the page")
+            return
+        try:
+            if parts == ["dlq", "replay"]:
+                message = self.app.replay((form.get("queue") or [""])[0])
+                self._send(self.app.dlq(message))
+            elif len(parts) == 3 and parts[0] == "mail" and parts[2] == "release":
+                text, css = self.app.release_mail(parts[1], (form.get("to") or [""])[0])
+                body = self.app.mail(parts[1], flash=text, flash_class=css)
                 if body is None:
                     self._not_found()
                 else:
-                    self._send(body, ctype, csp)
+                    self._send(body)
             else:
                 self._not_found()
         except Exception:
-            log.exception("web inbox page failed")
-            self.send_error(HTTPStatus.INTERNAL_SERVER_ERROR, "internal error")
-
-    def do_POST(self) -> None:
-        path = urllib.parse.urlsplit(self.path).path
-        if path != "/dlq/replay":
-            self._not_found()
-            return
-        length = min(int(self.headers.get("Content-Length") or 0), 4096)
-        form = urllib.parse.parse_qs(self.rfile.read(length).decode("utf-8", "replace"))
-        name = (form.get("queue") or [""])[0]
-        try:
-            message = self.app.replay(name)
-            self._send(self.app.dlq(message))
-        except Exception:
-            log.exception("replay failed")
-            self.send_error(HTTPStatus.INTERNAL_SERVER_ERROR, "replay failed")
+            log.exception("web inbox action failed")
+            self._error(HTTPStatus.INTERNAL_SERVER_ERROR, "action failed")
 
 
 class WebInbox:
@@ -307,11 +282,12 @@ class WebInbox:
     def __init__(self, source: Any, *, host: str = "127.0.0.1", port: int = 8025) -> None:
         data = source if isinstance(source, WebData) else _data_from_stack(source)
         self.app = WebApp(data)
-        handler = type("Handler", (_Handler,), {"app": self.app})
+        handler: Any = type("Handler", (_Handler,), {"app": self.app, "port": port})
         self.server = ThreadingHTTPServer((host, port), handler)
         self.server.daemon_threads = True
         self.host = host
         self.port = int(self.server.server_address[1])
+        handler.port = self.port
         self._thread: threading.Thread | None = None
 
     @property
@@ -327,7 +303,8 @@ class WebInbox:
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop serving and close the socket."""
+        """Stop serving (open streams end within a second) and close the socket."""
+        self.app.stopping.set()
         self.server.shutdown()
         self.server.server_close()
         if self._thread is not None:
@@ -345,4 +322,6 @@ def _data_from_stack(stack: Any) -> WebData:
         suppression_table=out.tables.get("SuppressionTable", "") if out is not None else "",
         mail_domain=str(out.parameters.get("MailDomain", "")) if out is not None else "",
         replay=stack.replay_dead_letter,
+        s3=stack.client("s3"),
+        release_target=getattr(stack.config, "release", None),
     )

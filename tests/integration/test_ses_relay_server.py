@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from shopmail_local.certs import ensure_certs
-from shopmail_local.ses_relay import SesRelayServer
+from shopmail_local.stack.ses_relay import SesRelayServer
 from tests.fixtures.ses_smtp import SesSmtp
 
 MSG = b"From: shop@shop.example\r\nTo: c@example.org\r\nSubject: s\r\n\r\nhi\r\n"

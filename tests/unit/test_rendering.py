@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 from shopmail.config import Settings
-from shopmail.domain.outbound import rendering
 from shopmail.domain.inbound.order_numbers import find_order_numbers
 from shopmail.domain.inbound.parsing import parse_message
+from shopmail.domain.outbound import rendering
 from shopmail.domain.outbound.contracts import ShopEvent, validate, with_locale
 from shopmail.domain.outbound.mime_build import build_message
 from shopmail.domain.outbound.rendering import (

@@ -20,7 +20,7 @@ from typing import Any
 
 from shopmail.domain.feedback import Classification, classify_message, classify_tree
 
-from shopmail_local.cli.files import iter_files
+from shopmail_local.cli.common import iter_files
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
 

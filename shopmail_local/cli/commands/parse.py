@@ -17,7 +17,7 @@ from shopmail.domain.inbound.reply_text import strip_reply
 from shopmail.domain.message import InboundMessage
 from shopmail.errors import ShopmailError
 
-from shopmail_local.cli.files import iter_files
+from shopmail_local.cli.common import iter_files
 
 DEFAULT_MAX_BODY = 4096
 MAX_DEFECTS_SHOWN = 20

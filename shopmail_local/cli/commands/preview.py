@@ -16,7 +16,7 @@ from shopmail.domain.outbound.contracts import with_locale
 from shopmail.domain.outbound.rendering import available_languages, render
 from shopmail.errors import ShopmailError
 
-from shopmail_local.cli.commands._outbound_common import load_shop_event
+from shopmail_local.cli.common import load_shop_event
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

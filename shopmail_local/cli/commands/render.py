@@ -17,7 +17,7 @@ from shopmail.domain.outbound.mime_build import Attachment, build_message
 from shopmail.domain.outbound.rendering import AttachmentRef, render
 from shopmail.errors import ShopmailError
 
-from shopmail_local.cli.commands._outbound_common import load_shop_event
+from shopmail_local.cli.common import load_shop_event
 
 PLACEHOLDER_PDF = (
     b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"

@@ -14,18 +14,26 @@ deleted), ``failed`` (a transient error: the entry stays), ``unreadable`` (stays
 ``would_replay`` (``--dry-run``: nothing runs, nothing is deleted); an entry the run itself
 wrote for an event it already replayed is left alone (``skipped``). Exit code 1 when any entry
 failed or was unreadable.
+
+Against the local stack nothing has to be exported: without ``AWS_ENDPOINT_URL`` and AWS
+credentials in the environment, the running stack's state file (``.local/stack.json``) gives
+the endpoint, the fake credentials and the functions' environment (``INBOUND_DLQ_URL``, table
+and bucket names). A missing queue or a stopped stack prints one line and exits 1.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from shopmail.config import Settings
 from shopmail.errors import ShopmailError
+
+from shopmail_local.cli.common import aws_target, cli_errors
 
 SqsClient = Any
 ServiceFactory = Callable[[Settings], Any]
@@ -39,7 +47,32 @@ def register(subparsers: Any) -> None:
     p.add_argument("--queue-url", help="the inbound DLQ (default: INBOUND_DLQ_URL)")
     p.add_argument("--max", type=int, default=100, help="at most N entries (default 100)")
     p.add_argument("--dry-run", action="store_true", help="list entries, change nothing")
+    p.add_argument("--state", help="the local stack's state folder (default: .local)")
     p.set_defaults(func=run)
+
+
+def use_local_stack(state: str | None = None) -> bool:
+    """Take the running local stack's endpoint, credentials and environment when nothing else
+    is configured (no ``AWS_ENDPOINT_URL``, no AWS credentials); return whether it did.
+
+    Variables already set are kept.
+    """
+    target = aws_target(None, None, state)
+    if target.stack is None or not target.local:
+        return False
+    env = target.stack.get("environment") or {}
+    key, secret = target.stack.credentials
+    wanted = {
+        **{str(k): str(v) for k, v in env.items() if isinstance(v, (str, int))},
+        "AWS_ENDPOINT_URL": target.stack.endpoint,
+        "AWS_ACCESS_KEY_ID": key,
+        "AWS_SECRET_ACCESS_KEY": secret,
+        "AWS_REGION": target.stack.region,
+        "AWS_DEFAULT_REGION": target.stack.region,
+    }
+    for name, value in wanted.items():
+        os.environ.setdefault(name, value)
+    return True
 
 
 def original_event(body: str) -> Mapping[str, Any] | None:
@@ -151,11 +184,18 @@ def replay(
     return counts
 
 
+def _target(args: argparse.Namespace) -> Any:
+    return aws_target(None, None, getattr(args, "state", None))
+
+
+@cli_errors("shopmail replay", _target)
 def run(
     args: argparse.Namespace,
     service_factory: ServiceFactory | None = None,
 ) -> int:
     """Run ``shopmail replay``."""
+    if use_local_stack(getattr(args, "state", None)):
+        _target(args).require_reachable()
     settings = Settings.from_env()
     queue_url = args.queue_url or settings.inbound_dlq_url
     if not queue_url:

@@ -27,7 +27,7 @@ from shopmail.domain.inbound.routing import Classify, Router
 from shopmail.domain.message import Envelope, InboundMessage, Verdicts
 from shopmail.errors import RouteConfigError, ShopmailError
 
-from shopmail_local.cli.files import iter_files
+from shopmail_local.cli.common import iter_files
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
 _VERDICT_NAMES = ("spam", "virus", "spf", "dkim", "dmarc", "dmarc_policy")

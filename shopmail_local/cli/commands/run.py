@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -11,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from shopmail_local.stack.release import PASSWORD_ENV, ReleaseTarget, ReleaseTls, parse_host_port
 from shopmail_local.stack.runner import RunConfig
 
 
@@ -40,13 +42,73 @@ def register(subparsers: Any) -> None:
         metavar="NAME=VALUE",
         help="template parameter override (repeatable), e.g. MailDomain=shop.example",
     )
+    p.add_argument(
+        "--reset",
+        action="store_true",
+        help="start from an empty state: mail, logs and the saved AWS data are removed "
+        "(the local CA is kept)",
+    )
+    rel = p.add_argument_group(
+        "release",
+        "send a mail from the web inbox to a real address through a real SMTP server "
+        "(off unless --release-smtp is given)",
+    )
+    rel.add_argument("--release-smtp", metavar="HOST:PORT", help="the SMTP server to release to")
+    rel.add_argument(
+        "--release-tls",
+        choices=[t.value for t in ReleaseTls],
+        default=ReleaseTls.STARTTLS.value,
+        help="starttls (default), tls (implicit TLS) or none",
+    )
+    rel.add_argument(
+        "--release-user", default="", help=f"AUTH user (password from ${PASSWORD_ENV})"
+    )
+    rel.add_argument("--release-ca-file", default="", help="CA bundle for the server's certificate")
+    rel.add_argument(
+        "--release-allow",
+        default="",
+        metavar="REGEX",
+        help="addresses mail may be released to (full match, case-insensitive)",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     p.set_defaults(func=run)
 
 
+def release_target(args: argparse.Namespace) -> ReleaseTarget | None:
+    """The release server of the arguments (``None`` when release is off).
+
+    Raises
+    ------
+    ValueError
+        For a bad ``--release-smtp`` or ``--release-allow``.
+    """
+    import re
+
+    if not args.release_smtp:
+        return None
+    host, port = parse_host_port(args.release_smtp)
+    if args.release_allow:
+        try:
+            re.compile(args.release_allow)
+        except re.error as exc:
+            raise ValueError(f"--release-allow is not a regular expression: {exc}") from exc
+    password = os.environ.get(PASSWORD_ENV, "")
+    if args.release_user and not password:
+        raise ValueError(f"--release-user needs the password in ${PASSWORD_ENV}")
+    return ReleaseTarget(
+        host=host,
+        port=port,
+        tls=ReleaseTls(args.release_tls),
+        username=args.release_user,
+        password=password,
+        ca_file=args.release_ca_file,
+        allow=args.release_allow,
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     """Start the stack, print the banner, wait for Ctrl-C, stop."""
-    from shopmail_local.stack.runner import LocalStack
+    from shopmail_local.stack.runner import LocalStack, StateFolderInUseError
 
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
@@ -69,6 +131,11 @@ def run(args: argparse.Namespace) -> int:
         except ValueError:
             print("--ports expects four comma-separated numbers", file=sys.stderr)
             return 2
+    try:
+        release = release_target(args)
+    except ValueError as exc:
+        print(f"shopmail run: {exc}", file=sys.stderr)
+        return 2
     config = RunConfig(
         state_dir=args.state.resolve(),
         template=args.template.resolve(),
@@ -77,11 +144,17 @@ def run(args: argparse.Namespace) -> int:
         relay_port=args.relay_port,
         web_port=args.web_port,
         parameters=params,
+        reset=args.reset,
+        release=release,
     )
     stack = LocalStack(config)
     started = time.monotonic()
     try:
         stack.start()
+    except StateFolderInUseError as exc:
+        stack.stop()
+        print(f"cannot start: {exc}", file=sys.stderr)
+        return 1
     except OSError as exc:
         stack.stop()
         print(
@@ -101,10 +174,12 @@ def run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)  # terminal closed: still a clean stop
     try:
         while not stop.wait(0.5):
             pass
     finally:
-        print("stopping ...", flush=True)
+        print("stopping ... (saving the AWS data for the next start)", flush=True)
         stack.stop()
+        print(f"stopped; state kept in {config.state_dir} (`shopmail run --reset` clears it)")
     return 0

@@ -1,4 +1,10 @@
-"""``shopmail send-event FILE.json``: put an event on the local shop bus."""
+"""``shopmail send-event FILE.json``: put an event on the local shop bus.
+
+The stack is found through its state file (``.local/stack.json``, see ``shopmail run``):
+endpoint, region, bus and fake credentials come from there unless ``--endpoint`` /
+``AWS_ENDPOINT_URL`` name another one. When the stack is not running the command says so in
+one line and exits 1.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,10 @@ import os
 import sys
 from pathlib import Path
 from typing import Any
+
+from shopmail_local.cli.common import AwsTarget, aws_target, cli_errors, find_stack, to_entry
+
+__all__ = ["register", "run", "to_entry"]
 
 
 def register(subparsers: Any) -> None:
@@ -21,54 +31,46 @@ def register(subparsers: Any) -> None:
         ),
     )
     p.add_argument("file", type=Path)
-    p.add_argument("--bus", default=os.environ.get("SHOP_EVENT_BUS_NAME", "shop"))
+    p.add_argument(
+        "--bus", default=None, help="event bus (default: SHOP_EVENT_BUS_NAME, the stack's, shop)"
+    )
     p.add_argument(
         "--endpoint",
-        default=os.environ.get("AWS_ENDPOINT_URL", "http://127.0.0.1:4566"),
-        help="the local moto server (default: %(default)s)",
+        default=None,
+        help="the local moto server (default: AWS_ENDPOINT_URL, else the running stack's)",
     )
-    p.add_argument("--region", default=os.environ.get("AWS_REGION", "eu-west-1"))
+    p.add_argument("--region", default=None, help="default: AWS_REGION or the stack's region")
+    p.add_argument("--state", type=Path, default=None, help="the stack's state folder")
     p.set_defaults(func=run)
 
 
-def to_entry(event: dict[str, Any], bus: str) -> dict[str, Any]:
-    """A PutEvents entry from an event in either shape."""
-    if "DetailType" in event or "Source" in event:
-        detail = event.get("Detail", {})
-        return {
-            "Source": event["Source"],
-            "DetailType": event["DetailType"],
-            "Detail": detail if isinstance(detail, str) else json.dumps(detail),
-            "EventBusName": event.get("EventBusName", bus),
-        }
-    return {
-        "Source": event["source"],
-        "DetailType": event["detail-type"],
-        "Detail": json.dumps(event.get("detail", {})),
-        "EventBusName": bus,
-        "Resources": list(event.get("resources") or []),
-    }
+def _target(args: argparse.Namespace) -> AwsTarget:
+    return aws_target(args.endpoint, args.region, args.state, local_only=True)
 
 
+def _bus(args: argparse.Namespace) -> str:
+    if args.bus:
+        return str(args.bus)
+    if os.environ.get("SHOP_EVENT_BUS_NAME"):
+        return os.environ["SHOP_EVENT_BUS_NAME"]
+    stack = find_stack(args.state)
+    return str(stack.get("bus") or "shop") if stack is not None else "shop"
+
+
+@cli_errors("shopmail send-event", _target)
 def run(args: argparse.Namespace) -> int:
     """Put the event(s) and print the event ids."""
-    import boto3
-
+    bus = _bus(args)
     try:
         data = json.loads(args.file.read_text(encoding="utf-8"))
         events = data if isinstance(data, list) else [data]
-        entries = [to_entry(e, args.bus) for e in events]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        entries = [to_entry(e, bus) for e in events]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         print(f"{args.file}: not an event ({type(exc).__name__}: {exc})", file=sys.stderr)
         return 2
-    make: Any = boto3.client
-    client = make(
-        "events",
-        region_name=args.region,
-        endpoint_url=args.endpoint,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",  # noqa: S106 - local moto server
-    )
+    target = _target(args)
+    target.require_reachable()
+    client = target.client("events")
     failed = 0
     for i in range(0, len(entries), 10):
         resp = client.put_events(Entries=entries[i : i + 10])

@@ -1,8 +1,11 @@
 """``shopmail suppression list|add|remove|export``: the suppression list (local or AWS).
 
 The table is ``--table``, else ``SUPPRESSION_TABLE``, else the local stack's
-``shopmail-local-SuppressionTable``. ``AWS_ENDPOINT_URL`` (or ``--endpoint-url``) points at the
-local stack (moto); without it the AWS credentials and region of the environment are used.
+``shopmail-local-SuppressionTable``. Where the calls go: ``--endpoint-url``, else
+``AWS_ENDPOINT_URL``; else AWS when ``AWS_PROFILE`` or ``AWS_ACCESS_KEY_ID`` is set; else the
+local stack when its state file ``.local/stack.json`` exists (with its fake credentials; a
+stopped stack gives "not running"); else AWS with the default credential chain. A missing
+table, an unreachable endpoint or missing credentials print one line with what to do.
 
 Examples::
 
@@ -25,7 +28,7 @@ from collections.abc import Iterable
 from typing import Any, TextIO
 
 from shopmail.adapters.dynamodb_suppression import DynamoDbSuppressionList
-from shopmail.config import ENV_NAMES, Settings
+from shopmail.config import ENV_NAMES
 from shopmail.domain.suppression.entries import (
     COMPLAINT,
     HARD_BOUNCE,
@@ -36,6 +39,8 @@ from shopmail.domain.suppression.entries import (
     suppression_key,
 )
 from shopmail.errors import ShopmailError
+
+from shopmail_local.cli.common import AwsTarget, aws_target, explain
 
 LOCAL_TABLE = "shopmail-local-SuppressionTable"
 CLASSES = (MANUAL, HARD_BOUNCE, COMPLAINT, UNSUBSCRIBE, TRANSIENT_BOUNCES)
@@ -54,6 +59,7 @@ def register(subparsers: Any) -> None:
     common.add_argument("--table", help=f"table name (default: SUPPRESSION_TABLE or {LOCAL_TABLE})")
     common.add_argument("--endpoint-url", help="AWS endpoint (default: AWS_ENDPOINT_URL)")
     common.add_argument("--region", help="AWS region (default: AWS_REGION or eu-west-1)")
+    common.add_argument("--state", help="the local stack's state folder (default: .local)")
     sub = p.add_subparsers(dest="suppression_command", metavar="SUBCOMMAND")
 
     ls = sub.add_parser("list", parents=[common], help="print the entries")
@@ -85,19 +91,29 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=usage)
 
 
+def target(args: argparse.Namespace) -> AwsTarget:
+    """Where the calls go (see the module docs)."""
+    region = args.region or os.environ.get(ENV_NAMES["region"]) or None
+    return aws_target(args.endpoint_url, region or None, getattr(args, "state", None))
+
+
 def table_name(args: argparse.Namespace) -> str:
     """``--table``, else ``SUPPRESSION_TABLE``, else the local stack's table."""
-    return str(args.table or os.environ.get(ENV_NAMES["suppression_table"]) or LOCAL_TABLE)
+    explicit = args.table or os.environ.get(ENV_NAMES["suppression_table"])
+    if explicit:
+        return str(explicit)
+    stack = target(args).stack
+    tables = stack.get("tables") if stack is not None else None
+    if isinstance(tables, dict) and tables.get("SuppressionTable"):
+        return str(tables["SuppressionTable"])
+    return LOCAL_TABLE
 
 
 def open_list(args: argparse.Namespace) -> DynamoDbSuppressionList:
     """The suppression list adapter for the arguments."""
-    import boto3
-
-    region = args.region or os.environ.get(ENV_NAMES["region"]) or Settings().region
-    endpoint = args.endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
-    client = boto3.client("dynamodb", region_name=region, endpoint_url=endpoint)
-    return DynamoDbSuppressionList(client, table_name(args))
+    where = target(args)
+    where.require_reachable()
+    return DynamoDbSuppressionList(where.client("dynamodb"), table_name(args))
 
 
 def entry_row(entry: SuppressionEntry) -> dict[str, Any]:
@@ -132,9 +148,20 @@ def write_entries(entries: Iterable[SuppressionEntry], out: TextIO, fmt: str) ->
     return n
 
 
-def _fail(exc: ShopmailError | Exception) -> int:
+def _fail(exc: ShopmailError | Exception, args: argparse.Namespace | None = None) -> int:
+    try:
+        where = target(args) if args is not None else None
+    except Exception:
+        where = None
+    cause = exc.__cause__ if isinstance(exc, ShopmailError) and exc.__cause__ else exc
+    known = explain(cause, where) if isinstance(cause, Exception) else None
+    if known is not None:
+        if args is not None and "not found" in known.reason:
+            known.hint = f"no table {table_name(args)!r} there: pass --table NAME"
+        print(f"error: {known.line}", file=sys.stderr)
+        return known.exit_code
     reason = exc.reason if isinstance(exc, ShopmailError) else f"{type(exc).__name__}: {exc}"
-    print(f"error: {reason}", file=sys.stderr)
+    print(f"error: {' '.join(reason.split())}", file=sys.stderr)
     return 1
 
 
@@ -147,8 +174,10 @@ def run_list(args: argparse.Namespace) -> int:
             "jsonl" if args.json else "text",
         )
     except Exception as exc:
-        return _fail(exc)
-    print(f"{n} suppressed address(es) in {table_name(args)}", file=sys.stderr)
+        return _fail(exc, args)
+    print(
+        f"{n} suppressed address(es) in {table_name(args)} ({target(args).where})", file=sys.stderr
+    )
     return 0
 
 
@@ -174,7 +203,7 @@ def run_add(args: argparse.Namespace) -> int:
             )
             print(f"suppressed {suppression_key(address)} ({args.suppression_class})")
     except Exception as exc:
-        return _fail(exc)
+        return _fail(exc, args)
     return 0
 
 
@@ -190,7 +219,7 @@ def run_remove(args: argparse.Namespace) -> int:
                 missing += 1
                 print(f"not suppressed: {suppression_key(address)}", file=sys.stderr)
     except Exception as exc:
-        return _fail(exc)
+        return _fail(exc, args)
     return 1 if missing else 0
 
 
@@ -200,7 +229,7 @@ def run_export(args: argparse.Namespace) -> int:
         buffer = io.StringIO()
         n = write_entries(open_list(args).list(include_expired=args.all), buffer, args.format)
     except Exception as exc:
-        return _fail(exc)
+        return _fail(exc, args)
     if args.output:
         with open(args.output, "w", encoding="utf-8", newline="") as fh:
             fh.write(buffer.getvalue())
