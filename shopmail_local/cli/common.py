@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from shopmail.config import env_setting
 from shopmail.domain.outbound.contracts import ShopEvent, validate, with_locale
 from shopmail.errors import PermanentError, ShopmailError
 
@@ -188,8 +189,8 @@ def aws_target(
         The command only makes sense against the local stack (``send-event``, ``demo``):
         without an endpoint it uses the stack file's, else the default local endpoint.
     """
-    env_endpoint = os.environ.get("AWS_ENDPOINT_URL") or None
-    env_region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    env_endpoint = env_setting("aws_endpoint_url") or None
+    env_region = env_setting("region") or os.environ.get("AWS_DEFAULT_REGION")
     stack = find_stack(state)
     if endpoint or env_endpoint:
         url = str(endpoint or env_endpoint)

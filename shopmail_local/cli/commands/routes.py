@@ -8,11 +8,10 @@ rule and the field) and exits 1 when it is not.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from typing import Any
 
-from shopmail.config import ENV_NAMES
+from shopmail.config import env_setting
 from shopmail.domain.inbound.routing import RouteTable, load_routes
 from shopmail.errors import RouteConfigError
 
@@ -53,7 +52,7 @@ def describe(table: RouteTable) -> list[str]:
 
 def run_check(args: argparse.Namespace) -> int:
     """Validate the file; 0 valid, 1 invalid."""
-    path = args.file or os.environ.get(ENV_NAMES["routes_file"]) or None
+    path = args.file or env_setting("routes_file") or None
     try:
         table = load_routes(path)
     except RouteConfigError as exc:

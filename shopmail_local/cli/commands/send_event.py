@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
+
+from shopmail.config import env_setting
 
 from shopmail_local.cli.common import AwsTarget, aws_target, cli_errors, find_stack, to_entry
 
@@ -51,8 +52,8 @@ def _target(args: argparse.Namespace) -> AwsTarget:
 def _bus(args: argparse.Namespace) -> str:
     if args.bus:
         return str(args.bus)
-    if os.environ.get("SHOP_EVENT_BUS_NAME"):
-        return os.environ["SHOP_EVENT_BUS_NAME"]
+    if env_setting("event_bus_name"):
+        return env_setting("event_bus_name")
     stack = find_stack(args.state)
     return str(stack.get("bus") or "shop") if stack is not None else "shop"
 

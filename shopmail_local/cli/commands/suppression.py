@@ -22,13 +22,12 @@ import csv
 import datetime as dt
 import io
 import json
-import os
 import sys
 from collections.abc import Iterable
 from typing import Any, TextIO
 
 from shopmail.adapters.dynamodb_suppression import DynamoDbSuppressionList
-from shopmail.config import ENV_NAMES
+from shopmail.config import env_setting
 from shopmail.domain.suppression.entries import (
     COMPLAINT,
     HARD_BOUNCE,
@@ -93,13 +92,13 @@ def register(subparsers: Any) -> None:
 
 def target(args: argparse.Namespace) -> AwsTarget:
     """Where the calls go (see the module docs)."""
-    region = args.region or os.environ.get(ENV_NAMES["region"]) or None
+    region = args.region or env_setting("region") or None
     return aws_target(args.endpoint_url, region or None, getattr(args, "state", None))
 
 
 def table_name(args: argparse.Namespace) -> str:
     """``--table``, else ``SUPPRESSION_TABLE``, else the local stack's table."""
-    explicit = args.table or os.environ.get(ENV_NAMES["suppression_table"])
+    explicit = args.table or env_setting("suppression_table")
     if explicit:
         return str(explicit)
     stack = target(args).stack
