@@ -1,14 +1,23 @@
-"""RFC 5965 abuse reports (``message/feedback-report``)."""
+"""RFC 5965 abuse reports (``message/feedback-report``), and Microsoft's JMRP reports.
+
+Microsoft's Junk Mail Reporting Program (Outlook.com, Hotmail) sends complaints without a
+report part: the complained-about message is attached as ``message/rfc822`` and carries the
+recipient in an ``X-HmXmrOriginalRecipient`` header that only this program adds.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from email.message import Message
+from typing import Final
 
 from shopmail.domain.feedback.dsn import clean_address
 from shopmail.domain.feedback.original import find_original
 from shopmail.domain.parsing.bodies import body_text
-from shopmail.domain.parsing.headers import decode_words, parse_header_block
+from shopmail.domain.parsing.headers import decode_words, header_text, parse_header_block
+from shopmail.domain.parsing.structure import NESTED_MESSAGE_TYPES
+
+JMRP_RECIPIENT: Final = "X-HmXmrOriginalRecipient"
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,3 +93,36 @@ def read_arf(part: Message, parts: list[tuple[Message, str]], defects: list[str]
         original_message_id=original.message_id,
         original_to=original.recipients,
     )
+
+
+def read_jmrp(parts: list[tuple[Message, str]], defects: list[str]) -> ArfReport | None:
+    """A Microsoft JMRP complaint: an attached message with ``X-HmXmrOriginalRecipient``.
+
+    Returns
+    -------
+    ArfReport | None
+        The report (feedback type ``abuse``), or ``None`` when no attached message carries
+        the header.
+    """
+    for part, ctype in parts:
+        if ctype not in NESTED_MESSAGE_TYPES:
+            continue
+        payload = part.get_payload()
+        if not (isinstance(payload, list) and payload and isinstance(payload[0], Message)):
+            continue
+        recipient = clean_address(header_text(payload[0], JMRP_RECIPIENT, defects))
+        if "@" not in recipient:
+            continue
+        original = find_original([(part, ctype)], None, defects)
+        return ArfReport(
+            feedback_type="abuse",
+            user_agent=None,
+            original_mail_from=original.senders[0] if original.senders else None,
+            original_rcpt_to=(recipient,),
+            arrival_date=None,
+            source_ip=None,
+            reported_domain=None,
+            original_message_id=original.message_id,
+            original_to=original.recipients,
+        )
+    return None

@@ -1,9 +1,10 @@
 """Classify a parsed message as bounce, delay, complaint, auto-reply, delivery report or none.
 
-Order: ARF complaint, MDN, RFC 3464 DSN, obvious auto-replies, non-standard text bounces,
-other auto-replies, then ``none``. The MIME work (walking parts, decoding headers and text)
-is done by :mod:`shopmail.domain.parsing`; problems are recorded in
-:attr:`Classification.defects`, never raised: a defect in the input yields ``none`` at worst.
+Order: ARF complaint, MDN, RFC 3464 DSN, an Amazon SES notification mailed as JSON, obvious
+auto-replies, non-standard text bounces, other auto-replies, then ``none``. The MIME work
+(walking parts, decoding headers and text) is done by :mod:`shopmail.domain.parsing`;
+problems are recorded in :attr:`Classification.defects`, never raised: a defect in the input
+yields ``none`` at worst.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from email.message import Message
 from typing import TYPE_CHECKING, Final
 
-from shopmail.domain.feedback.arf import read_arf
+from shopmail.domain.feedback.arf import ArfReport, read_arf, read_jmrp
 from shopmail.domain.feedback.auto_reply import CHALLENGE, detect_auto_reply, is_challenge_text
 from shopmail.domain.feedback.dsn import DSN_TYPES, clean_address, read_dsn
 from shopmail.domain.feedback.mdn import MDN_TYPES, read_mdn
@@ -30,6 +31,7 @@ from shopmail.domain.feedback.model import (
 )
 from shopmail.domain.feedback.original import OriginalMessage, find_original, inline_original
 from shopmail.domain.feedback.reasons import judge
+from shopmail.domain.feedback.ses_mail import looks_like_ses, read_ses_mail
 from shopmail.domain.feedback.text_bounces import (
     BODY_RE,
     SUBJECT_RE,
@@ -234,7 +236,11 @@ def _with_defects(result: Classification, data: _Input) -> Classification:
 def _classify(data: _Input) -> Classification:
     arf_part = data.first_part(_ARF_TYPES)
     if arf_part is not None:
-        return _with_defects(_complaint(data, arf_part), data)
+        arf = read_arf(arf_part, data.parts, data.defects)
+        return _with_defects(_complaint(arf, "arf"), data)
+    jmrp = read_jmrp(data.parts, data.defects)
+    if jmrp is not None:
+        return _with_defects(_complaint(jmrp, "jmrp"), data)
     original = find_original(data.parts, data.message, data.defects)
     if not (original.message_id or original.recipients or original.senders):
         original = inline_original(data.body[cut_position(data.body) :])
@@ -245,18 +251,21 @@ def _classify(data: _Input) -> Classification:
     dsn = _delivery_status(data, original, ours)
     if dsn is not None:
         return _with_defects(dsn, data)
+    if looks_like_ses(data.body):
+        ses = read_ses_mail(data.body, data.defects)
+        if ses is not None:
+            return _with_defects(ses, data)
     return _with_defects(_text_report(data, original, ours), data)
 
 
-def _complaint(data: _Input, part: Message) -> Classification:
-    arf = read_arf(part, data.parts, data.defects)
+def _complaint(arf: ArfReport, detector: str) -> Classification:
     rcpts = arf.original_rcpt_to or arf.original_to
     return Classification(
         kind=KIND_COMPLAINT,
         recipients=tuple(RecipientResult(a, None, None, None, False, "other") for a in rcpts),
         feedback_type=arf.feedback_type,
         original_message_id=arf.original_message_id,
-        detector="arf",
+        detector=detector,
         user_agent=arf.user_agent,
         original_mail_from=arf.original_mail_from,
         original_rcpt_to=arf.original_rcpt_to,

@@ -98,6 +98,9 @@ MAILBOX_DISABLED: Final = _family(
     r"|with (?:the|this|our) (?:company|organi[sz]ation))",
     r"postfach (?:ist )?(?:gesperrt|deaktiviert|inaktiv)",
     r"konto (?:ist )?(?:gesperrt|deaktiviert)",
+    r"compte (?:\S+ )?(?:d\u00e9sactiv\u00e9|desactive|suspendu|bloqu\u00e9|bloque|ferm\u00e9)",
+    r"(?:account|cuenta|conta) (?:\S+ )?(?:disattivato|sospeso|desactivada|suspendida"
+    r"|desativada|suspensa)",
 )
 BLOCKED: Final = _family(
     "blocked",
@@ -114,6 +117,8 @@ BLOCKED: Final = _family(
     r"reverse (?:dns|lookup|hostname|address|name)",
     r"\brdns\b",
     r"no (?:reverse|ptr)",
+    r"(?:ip|client|host)(?: ?name)? lookup failed",
+    r"unresolvable (?:ip|host|address|client)",
     r"(?:cannot|can't|could not|unable to) (?:find|resolve|verify) (?:your )?(?:host ?name|reverse"
     r"|ip|address|client)",
     r"(?:helo|ehlo|host ?name|client name) (?:\S+ )?(?:does ?n[o']t|did ?n[o']t|not) (?:match"
@@ -236,9 +241,19 @@ MAILBOX_FULL: Final = _family(
     r"postfach .{0,40}(?:voll|\u00fcberf\u00fcllt|\u00fcberschritten)",
     r"speicher(?:platz|grenze|kapazit\u00e4t) .{0,30}(?:ersch\u00f6pft|\u00fcberschritten)",
     r"mailbox voll",
+    r"(?:bo\u00eete|boite)(?: aux lettres| mail)? (?:est )?pleine",
+    r"quota (?:d\u00e9pass\u00e9|depasse|superato|excedido|excedida|overschreden)",
+    r"casella (?:\S+ )?piena",
+    r"buz\u00f3n (?:\S+ )?(?:lleno|completo)",
+    r"caixa (?:postal )?(?:\S+ )?(?:cheia|lotada)",
+    r"(?:mailbox|postbus) (?:is )?vol\b",
+    r"skrzynka (?:\S+ )?(?:pe\u0142na|przepe\u0142niona)",
+    r"ящик (?:\S+ )?переполнен",
+    r"disk (?:is )?full",
+    r"サイズ.{0,6}(?:大き|超過|制限)",
     r"zu ?viele (?:mails|nachrichten)",
-    r"\u30e1\u30fc\u30eb\u30dc\u30c3\u30af\u30b9.{0,6}(?:\u4e00\u676f|\u3044\u3063\u3071\u3044|\u5bb9\u91cf)",
-    r"\u5bb9\u91cf(?:\u8d85\u904e|\u30aa\u30fc\u30d0\u30fc|\u304c\u4e00\u676f|\u3092\u8d85\u3048)",
+    r"メールボックス.{0,6}(?:一杯|いっぱい|容量)",
+    r"容量(?:超過|オーバー|が一杯|を超え)",
     r"\bquota\b",
 )
 TOO_LARGE: Final = _family(
@@ -319,8 +334,20 @@ USER_UNKNOWN: Final = _family(
     r"nicht|nicht gefunden|gibt es nicht)",
     r"unbekannte?r? (?:empf\u00e4nger|benutzer|adresse)",
     r"existiert nicht",
-    r"(?:\u5b9b\u5148|\u30a2\u30c9\u30ec\u30b9|\u30e6\u30fc\u30b6).{0,6}(?:\u5b58\u5728\u3057\u307e\u305b\u3093|\u898b\u3064\u304b\u308a\u307e\u305b\u3093|\u4e0d\u660e)",
-    r"\u5b58\u5728\u3057\u306a\u3044(?:\u30e6\u30fc\u30b6|\u30a2\u30c9\u30ec\u30b9|\u5b9b\u5148)",
+    r"(?:utilisateur|destinataire|adresse|bo\u00eete|boite)(?: \S+){0,2} (?:inconnu|invalide"
+    r"|inexistant)",
+    r"(?:utente|destinatario|indirizzo) (?:\S+ )?(?:sconosciuto|inesistente|non esiste)",
+    r"(?:usuario|destinatario|direcci\u00f3n|buz\u00f3n) (?:\S+ )?(?:desconocido|inexistente"
+    r"|no existe)",
+    r"(?:usu\u00e1rio|destinat\u00e1rio|endere\u00e7o) (?:\S+ )?(?:desconhecido|inexistente"
+    r"|n\u00e3o existe)",
+    r"(?:onbekende|ongeldige) (?:gebruiker|ontvanger|geadresseerde)",
+    r"(?:u\u017cytkownik|adres|odbiorca) (?:\S+ )?nie istnieje",
+    r"(?:пользователь|адрес|ящик)"
+    r"(?: \S+){0,2} не (?:найден|существует)",
+    r"нет такого (?:пользователя|ящика)",
+    r"(?:宛先|アドレス|ユーザ).{0,6}(?:存在しません|見つかりません|不明)",
+    r"存在しない(?:ユーザ|アドレス|宛先)",
     r"gibt es nicht",
 )
 HOST_UNKNOWN: Final = _family(
@@ -448,6 +475,7 @@ POLICY: Final = _family(
     r"(?:polic(?:y|ies))",
     r"polic(?:y|ies) (?:violation|reasons|restrictions?)",
     r"administrative(?:ly)? prohibit",
+    r"受信拒否",
 )
 
 #: Explicit phrases that name a condition of the recipient, of us or of the message; where
