@@ -295,7 +295,10 @@ CONTENT: Final = _family(
 USER_UNKNOWN: Final = _family(
     "user_unknown",
     RECIPIENT,
-    r"recipient address rejected: (?:access denied|user unknown|undeliverable address)",
+    # the recipient address itself is refused (Postfix access maps, Exchange Online's
+    # directory-based edge blocking): whatever "access denied" says, it is said of the address
+    r"recipient address rejected: (?:access denied|user unknown|undeliverable address"
+    r"|invalid user|user does not exist)",
     r"\buser(?:name)? (?:is )?unknown\b",
     r"\bunknown (?:local )?(?:user|recipient|local[- ]part|mailbox|account|alias|e-?mail address"
     r"|addressee|address)\b",
@@ -323,6 +326,11 @@ USER_UNKNOWN: Final = _family(
     r"not listed in (?:the )?(?:domino |public |global )?(?:directory|address book|names)",
     r"does not have a final (?:e-?mail )?delivery point",
     r"addressee unknown",
+    r"not present in (?:the )?directory",
+    r"(?:can't|cannot|can not) accept (?:mail for )?(?:this |that )?user",
+    r"destination address(?:es)? (?:were|was|is|are) unknown",
+    r"no (?:account|mailbox|address|user) (?:registered|by that name|found)",
+    r"invalid mailbox path",
     r"no mail ?box available",
     r"bad[_ ]recipient",
     r"(?:user|mailbox|account|address|recipient) (?:has )?(?:been )?moved",
@@ -520,6 +528,8 @@ VAGUE: Final = (
             MESSAGE,
             r"(?:message|e-?mail|mail) (?:was |has been |is )?(?:blocked|rejected|refused"
             r"|quarantined)",
+            r"(?:will|does|did) not accept (?:delivery of )?(?:this|your|the) (?:message|mail"
+            r"|e-?mail)",
         ),
         _family(
             "blocked", SENDER, r"\bblocked\b", r"\bbanned\b", r"access denied", r"denied access"
@@ -529,7 +539,7 @@ VAGUE: Final = (
             RECIPIENT,
             r"mailbox (?:is )?(?:currently )?unavailable",
             r"(?:recipient|mailbox|user) (?:address )?(?:is )?(?:not available|unavailable)",
-            r"recipient (?:address )?rejected",
+            r"recipient (?:address )?rejected(?![:;,] *\w)",  # no reason given after it
             r"not a valid (?:mailbox|recipient)",
             r"no valid recipients",
             r"user (?:account )?(?:is )?(?:unavailable|not available)",
@@ -574,6 +584,7 @@ _TRANSIENT: Final = re.compile(
     r"|greylist|graylist|deferred|sp\u00e4ter (?:erneut|noch einmal)|vor\u00fcbergehend"
 )
 _CHECK_BEFORE: Final = re.compile(r"(?:check|correct|verify|fix|confirm)\b.{0,60}$")
+_NEGATED: Final = re.compile(r"\b(?:not|no|never|isn't) (?:a |an )?$")
 # Words that make a statement a possibility ("the group may not exist, or ...").
 _HEDGE: Final = re.compile(
     r"\b(?:may|might|perhaps|possibly|probably|either)\b|il se peut|peut-\u00eatre|vielleicht"
@@ -597,7 +608,7 @@ def scan(tiers: tuple[tuple[Family, ...], ...], low: str) -> Family | None:
         best_at = len(low) + 1
         for family in families:
             match = family.pattern.search(low)
-            while match is not None and family.fault == RECIPIENT and _hedged(low, match.start()):
+            while match is not None and family.fault == RECIPIENT and _hedged(low, match):
                 match = family.pattern.search(low, match.end())
             if match is not None and match.start() < best_at:
                 best, best_at = family, match.start()
@@ -606,19 +617,22 @@ def scan(tiers: tuple[tuple[Family, ...], ...], low: str) -> Family | None:
     return None
 
 
-def _hedged(low: str, start: int) -> bool:
-    return bool(_HEDGE.search(low, max(0, start - 60), start))
+def _hedged(low: str, match: re.Match[str]) -> bool:
+    """Whether a hedge word comes shortly before or inside the match."""
+    return _HEDGE.search(low, max(0, match.start() - 60), match.end()) is not None
 
 
 def says_transient(low: str) -> bool:
     """Whether the (lower-cased) text says to try again later or that the failure is temporary.
 
-    "Please check the address and try again" is advice to the sender, not a transient failure.
+    "Please check the address and try again" is advice to the sender, and "this is not a
+    temporary error" says the opposite: neither is a transient failure.
     """
     for match in _TRANSIENT.finditer(low):
-        if match.group(0).startswith("try again") and _CHECK_BEFORE.search(
-            low, max(0, match.start() - 70), match.start()
-        ):
+        before = low[max(0, match.start() - 70) : match.start()]
+        if match.group(0).startswith("try again") and _CHECK_BEFORE.search(before):
+            continue
+        if _NEGATED.search(before):
             continue
         return True
     return False

@@ -287,7 +287,13 @@ def judge(
         reason, fault = "network", TRANSPORT  # a temporary DNS failure, not a missing domain
     if final is True and transient and evidence.retried and reason in _GAVE_UP_REASONS:
         reason, fault = "expired", TRANSPORT  # retried until the MTA gave up
-    if stage == stages.RCPT and reason == "other" and parsed is not None and parsed[1] == "1":
+    if (
+        stage == stages.RCPT
+        and parsed is not None
+        and parsed[1] == "1"
+        and evidence.weight != _EXPLICIT
+        and reason in ("other", "policy")
+    ):
         reason, fault = "user_unknown", RECIPIENT  # x.1.0 in reply to RCPT TO: the recipient
     if stage in (stages.CONNECT, stages.MAIL) and reason == "spam_detected":
         reason = "blocked"  # no message was sent yet: we are held for a spam source

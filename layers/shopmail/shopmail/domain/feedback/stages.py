@@ -95,7 +95,7 @@ def _from_transcript(text: str) -> Stage | None:
             word = match.group(2).lower()
             last = _COMMANDS.get(word.partition(":")[0], CONNECT)
         elif match.group(2)[:1] in ("4", "5"):
-            return last or CONNECT  # a failure before any command: the greeting
+            return last  # None: a reply quoted without the command it answered
     return None
 
 

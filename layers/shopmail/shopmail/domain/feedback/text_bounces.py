@@ -258,6 +258,10 @@ class _Lines:
         return bisect_right(self.starts, offset) - 1
 
 
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" \t"))
+
+
 def _diagnostic(text: _Lines, index: int, address: str) -> str:
     """The line at ``index`` without the address, plus its continuation lines."""
     lines = text.lines
@@ -271,8 +275,9 @@ def _diagnostic(text: _Lines, index: int, address: str) -> str:
                 # paragraph a lead-in announces ("Technical details of permanent failure:")
                 continue
             break
+        deeper = _indent(follow) > _indent(lines[index])  # Postfix/Exim continuation lines
         others = [a for a in ADDRESS_RE.findall(follow) if a.lower() != address.lower()]
-        if others and not _SKIP_LINE_RE.search(text.lows[offset]):
+        if others and not deeper and not _SKIP_LINE_RE.search(text.lows[offset]):
             break
         parts.append(follow)
     return " ".join(" ".join(parts).split())[:MAX_DIAGNOSTIC]
@@ -358,7 +363,8 @@ def read_text_bounce(
     from_:
         The bounce's decoded From (helps to tell the provider).
     ours:
-        Lower-cased addresses of our side (see :func:`~shopmail.domain.feedback.reasons.judge`).
+        Lower-cased addresses of our side (see :func:`~shopmail.domain.feedback.reasons.judge`);
+        like ``exclude``, never a failed recipient.
 
     Each recipient's action follows the heading it is listed under (a report may list failed
     and delayed addresses), then the tone of the whole text (a warning), then the class of the
@@ -386,7 +392,9 @@ def read_text_bounce(
             address = _PREFIX_RE.sub("", match.group(1).strip(".'`"))
             low = address.lower()
             local = low.partition("@")[0]
-            if low in exclude or local in _NOT_RECIPIENT_LOCAL or local.startswith("owner-"):
+            if low in exclude or low in ours or local in _NOT_RECIPIENT_LOCAL:
+                continue
+            if local.startswith("owner-"):
                 continue
             domain = low.partition("@")[2]
             if not _TLD_RE.search(domain):
