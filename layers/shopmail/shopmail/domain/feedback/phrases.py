@@ -300,8 +300,9 @@ USER_UNKNOWN: Final = _family(
     r"recipient address rejected: (?:access denied|user unknown|undeliverable address"
     r"|invalid user|user does not exist)",
     r"\buser(?:name)? (?:is )?unknown\b",
+    # ... but not "Unknown address error": a label some MTAs print for any x.1.0 status
     r"\bunknown (?:local )?(?:user|recipient|local[- ]part|mailbox|account|alias|e-?mail address"
-    r"|addressee|address)\b",
+    r"|addressee|address)\b(?! error)",
     r"no such (?:user|mailbox|recipient|address|account|person|local user|list)\b",
     r"no mail ?box here",
     r"no (?:such )?mail ?box (?:by that name|for|with|found|exists)",

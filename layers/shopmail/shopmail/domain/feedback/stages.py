@@ -83,8 +83,9 @@ _PHRASES: Final = (
         ),
     ),
 )
-# Sendmail-style transcripts: ">>> COMMAND" lines and "<<< NNN reply" lines.
-_TRANSCRIPT: Final = re.compile(r"^[ \t]*(>>>|<<<)[ \t]*(\S+)", re.MULTILINE)
+# Sendmail-style transcripts: ">>> COMMAND" lines and "<<< NNN reply" lines (MDaemon and
+# others put a time stamp before them).
+_TRANSCRIPT: Final = re.compile(r"^[^<>\n]{0,60}?(>>>|<<<)[ \t]*(\S+)", re.MULTILINE)
 _COMMANDS: Final = {"rcpt": RCPT, "mail": MAIL, "data": DATA, ".": DATA}
 
 
