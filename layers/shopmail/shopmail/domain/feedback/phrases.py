@@ -619,8 +619,10 @@ def scan(tiers: tuple[tuple[Family, ...], ...], low: str) -> Family | None:
 
 
 def _hedged(low: str, match: re.Match[str]) -> bool:
-    """Whether a hedge word comes shortly before or inside the match."""
-    return _HEDGE.search(low, max(0, match.start() - 60), match.end()) is not None
+    """Whether a hedge word comes inside the match or before it in the same sentence."""
+    start = max(0, match.start() - 120)
+    boundary = max(low.rfind(mark, start, match.start()) for mark in ".!?;\n")
+    return _HEDGE.search(low, max(start, boundary + 1), match.end()) is not None
 
 
 def says_transient(low: str) -> bool:
