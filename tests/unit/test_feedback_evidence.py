@@ -169,6 +169,10 @@ class TestTransience:
         )
         assert (permanent.reason, permanent.hard) == ("host_unknown", True)
 
+    def test_a_domain_said_to_accept_no_mail_stays_host_unknown_but_4xx_is_not_hard(self) -> None:
+        got = verdict("451 4.0.0 The domain example.org doesn't receive email (null MX)", "4.0.0")
+        assert (got.reason, got.hard) == ("host_unknown", False)
+
     def test_4xx_user_unknown_is_never_hard(self) -> None:
         got = verdict(
             "450 4.1.1 <kunde@example.org>: Recipient address rejected: User unknown in local "

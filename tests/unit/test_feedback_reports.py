@@ -1,3 +1,4 @@
+# ruff: noqa: E501 - report texts keep their real (long) lines
 """Whole reports through the classifier: per-recipient actions, the stage read from the
 report text, other report formats, and defects recorded instead of raised."""
 
@@ -191,6 +192,30 @@ class TestStageFromTheReportText:
         )
         row = classify(raw).recipients[0]
         assert (row.stage, row.reason, row.hard) == ("rcpt", "relay_denied", False)
+
+
+def test_paragraph_after_a_lead_in_belongs_to_the_recipient() -> None:
+    raw = """\
+From: Mail Delivery Subsystem <mailer-daemon@googlemail.com>
+To: bounces@shop.example
+Subject: Delivery Status Notification (Failure)
+
+Delivery to the following recipient failed permanently:
+
+     kunde@example.org
+
+Technical details of permanent failure:
+
+Google tried to deliver your message, but it was rejected by the recipient domain. The error that the other server returned was: 550 5.1.1 <bounces@shop.example>... User unknown
+
+----- Original message -----
+
+From: Shop <bounces@shop.example>
+To: kunde@example.org
+"""
+    (row,) = classify(raw).recipients
+    assert row.address == "kunde@example.org"
+    assert (row.stage, row.hard) == ("mail", False)  # the reply refused our sender
 
 
 def test_bounce_naming_nobody_takes_the_returned_originals_recipient() -> None:

@@ -274,17 +274,20 @@ def judge(
             stage = stages.MAIL
     final = is_permanent(status or evidence_status, code, action)
     parsed = parse_status(evidence_status)
+    retry = phrases.says_transient(low)
     transient = (
         final is False
         or (parsed is not None and parsed[0] == "4")
         or (code is not None and code[0] == "4")
-        or phrases.says_transient(low)
+        or retry
     )
     evidence = _evidence(low, evidence_status, code, context_low)
     reason, fault = evidence.reason, evidence.fault
 
-    if transient and reason == "host_unknown":
-        reason, fault = "network", TRANSPORT  # a temporary DNS failure, not a missing domain
+    if transient and reason == "host_unknown" and (retry or evidence.weight != _EXPLICIT):
+        # a temporary DNS failure ("Host not found, try again"), not a missing domain; a
+        # domain said to accept no mail stays host_unknown (not hard: the answer was 4xx)
+        reason, fault = "network", TRANSPORT
     if final is True and transient and evidence.retried and reason in _GAVE_UP_REASONS:
         reason, fault = "expired", TRANSPORT  # retried until the MTA gave up
     if (

@@ -275,9 +275,11 @@ def _diagnostic(text: _Lines, index: int, address: str) -> str:
                 # paragraph a lead-in announces ("Technical details of permanent failure:")
                 continue
             break
-        deeper = _indent(follow) > _indent(lines[index])  # Postfix/Exim continuation lines
+        # Postfix/Exim continuation lines are indented under the address; a lead-in line
+        # ("Technical details of permanent failure:") announces what follows
+        belongs = _indent(follow) > _indent(lines[index]) or parts[-1].rstrip().endswith(":")
         others = [a for a in ADDRESS_RE.findall(follow) if a.lower() != address.lower()]
-        if others and not deeper and not _SKIP_LINE_RE.search(text.lows[offset]):
+        if others and not belongs and not _SKIP_LINE_RE.search(text.lows[offset]):
             break
         parts.append(follow)
     return " ".join(" ".join(parts).split())[:MAX_DIAGNOSTIC]
