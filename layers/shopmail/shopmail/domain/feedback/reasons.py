@@ -10,22 +10,25 @@ means the evidence does not tell (the suppression policy then counts the bounce 
 Evidence order (:func:`judge`):
 
 1. **Transience.** ``Action: delayed``, a 4.x.x status, a 4xx reply or a text that says
-   "try again later" / "temporary" makes the failure transient, and a transient failure is
-   never hard ("Host not found, try again" is a DNS hiccup, not an unknown host). A failure
-   reported as final whose cause is transient (``Action: failed`` with 4.x.x, a 4xx reply)
-   means the MTA gave up retrying: its transport reasons become ``expired``.
+   "try again later" / "temporary" (not "check the address and try again", not "not a
+   temporary error") makes the failure transient, and a transient failure is never hard:
+   "Host not found, try again" is a DNS hiccup (``network``), not an unknown host. A failure
+   reported as final whose cause is a retried condition (``Action: failed`` with 4.x.x or a
+   4xx reply, a refused connection) means the MTA gave up: ``expired``.
 2. **The diagnostic text, phrases that name a condition**
-   (:mod:`~shopmail.domain.feedback.phrases`) of the recipient, of us or of the message: such
+   (:mod:`~shopmail.domain.feedback.phrases`) of the recipient, of us or of the message. Such
    a phrase wins over any status, because the status is often generic (5.7.1, 5.0.0),
    guessed by the reporting MTA, or contradicted by the text ("550 5.1.1 ... IP address
-   blacklisted" is ``blocked``).
+   blacklisted" is ``blocked``). The phrase that comes first wins (a reply states its reason
+   first); a hedged one ("the mailbox may not exist") does not count.
 3. **The full enhanced status**, subject *and* detail
    (:mod:`~shopmail.domain.feedback.statuses`), when its detail is specific (5.1.1 bad
    mailbox, 5.1.8 bad *sender* domain, 5.2.2 mailbox full, 5.7.25 no PTR, ...). The status in
    the remote reply (the diagnostic) is preferred to the ``Status`` field, which the
-   reporting MTA may have guessed. Then phrases about the circumstances (a refused
-   connection, a DNS error, a system error: they explain a "4.4.7 expired", they do not
-   contradict it), then a specific reply code (521, 551, 556).
+   reporting MTA may have guessed; a vague refusal of us or of the message ("will not accept
+   this message", "blocked") still contradicts an address status. Then phrases about the
+   circumstances (a refused connection, a DNS or system error: they explain a "4.4.7
+   expired", they do not contradict it), then a specific reply code (521, 551, 556).
 4. **Vague phrases** of the diagnostic ("mailbox unavailable", "rejected", "denied").
 5. **The report text around the recipient** (the human-readable part), explicit phrases.
 6. **A generic status** (x.y.0, 5.7.1, unknown details: only the subject's family), then a
@@ -33,15 +36,14 @@ Evidence order (:func:`judge`):
 7. **The SMTP stage** (:mod:`~shopmail.domain.feedback.stages`) overrides what the reason is
    *about*: a reply to ``MAIL FROM`` concerns our sender (an address-like reason there is a
    refusal of our sender: ``policy``), a refusal at connection or ``HELO`` concerns our host
-   (``blocked``); neither is ever hard. A generic addressing status (x.1.0) in reply to
-   ``RCPT TO`` is about the recipient.
-
+   (``blocked``; spam words there mean our host is held for a spam source); neither is ever
+   hard. A generic addressing status (x.1.0) in reply to ``RCPT TO`` is about the recipient.
    A reply that quotes one of our own addresses (the report's recipient, the returned
    original's sender) and not the recipient's was given to ``MAIL FROM``.
 
 ``hard`` is then true only for a recipient reason (user unknown, host unknown, mailbox
 disabled, bad destination address syntax) of a final, non-transient failure whose evidence
-is explicit (steps 2, 3, 5), or vague (step 4, 6: "550 mailbox unavailable") and not given
+is explicit (steps 2, 3, 5), or vague (steps 4, 6: "550 mailbox unavailable") and not given
 after ``DATA``; a recipient reason on vague evidence after ``DATA`` is ``None``.
 """
 
