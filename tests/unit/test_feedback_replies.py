@@ -11,6 +11,14 @@ from shopmail.domain.feedback import judge
 
 REPLIES = [
     (
+        "553 sorry, your envelope sender is in my badmailfrom list (#5.7.1)",
+        "5.7.1",
+        "failed",
+        {"policy"},
+        False,
+    ),
+    ("550 5.7.1 The recipient rejects mail from you", "5.7.1", "failed", {"policy"}, False),
+    (
         "550-5.1.1 The email account that you tried to reach does not exist. Please try double-checking the recipient's email address for typos or unnecessary spaces. Learn more at https://support.google.com/mail/?p=NoSuchUser",
         "5.1.1",
         "failed",

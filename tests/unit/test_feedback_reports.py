@@ -194,6 +194,27 @@ class TestStageFromTheReportText:
         assert (row.stage, row.reason, row.hard) == ("rcpt", "relay_denied", False)
 
 
+def test_x_failed_recipients_names_the_failed_addresses() -> None:
+    raw = """\
+From: Mail Delivery System <Mailer-Daemon@mx.example.org>
+To: bounces@shop.example
+Subject: Mail delivery failed: returning message to sender
+X-Failed-Recipients: ziel@example.net
+
+This message was created automatically by mail delivery software.
+
+A message that you sent could not be delivered to one or more of its
+recipients. This is a permanent error. The following address(es) failed:
+
+  alias@example.org
+    forwarded to ziel@example.net: SMTP error from remote mail server after RCPT TO:<ziel@example.net>:
+    550 5.1.1 <ziel@example.net>: Recipient address rejected: User unknown
+"""
+    result = classify(raw)
+    assert result.addresses == ("ziel@example.net",)
+    assert result.recipients[0].hard is True
+
+
 def test_paragraph_after_a_lead_in_belongs_to_the_recipient() -> None:
     raw = """\
 From: Mail Delivery Subsystem <mailer-daemon@googlemail.com>

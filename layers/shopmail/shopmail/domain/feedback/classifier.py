@@ -118,6 +118,13 @@ def _exclusions(data: _Input) -> frozenset[str]:
     return data.exclusions
 
 
+def _failed_recipients(data: _Input) -> list[str]:
+    """``X-Failed-Recipients`` (Exim and others put it on their bounces), lower case."""
+    value = data.get("X-Failed-Recipients") or ""
+    found = [clean_address(chunk).lower() for chunk in value.split(",")[:50]]
+    return [a for a in dict.fromkeys(found) if "@" in a]
+
+
 def _to_bounce_address(data: _Input) -> bool:
     """Whether the mail was sent to a bounce (VERP / return-path) address."""
     for value in (data.get("To"), data.get("Delivered-To")):
@@ -382,11 +389,18 @@ def _text_report(data: _Input, original: OriginalMessage, ours: frozenset[str]) 
 
     score = bounce_signals(data.from_, data.subject, data.body, null_sender)
     to_bounce = _to_bounce_address(data)
-    score += int(to_bounce)
-    strong = daemon or null_sender or to_bounce or is_report
+    failed_header = _failed_recipients(data)
+    score += int(to_bounce) + int(bool(failed_header))
+    strong = daemon or null_sender or to_bounce or is_report or bool(failed_header)
     if score >= 2 and (strong or bounce_subject):
         text_bounce = read_text_bounce(data.body, _exclusions(data), data.from_, ours)
         recipients = text_bounce.recipients
+        if failed_header:
+            # the MTA's own list of failed addresses: other addresses in the text are not
+            # failed recipients (an alias they were expanded from, a forwarding target)
+            listed = {r.address.lower(): r for r in recipients}
+            chosen = tuple(listed[a] for a in failed_header if a in listed)
+            recipients = chosen or recipients
         if strong:
             accept = bool(recipients) or score >= 3
         else:

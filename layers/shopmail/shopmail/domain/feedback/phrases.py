@@ -58,6 +58,8 @@ SENDER_ADDRESS: Final = _family(
     r"|does ?n[o']t exist|must (?:exist|resolve))",
     r"(?:domain|address) of (?:the )?sender",
     r"sender (?:verif|check|callout)",
+    r"badmailfrom",
+    r"envelope sender is (?:in|on|not)",
     r"sender(?:'s)? (?:address|domain|mail domain) (?:has|with|without|lacks)",
     r"(?:unknown|invalid|bad|unverified|unroutable|unresolvable) sender",
     r"sender (?:mx|dns|hostname|host name) ",
@@ -484,6 +486,7 @@ POLICY: Final = _family(
     r"(?:polic(?:y|ies))",
     r"polic(?:y|ies) (?:violation|reasons|restrictions?)",
     r"administrative(?:ly)? prohibit",
+    r"(?:recipient|user) (?:rejects|refuses|does not accept) (?:mail|messages|e-?mail) from",
     r"受信拒否",
 )
 
