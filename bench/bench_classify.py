@@ -55,6 +55,8 @@ PERL_REASONS: Final[dict[str, frozenset[str]]] = {
     "message_too_large": frozenset({"message_too_large"}),
 }
 #: ``std_reason`` -> expected ``hard`` (address undeliverable). ``unknown`` is not scored.
+#: Their ``domain_error`` includes "relaying denied" answers, which are never hard here (the
+#: refusal may be our relay's or a misconfigured MX): those count as misses, on purpose.
 PERL_HARD: Final[dict[str, bool]] = {
     "user_unknown": True,
     "user_disabled": True,

@@ -17,7 +17,12 @@ from shopmail.domain.feedback.model import RecipientResult, Stage
 from shopmail.domain.feedback.reasons import find_smtp_code, find_status, judge
 from shopmail.domain.feedback.stages import UNKNOWN as UNKNOWN_STAGE
 from shopmail.domain.feedback.stages import find_stage
-from shopmail.domain.parsing.signals import looks_like_daemon
+from shopmail.domain.parsing.signals import (
+    is_bounce_local_part,
+    is_daemon_local_part,
+    is_system_local_part,
+    looks_like_daemon,
+)
 
 MAX_SECTION: Final = 20_000
 MAX_LINES: Final = 600
@@ -123,26 +128,8 @@ _SEPARATOR_RE: Final = re.compile(r"^\s*(?:-{2,}|={3,}|\*{3,}|_{3,})")
 _TLD_RE: Final = re.compile(r"\.[a-z][a-z0-9\-]*$")
 _PREFIX_RE: Final = re.compile(r"^(?:smtp|rfc822|mailto|sip)[=:]", re.IGNORECASE)
 _AOL_NAME_RE: Final = re.compile(r"^\s+([A-Za-z][A-Za-z0-9._\-]{1,40})\s*$")
-_NOT_RECIPIENT_LOCAL: Final = frozenset(
-    {
-        "postmaster",
-        "mailer-daemon",
-        "mailer_daemon",
-        "mailerdaemon",
-        "abuse",
-        "hostmaster",
-        "webmaster",
-        "double-bounce",
-        "nobody",
-        "noreply",
-        "no-reply",
-        "do-not-reply",
-        "donotreply",
-        "mail-daemon",
-        "maildaemon",
-        "mdaemon",
-    }
-)
+# Role mailboxes a report names as contacts, not as failed recipients (RFC 2142).
+_CONTACT_LOCALS: Final = frozenset({"abuse", "hostmaster", "webmaster", "nobody"})
 _DETECTORS: Final[tuple[tuple[str, AnyOf], ...]] = (
     ("qmail", AnyOf.of(r"qmail-send program|qmail\b")),
     (
@@ -190,6 +177,15 @@ class TextBounce:
     transient: bool
     reason: str
     hard: bool | None
+
+
+def _not_a_recipient(local: str) -> bool:
+    """Mail systems' own and no-reply mailboxes, and contacts (``abuse``, ``webmaster``)."""
+    return (
+        local in _CONTACT_LOCALS
+        or is_daemon_local_part(local)
+        or (is_system_local_part(local) and not is_bounce_local_part(local))
+    )
 
 
 def bounce_signals(from_: str, subject: str, text: str, null_sender: bool) -> int:
@@ -394,7 +390,7 @@ def read_text_bounce(
             address = _PREFIX_RE.sub("", match.group(1).strip(".'`"))
             low = address.lower()
             local = low.partition("@")[0]
-            if low in exclude or low in ours or local in _NOT_RECIPIENT_LOCAL:
+            if low in exclude or low in ours or _not_a_recipient(local):
                 continue
             if local.startswith("owner-"):
                 continue
