@@ -197,6 +197,10 @@ class TestTransience:
     def test_a_final_failure_of_a_retried_condition_is_expired(self) -> None:
         got = verdict("451 4.4.1 reply: read error from mx.example.org", "4.4.1")
         assert (got.reason, got.hard) == ("expired", False)
+        never_answered = verdict("The recipient server did not accept our requests to connect.")
+        assert (never_answered.reason, never_answered.hard) == ("expired", False)
+        answered = verdict("554 5.3.0 Service currently unavailable")
+        assert answered.reason == "system"
 
 
 @pytest.mark.parametrize(

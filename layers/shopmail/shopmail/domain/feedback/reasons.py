@@ -290,7 +290,10 @@ def judge(
         # a temporary DNS failure ("Host not found, try again"), not a missing domain; a
         # domain said to accept no mail stays host_unknown (not hard: the answer was 4xx)
         reason, fault = "network", TRANSPORT
-    if final is True and transient and evidence.retried and reason in _GAVE_UP_REASONS:
+    # a condition stated without any reply (the connection never succeeded)
+    no_reply = code is None and parsed is None and evidence.weight != _NONE
+    gave_up = final is True and (transient or no_reply) and evidence.retried
+    if gave_up and reason in _GAVE_UP_REASONS:
         reason, fault = "expired", TRANSPORT  # retried until the MTA gave up
     if (
         stage == stages.RCPT
