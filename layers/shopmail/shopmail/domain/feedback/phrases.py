@@ -1,20 +1,22 @@
 """What the diagnostic text of a failure says: phrase families that MTAs use for a condition.
 
 Each family names a reason (one of ``REASONS``) and who the failure is about (the *fault*:
-``recipient``, ``sender``, ``message``, ``transport``). Families come in two tiers:
+``recipient``, ``sender``, ``message``, ``transport``). Families come in tiers:
 
-* **explicit** phrases state a condition and what it is about ("user unknown", "sender
-  domain does not exist", "IP address blacklisted", "mailbox full", "relay access denied");
-* **vague** phrases only hint ("mailbox unavailable" is the RFC 5321 wording of any 550,
-  "rejected", "denied", "policy", a bare "blocked").
+* **conditions** (:data:`CONDITIONS`) state what is wrong and with whom ("user unknown",
+  "sender domain does not exist", "IP address blacklisted", "mailbox full", "relay access
+  denied", "retry timeout exceeded", "rejected for policy reasons");
+* **circumstances** (:data:`CIRCUMSTANCES`) say what happened on the way (a refused
+  connection, a DNS or system error, TLS, protocol syntax); they count only when no
+  condition is named;
+* **vague** phrases (:data:`VAGUE`) only hint ("mailbox unavailable" is the RFC 5321 wording
+  of any 550, "rejected", "denied", a bare "blocked").
 
-Within a tier the first family that matches wins, in the order of :data:`EXPLICIT` and
-:data:`VAGUE`: phrases that name *who* (the sender's address, the recipient's account) come
+Within a tier the phrase that comes first in the text wins (a reply states its reason first,
+advice follows); on the same spot the family listed first does. Phrases that name *who* come
 before the conditions they contain ("sender domain not found" is about our sender, not a
 missing recipient domain; "the recipient account is blocked" is a disabled mailbox, not a
-blocklist), and refusals of our host, our authentication, our rate or the message come before
-the recipient families, so that a refusal which also quotes the recipient address is not read
-as "no such user". Hedged statements ("may not exist") never count as explicit.
+blocklist). A recipient phrase that is hedged ("the mailbox may not exist") does not count.
 
 Matching is done on lower-cased text (:func:`scan` lowers it once).
 """
