@@ -382,7 +382,7 @@ def test_never_raises(raw: bytes) -> None:
         ("5.1.2", None, "", True, "host_unknown", True),
         ("5.1.10", "556", "null MX", True, "host_unknown", True),
         ("5.2.1", "550", "mailbox disabled", True, "mailbox_disabled", True),
-        ("5.1.6", "551", "user has moved", True, "mailbox_disabled", True),
+        ("5.1.6", "551", "user has moved", True, "user_unknown", True),
         ("4.2.2", "452", "mailbox full", False, "mailbox_full", False),
         ("5.7.1", "550", "rejected: listed at zen.spamhaus.org", True, "blocked", False),
         ("5.7.1", "550", "relaying denied", True, "relay_denied", False),
@@ -456,7 +456,10 @@ def test_cli_prints_one_json_line_per_file(
         "hard": True,
         "reason": "user_unknown",
         "diagnostic": rows[0]["recipients"][0]["diagnostic"],
+        "stage": "rcpt",  # qmail: "192.0.2.5 does not like recipient."
+        "fault": "recipient",
     }
+    assert rows[0]["defects"] == []
     assert rows[1]["kind"] == "complaint"
     assert rows[1]["feedback_type"] == "abuse"
     assert "error" in rows[2]
@@ -657,10 +660,17 @@ def test_german_out_of_office() -> None:
     assert result.kind == "auto_reply"
 
 
-def test_relay_denied_by_recipient_mx_is_hard() -> None:
-    assert hard_for("relay_denied", True, "5.7.1", "550 relaying denied (in reply to RCPT TO)")
-    assert hard_for("relay_denied", True, "5.7.1", "550 relaying denied", remote=True)
-    assert hard_for("relay_denied", True, "5.7.1", "550 relaying denied") is False
+def test_relay_denied_is_never_hard() -> None:
+    """A relay refusal may be our relay's configuration or a misconfigured MX: not the address."""
+    assert (
+        hard_for("relay_denied", True, "5.7.1", "550 relaying denied (in reply to RCPT TO)")
+        is False
+    )
+    assert hard_for("relay_denied", True, "5.7.1", "550 relaying denied", remote=True) is False
+    result = classify(
+        dsn("failed", "5.7.1", "554 5.7.1 <customer@example.org>: Relay access denied")
+    )
+    assert (result.recipients[0].reason, result.recipients[0].hard) == ("relay_denied", False)
 
 
 def test_customer_complaining_about_undelivered_parcel_is_none() -> None:

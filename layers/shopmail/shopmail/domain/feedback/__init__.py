@@ -1,7 +1,13 @@
-"""Feedback classifier: DSN (RFC 3464), ARF (RFC 5965), text bounces and auto-replies."""
+"""Feedback classifier: DSN (RFC 3464), ARF (RFC 5965), text bounces and auto-replies.
+
+:func:`classify_message` says what a message is; for bounces, each recipient's ``reason`` and
+``hard`` come from :func:`judge`, which weighs the evidence in the order documented in
+:mod:`shopmail.domain.feedback.reasons`.
+"""
 
 from shopmail.domain.feedback.classifier import classify_message, classify_tree
 from shopmail.domain.feedback.model import (
+    FAULTS,
     KIND_AUTO_REPLY,
     KIND_BOUNCE,
     KIND_COMPLAINT,
@@ -10,12 +16,16 @@ from shopmail.domain.feedback.model import (
     KIND_NONE,
     KINDS,
     REASONS,
+    STAGES,
     Classification,
+    Fault,
     RecipientResult,
+    Stage,
 )
-from shopmail.domain.feedback.reasons import classify_reason, hard_for
+from shopmail.domain.feedback.reasons import Verdict, classify_reason, hard_for, judge
 
 __all__ = [
+    "FAULTS",
     "KINDS",
     "KIND_AUTO_REPLY",
     "KIND_BOUNCE",
@@ -24,10 +34,15 @@ __all__ = [
     "KIND_DELIVERY_REPORT",
     "KIND_NONE",
     "REASONS",
+    "STAGES",
     "Classification",
+    "Fault",
     "RecipientResult",
+    "Stage",
+    "Verdict",
     "classify_message",
     "classify_reason",
     "classify_tree",
     "hard_for",
+    "judge",
 ]

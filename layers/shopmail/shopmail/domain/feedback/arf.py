@@ -1,4 +1,9 @@
-"""RFC 5965 abuse reports (``message/feedback-report``)."""
+"""RFC 5965 abuse reports (``message/feedback-report``), and Microsoft's JMRP reports.
+
+Microsoft's Junk Mail Reporting Program (Outlook.com, Hotmail) sends complaints without a
+report part: the complained-about message is attached as ``message/rfc822`` and carries the
+recipient in an ``X-HmXmrOriginalRecipient`` header that only this program adds.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +11,13 @@ from dataclasses import dataclass
 from email.message import Message
 from typing import Final
 
-from shopmail.domain.feedback import _mime
 from shopmail.domain.feedback.dsn import clean_address
+from shopmail.domain.feedback.original import find_original
+from shopmail.domain.inbound.parsing.bodies import body_text
+from shopmail.domain.inbound.parsing.headers import decode_words, header_text, parse_header_block
+from shopmail.domain.inbound.parsing.structure import NESTED_MESSAGE_TYPES
 
-_ARF_TYPES: Final = ("message/feedback-report",)
+JMRP_RECIPIENT: Final = "X-HmXmrOriginalRecipient"
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,35 +35,28 @@ class ArfReport:
     original_to: tuple[str, ...] = ()
 
 
-def find_arf_part(tree: Message) -> Message | None:
-    """The first ``message/feedback-report`` part, or ``None``."""
-    for part in _mime.walk(tree):
-        if _mime.content_type(part) in _ARF_TYPES:
-            return part
-    return None
+def report_fields(part: Message, defects: list[str]) -> list[tuple[str, str]]:
+    """The ``(lower-case name, decoded value)`` fields of a report part.
 
-
-def _fields(part: Message) -> list[tuple[str, str]]:
-    try:
-        payload = part.get_payload()
-    except Exception:
-        return []
-    source: Message | None = None
+    compat32 reads a ``message/*`` report part as one nested message whose headers are the
+    fields; fields after a line it could not read stay in that message's body and are read
+    from there. A part whose payload is text is read as a header block.
+    """
+    payload = part.get_payload()
     if isinstance(payload, list) and payload and isinstance(payload[0], Message):
         source = payload[0]
-        fields = [(str(k).lower(), _mime.decode_value(v)) for k, v in source.items()]
-        try:
-            rest = source.get_payload()
-        except Exception:
-            rest = None
+        fields = [
+            (key.lower(), " ".join(decode_words(str(value), defects).split()))
+            for key, value in source.raw_items()
+        ]
+        rest = source.get_payload()
         if isinstance(rest, str) and rest.strip():
-            fields.extend(
-                (str(k).lower(), _mime.decode_value(v))
-                for k, v in _mime.parse_headers(rest).items()
-            )
+            fields.extend((k.lower(), v) for k, v in parse_header_block(rest, defects))
         return fields
-    text = _mime.part_text(part)
-    return [(str(k).lower(), _mime.decode_value(v)) for k, v in _mime.parse_headers(text).items()]
+    if not isinstance(payload, str):
+        defects.append("ReportWithoutFields: report part is empty")
+        return []
+    return [(k.lower(), v) for k, v in parse_header_block(body_text(part, defects), defects)]
 
 
 def _first(fields: list[tuple[str, str]], name: str) -> str | None:
@@ -65,29 +66,21 @@ def _first(fields: list[tuple[str, str]], name: str) -> str | None:
     return None
 
 
-def read_arf(tree: Message, part: Message) -> ArfReport:
-    """Read the report part and the returned original of an ARF message."""
-    fields = _fields(part)
+def read_arf(part: Message, parts: list[tuple[Message, str]], defects: list[str]) -> ArfReport:
+    """Read the report part and the returned original of an ARF message.
+
+    Parameters
+    ----------
+    part:
+        The ``message/feedback-report`` part.
+    parts:
+        ``(part, content type)`` of the report's walk (where the returned original is).
+    defects:
+        Receives a description of each problem met.
+    """
+    fields = report_fields(part, defects)
     rcpts = tuple(a for a in (clean_address(v) for k, v in fields if k == "original-rcpt-to") if a)
-    original_to: list[str] = []
-    for candidate in _mime.walk(tree):
-        ctype = _mime.content_type(candidate)
-        if ctype in ("message/rfc822", "text/rfc822-headers", "message/rfc822-headers"):
-            try:
-                payload = candidate.get_payload()
-                inner: Message | None = None
-                if isinstance(payload, list) and payload and isinstance(payload[0], Message):
-                    inner = payload[0]
-                else:
-                    inner = _mime.parse_headers(_mime.part_text(candidate))
-                to = _mime.header(inner, "To")
-                for chunk in to.split(",")[:20]:
-                    addr = clean_address(chunk)
-                    if addr and "@" in addr:
-                        original_to.append(addr)
-            except Exception:  # noqa: S110
-                pass
-            break
+    original = find_original(parts, None, defects)
     feedback_type = _first(fields, "feedback-type")
     return ArfReport(
         feedback_type=feedback_type.lower() if feedback_type else None,
@@ -97,6 +90,39 @@ def read_arf(tree: Message, part: Message) -> ArfReport:
         arrival_date=_first(fields, "arrival-date") or _first(fields, "received-date"),
         source_ip=_first(fields, "source-ip"),
         reported_domain=_first(fields, "reported-domain"),
-        original_message_id=_mime.original_message_id(tree),
-        original_to=tuple(original_to),
+        original_message_id=original.message_id,
+        original_to=original.recipients,
     )
+
+
+def read_jmrp(parts: list[tuple[Message, str]], defects: list[str]) -> ArfReport | None:
+    """A Microsoft JMRP complaint: an attached message with ``X-HmXmrOriginalRecipient``.
+
+    Returns
+    -------
+    ArfReport | None
+        The report (feedback type ``abuse``), or ``None`` when no attached message carries
+        the header.
+    """
+    for part, ctype in parts:
+        if ctype not in NESTED_MESSAGE_TYPES:
+            continue
+        payload = part.get_payload()
+        if not (isinstance(payload, list) and payload and isinstance(payload[0], Message)):
+            continue
+        recipient = clean_address(header_text(payload[0], JMRP_RECIPIENT, defects))
+        if "@" not in recipient:
+            continue
+        original = find_original([(part, ctype)], None, defects)
+        return ArfReport(
+            feedback_type="abuse",
+            user_agent=None,
+            original_mail_from=original.senders[0] if original.senders else None,
+            original_rcpt_to=(recipient,),
+            arrival_date=None,
+            source_ip=None,
+            reported_domain=None,
+            original_message_id=original.message_id,
+            original_to=original.recipients,
+        )
+    return None

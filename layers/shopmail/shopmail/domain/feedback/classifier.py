@@ -1,25 +1,24 @@
 """Classify a parsed message as bounce, delay, complaint, auto-reply, delivery report or none.
 
-Order: ARF complaint, RFC 3464 DSN, obvious auto-replies, non-standard text bounces, other
-auto-replies, then ``none``. Never raises: a defect in the input yields ``none`` at worst.
+Order: ARF complaint, MDN, RFC 3464 DSN, an Amazon SES notification mailed as JSON, obvious
+auto-replies, non-standard text bounces, other auto-replies, then ``none``. The MIME work
+(walking parts, decoding headers and text) is done by :mod:`shopmail.domain.inbound.parsing`;
+problems are recorded in :attr:`Classification.defects`, never raised: a defect in the input
+yields ``none`` at worst.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from dataclasses import dataclass, field, replace
 from email.message import Message
 from typing import TYPE_CHECKING, Final
 
-from shopmail.domain.feedback import _mime
-from shopmail.domain.feedback.arf import find_arf_part, read_arf
-from shopmail.domain.feedback.auto_reply import (
-    CHALLENGE,
-    detect_auto_reply,
-    is_challenge_text,
-)
-from shopmail.domain.feedback.dsn import clean_address, find_dsn_parts, read_dsn
-from shopmail.domain.feedback.mdn import find_mdn_part, read_mdn
+from shopmail.domain.feedback.arf import ArfReport, read_arf, read_jmrp
+from shopmail.domain.feedback.auto_reply import CHALLENGE, detect_auto_reply, is_challenge_text
+from shopmail.domain.feedback.dsn import DSN_TYPES, clean_address, read_dsn
+from shopmail.domain.feedback.mdn import MDN_TYPES, read_mdn
 from shopmail.domain.feedback.model import (
     KIND_AUTO_REPLY,
     KIND_BOUNCE,
@@ -30,14 +29,23 @@ from shopmail.domain.feedback.model import (
     Classification,
     RecipientResult,
 )
-from shopmail.domain.feedback.reasons import classify_reason, hard_for
+from shopmail.domain.feedback.original import OriginalMessage, find_original, inline_original
+from shopmail.domain.feedback.reasons import judge
+from shopmail.domain.feedback.ses_mail import looks_like_ses, read_ses_mail
 from shopmail.domain.feedback.text_bounces import (
     BODY_RE,
-    FROM_DAEMON_RE,
     SUBJECT_RE,
+    TextBounce,
     bounce_signals,
+    cut_position,
+    cut_section,
     read_text_bounce,
+    text_about,
 )
+from shopmail.domain.inbound.parsing import signals
+from shopmail.domain.inbound.parsing.bodies import readable_text
+from shopmail.domain.inbound.parsing.headers import header_text, raw_header
+from shopmail.domain.inbound.parsing.structure import walk
 
 if TYPE_CHECKING:
     from shopmail.domain.message import InboundMessage
@@ -45,57 +53,86 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 MAX_TEXT: Final = 200_000
-_TEXT_MSGID_RE: Final = re.compile(r"^[ \t>]*Message-ID:[ \t]*(<[^<>\s]+>)", re.I | re.M)
-_BOUNCE_LOCAL_RE: Final = re.compile(
-    r"(?:^|[-_.+])(?:bounces?|bounce-?handler|returns?|mailer-daemon)(?:[-_.+=]|$)", re.I
-)
+MAX_REPORT_PARTS: Final = 5
+_ARF_TYPES: Final = frozenset({"message/feedback-report"})
 _MTA_DETECTORS: Final = frozenset({"qmail", "exim", "postfix", "sendmail", "exchange", "lotus"})
-_EXCLUDE_HEADERS: Final = (
-    "From",
-    "To",
-    "Reply-To",
-    "Sender",
-    "Return-Path",
-    "Errors-To",
-)
+_EXCLUDE_HEADERS: Final = ("From", "To", "Reply-To", "Sender", "Return-Path", "Errors-To")
+_TEXT_MSGID_RE: Final = re.compile(r"^[ \t>]*Message-ID:[ \t]*(<[^<>\s]+>)", re.I | re.M)
 
 
-def _exclusions(tree: Message) -> frozenset[str]:
+@dataclass
+class _Input:
+    """What the classifier reads from one message, gathered once."""
+
+    tree: Message
+    subject: str
+    from_: str
+    body: str
+    header: dict[str, str | None]
+    parts: list[tuple[Message, str]]
+    defects: list[str] = field(default_factory=list)
+    message: InboundMessage | None = None
+    exclusions: frozenset[str] | None = None
+
+    def get(self, name: str) -> str | None:
+        """A top-level header, decoded (``None`` when absent)."""
+        key = name.lower()
+        if key not in self.header:
+            if self.message is not None and self.message.tree is self.tree:
+                value = self.message.header(name)
+                self.header[key] = " ".join(value.split()) if value is not None else None
+            elif raw_header(self.tree, name) is None:
+                self.header[key] = None
+            else:
+                self.header[key] = header_text(self.tree, name, self.defects)
+        return self.header[key]
+
+    def first_part(self, types: frozenset[str]) -> Message | None:
+        """The first part (outside returned messages) of one of ``types``."""
+        return next((p for p, ctype in self.parts if ctype in types), None)
+
+    def nested_parts(self) -> list[tuple[Message, str]]:
+        """All parts, those inside returned messages included (a report wrapped by a
+        gateway or forwarded)."""
+        return [(p, t) for _i, p, t in walk(self.tree, self.defects, into_messages=True)]
+
+    def null_sender(self) -> bool:
+        """Whether the envelope sender or ``Return-Path`` is the null path, or From is ``<>``."""
+        envelope = self.message.envelope if self.message is not None else None
+        if envelope is not None and signals.is_null_sender(envelope.sender):
+            return True
+        return signals.is_null_sender(self.get("Return-Path")) or self.from_.strip() == "<>"
+
+
+def _exclusions(data: _Input) -> frozenset[str]:
+    """Addresses of the report itself (its From, To, ...): never failed recipients."""
+    if data.exclusions is not None:
+        return data.exclusions
     found: set[str] = set()
     for name in _EXCLUDE_HEADERS:
-        try:
-            values = tree.get_all(name) or []
-        except Exception:  # noqa: S112
-            continue
-        for value in values[:10]:
-            for chunk in _mime.decode_value(value).split(",")[:20]:
-                address = clean_address(chunk)
-                if "@" in address:
-                    found.add(address.lower())
-    return frozenset(found)
+        for chunk in (data.get(name) or "").split(",")[:20]:
+            address = clean_address(chunk)
+            if "@" in address:
+                found.add(address.lower())
+    data.exclusions = frozenset(found)
+    return data.exclusions
 
 
-def _text_message_id(body: str) -> str | None:
-    """Message-ID of an original returned inline in the text (qmail, Exim, ...)."""
-    match = _TEXT_MSGID_RE.search(body[:MAX_TEXT])
-    return _mime.clean_message_id(match.group(1)) if match else None
+def _failed_recipients(data: _Input) -> list[str]:
+    """``X-Failed-Recipients`` (Exim and others put it on their bounces), lower case."""
+    value = data.get("X-Failed-Recipients") or ""
+    found = [clean_address(chunk).lower() for chunk in value.split(",")[:50]]
+    return [a for a in dict.fromkeys(found) if "@" in a]
 
 
-def _to_bounce_address(tree: Message) -> bool:
+def _to_bounce_address(data: _Input) -> bool:
     """Whether the mail was sent to a bounce (VERP / return-path) address."""
-    for value in (_mime.header(tree, "To"), _mime.header(tree, "Delivered-To")):
-        for chunk in value.split(",")[:20]:
+    for value in (data.get("To"), data.get("Delivered-To")):
+        for chunk in (value or "").split(",")[:20]:
             local = clean_address(chunk).partition("@")[0]
-            if local and _BOUNCE_LOCAL_RE.search(local):
+            if local and signals.is_bounce_local_part(local):
                 return True
     return False
-
-
-def _is_dsn_report(tree: Message) -> bool:
-    try:
-        return "delivery-status" in str(tree.get_param("report-type") or "").lower()
-    except Exception:
-        return False
 
 
 def _kind_for(recipients: tuple[RecipientResult, ...]) -> str:
@@ -117,6 +154,22 @@ def _summary(recipients: tuple[RecipientResult, ...]) -> tuple[str | None, bool 
     return None, None
 
 
+def _gather(
+    tree: Message,
+    subject: str | None,
+    from_: str | None,
+    text: str | None,
+    message: InboundMessage | None,
+) -> _Input:
+    defects: list[str] = []
+    parts = [(part, ctype) for _i, part, ctype in walk(tree, defects)]
+    data = _Input(tree, "", "", "", {}, parts, defects, message)
+    data.subject = (subject if subject is not None else data.get("Subject") or "")[:1000]
+    data.from_ = (from_ if from_ is not None else data.get("From") or "")[:1000]
+    data.body = (text if text is not None else readable_text(tree, defects, MAX_TEXT))[:MAX_TEXT]
+    return data
+
+
 def classify_tree(
     tree: Message,
     *,
@@ -136,190 +189,273 @@ def classify_tree(
     Returns
     -------
     Classification
-        Never raises; ``kind="none"`` (detector ``error``) if the input defeats the reader.
+        Never raises; ``kind="none"`` (detector ``error``, a defect naming the error) if the
+        input defeats the reader.
     """
-    try:
-        return _classify(tree, subject, from_, text)
-    except Exception:
-        logger.warning("feedback classifier failed on a message", exc_info=True)
-        return Classification(kind=KIND_NONE, detector="error")
+    return _guarded(tree, subject, from_, text, None)
 
 
 def classify_message(message: InboundMessage) -> Classification:
     """Classify a parsed :class:`~shopmail.domain.message.InboundMessage`.
 
-    Uses ``message.tree`` (the compat32 tree) with the decoded subject and From; without a tree
-    the decoded headers and ``message.text`` are used.
+    Uses the decoded subject, From, headers and text of the message, and its compat32 tree
+    for the report parts; without a tree the decoded headers and ``message.text`` are used.
     """
     tree = message.tree
     from_ = ", ".join(f"{a.name} <{a.address}>" for a in message.from_) or None
     if tree is None:
         tree = Message()
         for name, value in message.headers[:200]:
-            try:
-                tree[name] = value
-            except Exception:  # noqa: S112
-                continue
+            tree[name] = value.replace("\r", " ").replace("\n", " ")
         tree.set_payload(message.text)
-        return classify_tree(tree, subject=message.subject, from_=from_, text=message.text)
-    # the tree is there: read the report text from it (the returned original left out)
-    return classify_tree(tree, subject=message.subject, from_=from_)
+    text = message.text if (message.text or message.tree is None) else None
+    return _guarded(tree, message.subject, from_, text, message)
 
 
-def _classify(
-    tree: Message, subject: str | None, from_: str | None, text: str | None
+def _guarded(
+    tree: Message,
+    subject: str | None,
+    from_: str | None,
+    text: str | None,
+    message: InboundMessage | None,
 ) -> Classification:
-    subject = subject if subject is not None else _mime.header(tree, "Subject")
-    from_ = from_ if from_ is not None else _mime.header(tree, "From")
-    body = text if text is not None else _mime.body_text(tree)
-    body = body[:MAX_TEXT]
-    subject = subject[:1000]
-    from_ = from_[:1000]
+    """Run the classifier; an unexpected error becomes a recorded defect, never an exception."""
+    try:
+        data = _gather(tree, subject, from_, text, message)
+        result = _classify(data)
+    except Exception as exc:  # the one guard: classifying must never raise on any input
+        logger.warning(
+            "feedback classifier failed on a message",
+            extra={"error": type(exc).__name__, "message_id": message and message.message_id},
+        )
+        return Classification(
+            kind=KIND_NONE, detector="error", defects=(f"ClassifierError: {type(exc).__name__}",)
+        )
+    return result
 
-    arf_part = find_arf_part(tree)
+
+def _with_defects(result: Classification, data: _Input) -> Classification:
+    if not data.defects:
+        return result
+    return replace(result, defects=tuple(dict.fromkeys(data.defects))[:50])
+
+
+def _classify(data: _Input) -> Classification:
+    arf_part = data.first_part(_ARF_TYPES)
     if arf_part is not None:
-        arf = read_arf(tree, arf_part)
-        rcpts = arf.original_rcpt_to or arf.original_to
-        return Classification(
-            kind=KIND_COMPLAINT,
-            recipients=tuple(RecipientResult(a, None, None, None, False, "other") for a in rcpts),
-            feedback_type=arf.feedback_type,
-            original_message_id=arf.original_message_id,
-            detector="arf",
-            user_agent=arf.user_agent,
-            original_mail_from=arf.original_mail_from,
-            original_rcpt_to=arf.original_rcpt_to,
-            arrival_date=arf.arrival_date,
-            source_ip=arf.source_ip,
-            reported_domain=arf.reported_domain,
-        )
-
-    mdn_part = find_mdn_part(tree)
+        arf = read_arf(arf_part, data.parts, data.defects)
+        return _with_defects(_complaint(arf, "arf"), data)
+    jmrp = read_jmrp(data.parts, data.defects)
+    if jmrp is not None:
+        return _with_defects(_complaint(jmrp, "jmrp"), data)
+    original = find_original(data.parts, data.message, data.defects)
+    if not (original.message_id or original.recipients or original.senders):
+        original = inline_original(data.body[cut_position(data.body) :])
+    mdn_part = data.first_part(MDN_TYPES)
     if mdn_part is not None:
-        mdn = read_mdn(mdn_part)
-        if mdn.automatic and mdn.disposition == "deleted" and mdn.recipient:
-            # an automatic "deleted" disposition is a rejection (Sieve reject, RFC 5429)
-            mdn_reason = classify_reason(None, None, body[:4000])
-            mdn_hard = hard_for(mdn_reason, True)
-            row = RecipientResult(
-                mdn.recipient,
-                "failed",
-                None,
-                None,
-                mdn_hard,
-                mdn_reason,
-                " ".join(body[:300].split()),
-            )
-            return Classification(
-                kind=KIND_BOUNCE,
-                recipients=(row,),
-                reporting_mta=mdn.reporting_ua,
-                original_message_id=mdn.original_message_id,
-                reason=mdn_reason,
-                hard=mdn_hard,
-                detector="mdn",
-            )
-        rows = (
-            (RecipientResult(mdn.recipient, mdn.disposition, None, None, False, "other"),)
-            if mdn.recipient
-            else ()
+        return _with_defects(_disposition(data, mdn_part, original), data)
+    ours = _exclusions(data) | {a.lower() for a in original.senders}
+    dsn = _delivery_status(data, original, ours)
+    if dsn is not None:
+        return _with_defects(dsn, data)
+    if looks_like_ses(data.body):
+        ses = read_ses_mail(data.body, data.defects)
+        if ses is not None:
+            return _with_defects(ses, data)
+    return _with_defects(_text_report(data, original, ours), data)
+
+
+def _complaint(arf: ArfReport, detector: str) -> Classification:
+    rcpts = arf.original_rcpt_to or arf.original_to
+    return Classification(
+        kind=KIND_COMPLAINT,
+        recipients=tuple(RecipientResult(a, None, None, None, False, "other") for a in rcpts),
+        feedback_type=arf.feedback_type,
+        original_message_id=arf.original_message_id,
+        detector=detector,
+        user_agent=arf.user_agent,
+        original_mail_from=arf.original_mail_from,
+        original_rcpt_to=arf.original_rcpt_to,
+        arrival_date=arf.arrival_date,
+        source_ip=arf.source_ip,
+        reported_domain=arf.reported_domain,
+    )
+
+
+def _disposition(data: _Input, part: Message, original: OriginalMessage) -> Classification:
+    mdn = read_mdn(part, data.defects)
+    if mdn.automatic and mdn.disposition == "deleted" and mdn.recipient:
+        # an automatic "deleted" disposition is a rejection (Sieve reject, RFC 5429)
+        verdict = judge(data.body[:4000], action="failed")
+        row = RecipientResult(
+            mdn.recipient,
+            "failed",
+            None,
+            None,
+            verdict.hard,
+            verdict.reason,
+            " ".join(data.body[:300].split()),
+            verdict.stage,
+            verdict.fault,
         )
         return Classification(
-            kind=KIND_DELIVERY_REPORT,
-            recipients=rows,
+            kind=KIND_BOUNCE,
+            recipients=(row,),
             reporting_mta=mdn.reporting_ua,
-            original_message_id=mdn.original_message_id or _mime.original_message_id(tree),
+            original_message_id=mdn.original_message_id,
+            reason=verdict.reason,
+            hard=verdict.hard,
             detector="mdn",
         )
-
-    original_id: str | None = None
-    original_id_done = False
-
-    def orig_id() -> str | None:
-        nonlocal original_id, original_id_done
-        if not original_id_done:
-            original_id = _mime.original_message_id(tree) or _text_message_id(body)
-            original_id_done = True
-        return original_id
-
-    reporting_mta: str | None = None
-    dsn_parts = find_dsn_parts(tree)
-    if not dsn_parts and _mime.content_type(tree).startswith("multipart/"):
-        # a report wrapped in message/rfc822 (forwarded or re-wrapped by a gateway)
-        dsn_parts = find_dsn_parts(tree, into_messages=True)
-    if dsn_parts:
-        recipients: list[RecipientResult] = []
-        for part in dsn_parts[:5]:
-            report = read_dsn(part, body[:4000])
-            reporting_mta = reporting_mta or report.reporting_mta
-            recipients.extend(report.recipients)
-        if recipients:
-            found = tuple(recipients)
-            diags = " ".join(r.diagnostic or "" for r in found)
-            if is_challenge_text(diags) or is_challenge_text(body[:4000]):
-                return Classification(
-                    kind=KIND_AUTO_REPLY,
-                    reporting_mta=reporting_mta,
-                    original_message_id=orig_id(),
-                    detector="dsn",
-                    auto_reply_type=CHALLENGE,
-                )
-            kind = _kind_for(found)
-            reason, hard = _summary(found)
-            return Classification(
-                kind=kind,
-                recipients=found,
-                reporting_mta=reporting_mta,
-                original_message_id=orig_id(),
-                reason=reason,
-                hard=hard,
-                detector="dsn",
-            )
-
-    return_path = _mime.header(tree, "Return-Path").replace(" ", "")
-    null_sender = (return_path == "<>" and tree.get("Return-Path") is not None) or (
-        (from_ or "").replace(" ", "") == "<>"
+    rows = (
+        (RecipientResult(mdn.recipient, mdn.disposition, None, None, False, "other"),)
+        if mdn.recipient
+        else ()
     )
-    daemon = bool(FROM_DAEMON_RE.search(from_ or ""))
-    bounce_subject = bool(SUBJECT_RE.search(subject or ""))
-    auto = detect_auto_reply(tree, subject or "", body)
-    bouncy_text = null_sender and bool(BODY_RE.search(body[:6000]))
-    if auto is not None and not daemon and not bounce_subject and not dsn_parts and not bouncy_text:
+    return Classification(
+        kind=KIND_DELIVERY_REPORT,
+        recipients=rows,
+        reporting_mta=mdn.reporting_ua,
+        original_message_id=mdn.original_message_id or original.message_id,
+        detector="mdn",
+    )
+
+
+def _original_id(data: _Input, original: OriginalMessage) -> str | None:
+    if original.message_id:
+        return original.message_id
+    match = _TEXT_MSGID_RE.search(data.body)
+    return match.group(1) if match else None
+
+
+def _delivery_status(
+    data: _Input, original: OriginalMessage, ours: frozenset[str]
+) -> Classification | None:
+    """The reading of a message with RFC 3464 report parts (``None`` when there are none)."""
+    dsn_parts = [p for p, ctype in data.parts if ctype in DSN_TYPES][:MAX_REPORT_PARTS]
+    if not dsn_parts and data.tree.get_content_maintype() == "multipart":
+        # a report wrapped in message/rfc822 (forwarded or re-wrapped by a gateway)
+        nested = data.nested_parts()
+        dsn_parts = [p for p, ctype in nested if ctype in DSN_TYPES][:MAX_REPORT_PARTS]
+    if not dsn_parts:
+        return None
+
+    def context(address: str) -> str:
+        # what the human-readable part says about the recipient (Postfix writes the SMTP
+        # stage there: "(in reply to RCPT TO command)"), else the start of that part
+        return text_about(data.body, address) or cut_section(data.body)[:4000]
+
+    recipients: list[RecipientResult] = []
+    reporting_mta: str | None = None
+    for part in dsn_parts:
+        report = read_dsn(part, context, data.defects, ours)
+        reporting_mta = reporting_mta or report.reporting_mta
+        recipients.extend(report.recipients)
+    if not recipients:
+        data.defects.append("DsnWithoutRecipients: report parts name no recipient")
+        return None
+    found = tuple(recipients)
+    diags = " ".join(r.diagnostic or "" for r in found)
+    if is_challenge_text(diags) or is_challenge_text(data.body[:4000]):
+        return Classification(
+            kind=KIND_AUTO_REPLY,
+            reporting_mta=reporting_mta,
+            original_message_id=_original_id(data, original),
+            detector="dsn",
+            auto_reply_type=CHALLENGE,
+        )
+    reason, hard = _summary(found)
+    return Classification(
+        kind=_kind_for(found),
+        recipients=found,
+        reporting_mta=reporting_mta,
+        original_message_id=_original_id(data, original),
+        reason=reason,
+        hard=hard,
+        detector="dsn",
+    )
+
+
+def _text_report(data: _Input, original: OriginalMessage, ours: frozenset[str]) -> Classification:
+    """A message without DSN parts: a text bounce, an auto-reply or nothing of ours."""
+    null_sender = data.null_sender()
+    daemon = signals.looks_like_daemon(data.from_)
+    bounce_subject = SUBJECT_RE.search(data.subject.lower()) is not None
+    auto = detect_auto_reply(data.get, data.subject, data.body)
+    is_report = "delivery-status" in str(data.tree.get_param("report-type") or "").lower()
+    bouncy_text = null_sender and BODY_RE.search(data.body[:6000].lower()) is not None
+    if auto is not None and not daemon and not bounce_subject and not bouncy_text:
         return Classification(kind=KIND_AUTO_REPLY, detector="auto_reply", auto_reply_type=auto)
 
-    score = bounce_signals(from_ or "", subject or "", body, null_sender)
-    to_bounce = _to_bounce_address(tree)
-    if to_bounce:
-        score += 1
-    strong = daemon or null_sender or to_bounce or bool(dsn_parts) or _is_dsn_report(tree)
-    if dsn_parts:
-        score += 2
+    score = bounce_signals(data.from_, data.subject, data.body, null_sender)
+    to_bounce = _to_bounce_address(data)
+    failed_header = _failed_recipients(data)
+    score += int(to_bounce) + int(bool(failed_header))
+    strong = daemon or null_sender or to_bounce or is_report or bool(failed_header)
     if score >= 2 and (strong or bounce_subject):
-        text_bounce = read_text_bounce(body, _exclusions(tree), from_ or "")
+        text_bounce = read_text_bounce(data.body, _exclusions(data), data.from_, ours)
+        recipients = text_bounce.recipients
+        if failed_header:
+            # the MTA's own list of failed addresses: other addresses in the text are not
+            # failed recipients (an alias they were expanded from, a forwarding target)
+            listed = {r.address.lower(): r for r in recipients}
+            chosen = tuple(listed[a] for a in failed_header if a in listed)
+            recipients = chosen or recipients
         if strong:
-            accept = bool(text_bounce.recipients) or score >= 3
+            accept = bool(recipients) or score >= 3
         else:
             # a person's mail about a parcel "not delivered" must stay a customer message:
             # without a daemon sender, null sender or report part, demand MTA output
-            accept = bool(text_bounce.recipients) and (
+            accept = bool(recipients) and (
                 text_bounce.detector in _MTA_DETECTORS
-                or any(r.smtp_code or r.status for r in text_bounce.recipients)
+                or any(r.smtp_code or r.status for r in recipients)
             )
         if accept:
-            kind = KIND_DELAY if text_bounce.transient else KIND_BOUNCE
-            if not text_bounce.recipients and auto is not None:
+            if not recipients:
+                recipients = _returned_recipients(data, original, text_bounce)
+            if not recipients and auto is not None and not (daemon and bounce_subject):
                 return Classification(
                     kind=KIND_AUTO_REPLY, detector="auto_reply", auto_reply_type=auto
                 )
+            kind = _kind_for(recipients) if recipients else None
+            if kind is None:
+                kind = KIND_DELAY if text_bounce.transient else KIND_BOUNCE
+            reason, hard = _summary(recipients) if recipients else (None, None)
             return Classification(
                 kind=kind,
-                recipients=text_bounce.recipients,
-                reporting_mta=reporting_mta,
-                original_message_id=orig_id(),
-                reason=text_bounce.reason,
-                hard=text_bounce.hard,
+                recipients=recipients,
+                original_message_id=_original_id(data, original),
+                reason=reason or text_bounce.reason,
+                hard=hard if recipients else text_bounce.hard,
                 detector=text_bounce.detector,
             )
     if auto is not None:
         return Classification(kind=KIND_AUTO_REPLY, detector="auto_reply", auto_reply_type=auto)
     return Classification(kind=KIND_NONE)
+
+
+def _returned_recipients(
+    data: _Input, original: OriginalMessage, text_bounce: TextBounce
+) -> tuple[RecipientResult, ...]:
+    """The returned original's recipient, for a bounce whose text names nobody.
+
+    Only a single recipient: with several, the text does not say which one failed.
+    """
+    exclude = _exclusions(data)
+    candidates = [a for a in original.recipients if a.lower() not in exclude]
+    if len(candidates) != 1:
+        return ()
+    section = cut_section(data.body)[:4000]
+    action = "delayed" if text_bounce.transient else "failed"
+    verdict = judge(section, None, None, action)
+    return (
+        RecipientResult(
+            address=candidates[0],
+            action=action,
+            hard=verdict.hard,
+            reason=verdict.reason,
+            diagnostic=" ".join(section[:300].split()) or None,
+            stage=verdict.stage,
+            fault=verdict.fault,
+        ),
+    )

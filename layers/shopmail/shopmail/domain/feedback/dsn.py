@@ -8,27 +8,22 @@ re-read here by hand.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import Message
 from typing import Final
 
-from shopmail.domain.feedback import _mime
 from shopmail.domain.feedback.model import RecipientResult
-from shopmail.domain.feedback.reasons import (
-    classify_reason,
-    find_smtp_code,
-    find_status,
-    hard_for,
-    is_permanent,
-)
+from shopmail.domain.feedback.reasons import find_smtp_code, find_status, judge
+from shopmail.domain.inbound.parsing.bodies import body_text
+from shopmail.domain.inbound.parsing.headers import decode_words
 
 MAX_GROUPS: Final = 200
 MAX_DIAGNOSTIC: Final = 1000
+MAX_FIELD: Final = 4000
+DSN_TYPES: Final = frozenset({"message/delivery-status", "message/global-delivery-status"})
 _FIELD_RE: Final = re.compile(r"^([A-Za-z][A-Za-z0-9-]{0,60})\s*:\s*(.*)$")
 _ADDR_RE: Final = re.compile(r"[^\s<>\"'(),;:]+@[^\s<>\"'(),;:]+")
-_DSN_TYPES: Final = ("message/delivery-status", "message/global-delivery-status")
-
-Fields = dict[str, str]
 _RECIPIENT_KEYS: Final = frozenset({"final-recipient", "original-recipient"})
 _ACTIONS: Final = (
     ("fail", "failed"),
@@ -37,6 +32,11 @@ _ACTIONS: Final = (
     ("relay", "relayed"),
     ("expand", "expanded"),
 )
+_NOT_FAILURES: Final = frozenset({"delivered", "relayed", "expanded"})
+
+Fields = dict[str, str]
+#: Text about one recipient from elsewhere in the report (``address -> text``).
+ContextFn = Callable[[str], str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,11 +46,6 @@ class DsnReport:
     reporting_mta: str | None
     recipients: tuple[RecipientResult, ...]
     arrival_date: str | None = None
-
-
-def find_dsn_parts(tree: Message, into_messages: bool = False) -> list[Message]:
-    """All ``message/delivery-status`` parts (outside returned messages by default)."""
-    return [p for p in _mime.walk(tree, into_messages) if _mime.content_type(p) in _DSN_TYPES]
 
 
 def _parse_text_groups(text: str) -> list[Fields]:
@@ -78,32 +73,30 @@ def _parse_text_groups(text: str) -> list[Fields]:
     return groups[:MAX_GROUPS]
 
 
-def _groups(part: Message) -> list[Fields]:
-    try:
-        payload = part.get_payload()
-    except Exception:
-        return []
+def _group_fields(group: Message, defects: list[str]) -> Fields:
+    fields: Fields = {}
+    for key, value in group.raw_items():
+        name = key.lower().strip()
+        if name not in fields:
+            text = value if isinstance(value, str) else str(value)
+            fields[name] = " ".join(decode_words(text[:MAX_FIELD], defects).split())
+    return fields
+
+
+def _groups(part: Message, defects: list[str]) -> list[Fields]:
+    payload = part.get_payload()
     if isinstance(payload, str):
-        return _parse_text_groups(_mime.part_text(part))
+        return _parse_text_groups(body_text(part, defects))
     if not isinstance(payload, list):
+        defects.append("DsnWithoutFields: delivery-status part is empty")
         return []
     groups: list[Fields] = []
     for group in payload[:MAX_GROUPS]:
         if not isinstance(group, Message):
             continue
-        fields: Fields = {}
-        try:
-            for key, value in group.items():
-                lkey = str(key).lower().strip()
-                if lkey not in fields:
-                    fields[lkey] = _mime.decode_value(value)
-        except Exception:  # noqa: S110
-            pass
+        fields = _group_fields(group, defects)
         rest: list[Fields] = []
-        try:
-            inner = group.get_payload()
-        except Exception:
-            inner = None
+        inner = group.get_payload()
         if isinstance(inner, str) and inner.strip():
             rest = _parse_text_groups(inner)
             if rest and fields and not _RECIPIENT_KEYS & rest[0].keys():
@@ -146,8 +139,25 @@ def normalize_action(value: str, status: str | None, smtp_code: str | None) -> s
     return {"4": "delayed", "2": "delivered"}.get(code, "failed")
 
 
-def recipient_from_fields(fields: Fields, fallback_text: str = "") -> RecipientResult | None:
-    """Build a :class:`RecipientResult` from one per-recipient group."""
+def _no_context(_address: str) -> str:
+    return ""
+
+
+def recipient_from_fields(
+    fields: Fields, context: ContextFn = _no_context, ours: frozenset[str] = frozenset()
+) -> RecipientResult | None:
+    """Build a :class:`RecipientResult` from one per-recipient group.
+
+    Parameters
+    ----------
+    fields:
+        The group's fields (lower-case names).
+    context:
+        Text about the recipient from the report's human-readable part (the stage of the
+        reply and, when the group has no diagnostic, the reason may be read from it).
+    ours:
+        Lower-cased addresses of our side (see :func:`~shopmail.domain.feedback.reasons.judge`).
+    """
     address = ""
     for name in ("original-recipient", "final-recipient", "x-actual-recipient"):
         value = fields.get(name)
@@ -163,42 +173,50 @@ def recipient_from_fields(fields: Fields, fallback_text: str = "") -> RecipientR
     diagnostic = " ".join(strip_type(fields.get("diagnostic-code", "")).split())
     diagnostic = diagnostic[:MAX_DIAGNOSTIC]
     status = find_status(fields.get("status", "")) or find_status(diagnostic)
-    smtp_code = find_smtp_code(diagnostic)
-    if smtp_code is None:
-        smtp_code = find_smtp_code(fields.get("status", ""))
+    smtp_code = find_smtp_code(diagnostic) or find_smtp_code(fields.get("status", ""))
     action = normalize_action(fields.get("action", ""), status, smtp_code)
-    permanent = is_permanent(status, smtp_code, action)
-    remote = bool(fields.get("remote-mta")) and fields.get(
-        "diagnostic-code", ""
-    ).strip().lower().startswith("smtp")
-    reason_text = diagnostic or fallback_text
-    reason = classify_reason(status, smtp_code, reason_text)
-    if action in ("delivered", "relayed", "expanded"):
+    if action in _NOT_FAILURES:
         return RecipientResult(
             address, action, status, smtp_code, False, "other", diagnostic or None
         )
+    verdict = judge(
+        diagnostic, status, smtp_code, action, context(address), address=address, ours=ours
+    )
     return RecipientResult(
         address=address,
         action=action,
         status=status,
         smtp_code=smtp_code,
-        hard=hard_for(reason, permanent, status, diagnostic, remote),
-        reason=reason,
+        hard=verdict.hard,
+        reason=verdict.reason,
         diagnostic=diagnostic or None,
+        stage=verdict.stage,
+        fault=verdict.fault,
     )
 
 
-def read_dsn(part: Message, fallback_text: str = "") -> DsnReport:
+def read_dsn(
+    part: Message,
+    context: ContextFn = _no_context,
+    defects: list[str] | None = None,
+    ours: frozenset[str] = frozenset(),
+) -> DsnReport:
     """Read one ``message/delivery-status`` part.
 
     Parameters
     ----------
     part:
         The ``message/delivery-status`` part of a compat32 tree.
-    fallback_text:
-        Human-readable text used for the reason when a recipient has no diagnostic.
+    context:
+        Text about a recipient from the human-readable part (see
+        :func:`recipient_from_fields`).
+    defects:
+        Receives a description of each problem met.
+    ours:
+        Lower-cased addresses of our side (see :func:`recipient_from_fields`).
     """
-    groups = _groups(part)
+    found_defects: list[str] = [] if defects is None else defects
+    groups = _groups(part, found_defects)
     reporting_mta: str | None = None
     arrival: str | None = None
     recipients: list[RecipientResult] = []
@@ -208,10 +226,13 @@ def read_dsn(part: Message, fallback_text: str = "") -> DsnReport:
             reporting_mta = strip_type(fields["reporting-mta"]) or None
         if arrival is None and fields.get("arrival-date"):
             arrival = fields["arrival-date"]
-        if not any(k in fields for k in ("final-recipient", "original-recipient")):
+        if not _RECIPIENT_KEYS & fields.keys():
             continue
-        result = recipient_from_fields(fields, fallback_text)
-        if result is None or result.address.lower() in seen:
+        result = recipient_from_fields(fields, context, ours)
+        if result is None:
+            found_defects.append("DsnRecipientUnreadable: no address in the recipient fields")
+            continue
+        if result.address.lower() in seen:
             continue
         seen.add(result.address.lower())
         recipients.append(result)

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from email.message import Message
+from typing import Final
 
-from shopmail.domain.feedback import _mime
+from shopmail.domain.feedback.arf import report_fields
 from shopmail.domain.feedback.dsn import clean_address
+from shopmail.domain.inbound.parsing.headers import first_msg_id
+
+MDN_TYPES: Final = frozenset(
+    {"message/disposition-notification", "message/global-disposition-notification"}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,36 +26,21 @@ class MdnReport:
     automatic: bool = False  # automatic-action (e.g. a Sieve reject, RFC 5429)
 
 
-def find_mdn_part(tree: Message) -> Message | None:
-    """The first ``message/disposition-notification`` part, or ``None``."""
-    for part in _mime.walk(tree):
-        if _mime.content_type(part) == "message/disposition-notification":
-            return part
-    return None
-
-
-def read_mdn(part: Message) -> MdnReport:
+def read_mdn(part: Message, defects: list[str]) -> MdnReport:
     """Read the fields of a disposition notification."""
-    try:
-        payload = part.get_payload()
-    except Exception:
-        payload = None
-    if isinstance(payload, list) and payload and isinstance(payload[0], Message):
-        fields = payload[0]
-    else:
-        fields = _mime.parse_headers(_mime.part_text(part))
+    fields = dict(reversed(report_fields(part, defects)))  # the first value of each name
     recipient = ""
-    for name in ("Original-Recipient", "Final-Recipient"):
-        candidate = clean_address(_mime.header(fields, name))
+    for name in ("original-recipient", "final-recipient"):
+        candidate = clean_address(fields.get(name, ""))
         if "@" in candidate:
             recipient = candidate
             break
-    disposition = _mime.header(fields, "Disposition")
+    disposition = fields.get("disposition", "")
     kind = disposition.rpartition(";")[2].strip().lower().split("/")[0] or "displayed"
     return MdnReport(
         recipient=recipient,
         disposition=kind[:40],
-        reporting_ua=_mime.header(fields, "Reporting-UA").partition(";")[0].strip() or None,
-        original_message_id=_mime.clean_message_id(_mime.header(fields, "Original-Message-ID")),
+        reporting_ua=fields.get("reporting-ua", "").partition(";")[0].strip() or None,
+        original_message_id=first_msg_id(fields.get("original-message-id")),
         automatic=disposition.lower().startswith("automatic-action"),
     )

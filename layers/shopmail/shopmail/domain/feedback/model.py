@@ -7,6 +7,7 @@ Frozen dataclasses only; :meth:`Classification.to_dict` gives the JSON shape the
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, Final
 
 KIND_BOUNCE: Final = "bounce"
@@ -26,6 +27,30 @@ KINDS: Final = frozenset(
         KIND_NONE,
     }
 )
+
+
+class Stage(StrEnum):
+    """The SMTP stage at which the remote server gave the failing reply (RFC 5321 3.3)."""
+
+    CONNECT = "connect"  # the greeting, HELO/EHLO
+    MAIL = "mail"
+    RCPT = "rcpt"
+    DATA = "data"  # after DATA or at the end of the data
+    UNKNOWN = "unknown"
+
+
+class Fault(StrEnum):
+    """Whom a failure is about."""
+
+    RECIPIENT = "recipient"  # the address or its mailbox
+    SENDER = "sender"  # our host, sender address or domain, authentication, rate
+    MESSAGE = "message"  # content, size, spam, virus
+    TRANSPORT = "transport"  # network, DNS, mail systems, expiry
+    UNKNOWN = "unknown"
+
+
+STAGES: Final = frozenset(s.value for s in Stage)
+FAULTS: Final = frozenset(f.value for f in Fault)
 
 REASONS: Final = frozenset(
     {
@@ -74,6 +99,11 @@ class RecipientResult:
         One of :data:`REASONS`.
     diagnostic:
         The diagnostic text (bounded, whitespace collapsed), when known.
+    stage:
+        The SMTP stage of the failing reply (:class:`Stage`).
+    fault:
+        Whom the failure is about (:class:`Fault`); ``hard`` is only ever ``True`` for
+        ``recipient``.
     """
 
     address: str
@@ -83,6 +113,8 @@ class RecipientResult:
     hard: bool | None = None
     reason: str = "other"
     diagnostic: str | None = None
+    stage: Stage = Stage.UNKNOWN
+    fault: Fault = Fault.UNKNOWN
 
     @property
     def permanent(self) -> bool | None:
@@ -103,6 +135,8 @@ class RecipientResult:
             "hard": self.hard,
             "reason": self.reason,
             "diagnostic": self.diagnostic,
+            "stage": str(self.stage),
+            "fault": str(self.fault),
         }
 
 
@@ -131,6 +165,9 @@ class Classification:
         ``vacation`` or ``challenge`` for auto-replies.
     user_agent, original_mail_from, original_rcpt_to, arrival_date, source_ip, reported_domain:
         ARF fields (complaints only).
+    defects:
+        Problems met while reading the message (undecodable parts, malformed report fields,
+        an internal error), recorded instead of raised, like ``email``'s message defects.
     """
 
     kind: str
@@ -148,6 +185,7 @@ class Classification:
     arrival_date: str | None = None
     source_ip: str | None = None
     reported_domain: str | None = None
+    defects: tuple[str, ...] = ()
 
     @property
     def addresses(self) -> tuple[str, ...]:
@@ -169,6 +207,7 @@ class Classification:
             "hard": self.hard,
             "detector": self.detector,
             "auto_reply_type": self.auto_reply_type,
+            "defects": list(self.defects),
         }
         if self.kind == KIND_COMPLAINT:
             out["arf"] = {

@@ -27,12 +27,7 @@ from enum import StrEnum
 from typing import Final
 
 from shopmail.domain.feedback.model import Classification, RecipientResult
-from shopmail.domain.feedback.reasons import (
-    classify_reason,
-    find_smtp_code,
-    find_status,
-    hard_for,
-)
+from shopmail.domain.feedback.reasons import judge
 from shopmail.domain.feedback.references import References
 from shopmail.domain.feedback.ses_events import FeedbackEvent
 
@@ -155,14 +150,16 @@ class FeedbackReport:
 
 
 def assess_diagnostic(
-    status: str | None, diagnostic: str | None, *, permanent: bool
+    status: str | None, diagnostic: str | None, *, permanent: bool, address: str = ""
 ) -> tuple[str, bool | None]:
-    """``(reason, hard)`` of a diagnostic (the classifier's evidence rules)."""
+    """``(reason, hard)`` of an SES bounce diagnostic, by the classifier's evidence rules
+    (:func:`shopmail.domain.feedback.reasons.judge`), so SES events and DSN mail are read alike.
+    """
     text = diagnostic or ""
-    found_status = status or find_status(text)
-    code = find_smtp_code(text)
-    reason = classify_reason(found_status, code, text)
-    return reason, hard_for(reason, permanent, found_status, text)
+    if text.lower().startswith("smtp;"):
+        text = text[5:].strip()
+    verdict = judge(text, status, action="failed" if permanent else "delayed", address=address)
+    return verdict.reason, verdict.hard
 
 
 def from_ses_event(event: FeedbackEvent) -> FeedbackReport | None:
@@ -176,7 +173,9 @@ def from_ses_event(event: FeedbackEvent) -> FeedbackReport | None:
         reason: str | None = None
         hard: bool | None = None
         if kind is FeedbackKind.BOUNCE:
-            reason, hard = assess_diagnostic(rcpt.status, rcpt.diagnostic, permanent=permanent)
+            reason, hard = assess_diagnostic(
+                rcpt.status, rcpt.diagnostic, permanent=permanent, address=rcpt.address
+            )
         rows.append(
             RecipientReport(
                 address=rcpt.address,

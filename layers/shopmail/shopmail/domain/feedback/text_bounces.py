@@ -8,32 +8,29 @@ and German: the recipient lines, their diagnostic text and whether the failure i
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from dataclasses import dataclass
 from typing import Final
 
-from shopmail.domain.feedback.model import RecipientResult
-from shopmail.domain.feedback.reasons import (
-    classify_reason,
-    find_smtp_code,
-    find_status,
-    hard_for,
+from shopmail.domain.feedback.literals import AnyOf
+from shopmail.domain.feedback.model import RecipientResult, Stage
+from shopmail.domain.feedback.reasons import find_smtp_code, find_status, judge
+from shopmail.domain.feedback.stages import UNKNOWN as UNKNOWN_STAGE
+from shopmail.domain.feedback.stages import find_stage
+from shopmail.domain.inbound.parsing.signals import (
+    is_bounce_local_part,
+    is_daemon_local_part,
+    is_system_local_part,
+    looks_like_daemon,
 )
 
 MAX_SECTION: Final = 20_000
 MAX_LINES: Final = 600
 MAX_RECIPIENTS: Final = 50
 MAX_DIAGNOSTIC: Final = 1000
+MAX_CONTEXT: Final = 4000
 
-FROM_DAEMON_RE: Final = re.compile(
-    r"mailer[-_ ]?daemon|postmaster|mail delivery|mail administrator|mail system"
-    r"|delivery (?:subsystem|system|service|notification)|\bmdaemon\b|post ?office"
-    r"|mail ?server|returned mail|nondeliver|e-?mail-?dienst|mailsystem|systemadministrator"
-    r"|smtp[-_ ]?gateway|mail router|\bmaildelivery|\bmmdf\b|mail transport|mailserver"
-    r"|internet mail delivery|ims@|mailagent|mail-?router|mail gateway|smtp[-_ ]?mail"
-    r"|mail[-_ ]service",
-    re.IGNORECASE,
-)
-SUBJECT_RE: Final = re.compile(
+SUBJECT_RE: Final = AnyOf.of(
     r"undeliver|undelivered|not delivered|non[- ]?deliver|nondeliverable|delivery (?:status )?"
     r"notification|delivery fail|delivery failure|failure notice|returned mail|returned to sender"
     r"|mail delivery|delivery problem|delivery report|could not (?:be )?deliver|unable to deliver"
@@ -45,9 +42,8 @@ SUBJECT_RE: Final = re.compile(
     r"|mail not delivered|message status|delivery to the following recipient"
     r"|nicht zugestellt|unable to process|returned message|permanent error|failed mail"
     r"|nachricht konnte nicht|invalid address|user unknown",
-    re.IGNORECASE,
 )
-BODY_RE: Final = re.compile(
+BODY_RE: Final = AnyOf.of(
     r"qmail-send program|could not be delivered|couldn't be delivered|can't be delivered"
     r"|cannot be delivered|wasn't delivered|was not delivered|not be delivered|undeliverable"
     r"|permanent (?:fatal )?errors?|delivery (?:to the following recipients? )?(?:has )?failed"
@@ -60,9 +56,8 @@ BODY_RE: Final = re.compile(
     r"|rejected your message|this message was created automatically"
     r"|not a valid (?:user|recipient|mailbox|address)"
     r"|(?:user|mailbox|address) (?:does not|doesn't) exist",
-    re.IGNORECASE,
 )
-WARNING_RE: Final = re.compile(
+WARNING_RE: Final = AnyOf.of(
     r"this is (?:only )?a warning|warning message only|will (?:continue to |keep )?(?:retry|try "
     r"again|trying|attempt (?:to deliver|delivery|again)|be made)"
     r"|still (?:being )?(?:retried|trying|be retried)|has been delayed|delivery (?:has been )?"
@@ -73,14 +68,27 @@ WARNING_RE: Final = re.compile(
     r"|delivery delay|delayed mail|still trying|temporary (?:failure|problem)"
     r"|has not yet been delivered|will keep trying|retrying|continue to try|been postponed"
     r"|advisory[- ]only",
-    re.IGNORECASE,
 )
-PERMANENT_RE: Final = re.compile(
+PERMANENT_RE: Final = AnyOf.of(
     r"permanent(?:ly)? (?:fatal )?(?:error|failure|failed)|not going to try again|giving up"
     r"|gave up|delivery has failed|failed permanently|will not be retried|permanently failed"
     r"|endg\u00fcltig|dauerhaft",
-    re.IGNORECASE,
 )
+# Headings under which MTAs list failed or only delayed addresses.
+FAILED_HEADING_RE: Final = AnyOf.of(
+    r"permanent fatal errors|following address(?:es)?(?:\(es\))? failed|failed addresses"
+    r"|could ?n[o']t be delivered to|(?:was|wasn't|were) not delivered to|wasn't delivered to"
+    r"|delivery (?:to the following recipients? )?(?:has )?failed|failed recipients?"
+    r"|unable to deliver (?:your )?(?:message )?to|following recipients? (?:could not|failed)"
+    r"|konnte nicht (?:an folgende empf\u00e4nger )?zugestellt werden",
+)
+DELAYED_HEADING_RE: Final = AnyOf.of(
+    r"transient non-fatal errors|has not yet been delivered|not yet (?:been )?delivered"
+    r"|delivery (?:to the following recipients? )?(?:has been |is )?delayed"
+    r"|(?:still|will) (?:be )?(?:retried|retrying|trying)|temporary failure"
+    r"|noch nicht zugestellt|verz\u00f6gert",
+)
+_DELAYED_HEADINGS: Final = (DELAYED_HEADING_RE, WARNING_RE)
 # Where the returned original (or its headers) starts: everything after is ignored.
 _CUT_RE: Final = re.compile(
     r"^[ \t>]*[-=_*]{2,}[ \t]*(?:original message|returned message|original mail"
@@ -100,7 +108,7 @@ ADDRESS_RE: Final = re.compile(
     r"(?<![\w.+\-=/%&#?])([A-Za-z0-9!#$%&'*+/=?^_`{|}~\-][A-Za-z0-9.!#$%&'*+/=?^_`{|}~\-]{0,63}"
     r"@[A-Za-z0-9\-]{1,63}(?:\.[A-Za-z0-9\-]{1,63}){1,8})(?![\w\-])"
 )
-_SKIP_LINE_RE: Final = re.compile(
+_SKIP_LINE_RE: Final = AnyOf.of(
     r"^\s*(?:>>>\s*)?(?:mail from|from|sender|reply-to|return-path|message-id|references"
     r"|in-reply-to|x-[\w-]+|received|envelope-from|errors-to|list-[\w-]+|dkim-signature"
     r"|smtp\.mail|resent-from|<<< 250)\b"
@@ -108,7 +116,6 @@ _SKIP_LINE_RE: Final = re.compile(
     r"|contact (?:the )?"
     r"(?:postmaster|administrator|helpdesk)|postmaster@|\bsender ok\b|\bsender\b.{0,10}ok\b"
     r"|x-postfix-sender|original-mail-from|\bsent by\b|\bfrom:",
-    re.IGNORECASE,
 )
 _FROM_BEFORE_RE: Final = re.compile(
     r"(?<!generated )(?<!expanded )(?<!forwarded )\b(?:from|von|by)\s*:?\s*[<\"']?$",
@@ -121,64 +128,43 @@ _SEPARATOR_RE: Final = re.compile(r"^\s*(?:-{2,}|={3,}|\*{3,}|_{3,})")
 _TLD_RE: Final = re.compile(r"\.[a-z][a-z0-9\-]*$")
 _PREFIX_RE: Final = re.compile(r"^(?:smtp|rfc822|mailto|sip)[=:]", re.IGNORECASE)
 _AOL_NAME_RE: Final = re.compile(r"^\s+([A-Za-z][A-Za-z0-9._\-]{1,40})\s*$")
-_NOT_RECIPIENT_LOCAL: Final = frozenset(
-    {
-        "postmaster",
-        "mailer-daemon",
-        "mailer_daemon",
-        "mailerdaemon",
-        "abuse",
-        "hostmaster",
-        "webmaster",
-        "double-bounce",
-        "nobody",
-        "noreply",
-        "no-reply",
-        "do-not-reply",
-        "donotreply",
-        "mail-daemon",
-        "maildaemon",
-        "mdaemon",
-    }
-)
-_DETECTORS: Final[tuple[tuple[str, re.Pattern[str]], ...]] = (
-    ("qmail", re.compile(r"qmail-send program|qmail\b", re.I)),
+# Role mailboxes a report names as contacts, not as failed recipients (RFC 2142).
+_CONTACT_LOCALS: Final = frozenset({"abuse", "hostmaster", "webmaster", "nobody"})
+_DETECTORS: Final[tuple[tuple[str, AnyOf], ...]] = (
+    ("qmail", AnyOf.of(r"qmail-send program|qmail\b")),
     (
         "exim",
-        re.compile(
+        AnyOf.of(
             r"mail delivery software|a message that you sent could not be"
-            r"|this message was created automatically",
-            re.I,
+            r"|this message was created automatically"
         ),
     ),
-    ("postfix", re.compile(r"this is the mail system at host|the mail system\s*$", re.I | re.M)),
+    ("postfix", AnyOf.of(r"this is the mail system at host|the mail system\s*$", re.M)),
     (
         "sendmail",
-        re.compile(
+        AnyOf.of(
             r"permanent fatal errors|transcript of session follows"
-            r"|the original message was received at",
-            re.I,
+            r"|the original message was received at"
         ),
     ),
     (
         "exchange",
-        re.compile(
+        AnyOf.of(
             r"did not reach (?:some or all of )?the intended|could not be reached"
             r"|delivery has failed to these recipients|microsoft exchange"
             r"|your message couldn't be delivered|office ?365|outlook\.com|microsoft outlook"
-            r"|exchangelabs|resolver\.|couldn't be delivered|onmicrosoft",
-            re.I,
+            r"|exchangelabs|resolver\.|couldn't be delivered|onmicrosoft"
         ),
     ),
-    ("gmail", re.compile(r"delivery to the following recipient|google|gmail", re.I)),
-    ("yahoo", re.compile(r"yahoo|sorry, we were unable to deliver your message", re.I)),
-    ("aol", re.compile(r"\baol\b|america online", re.I)),
-    ("gmx", re.compile(r"\bgmx\b|web\.de|1und1|1&1|ionos", re.I)),
-    ("t-online", re.compile(r"t-online", re.I)),
-    ("ses", re.compile(r"amazon ?ses|amazonses", re.I)),
-    ("lotus", re.compile(r"lotus|domino", re.I)),
-    ("groupwise", re.compile(r"groupwise|novell", re.I)),
-    ("german", re.compile(r"zugestellt|unzustellbar|empf\u00e4nger", re.I)),
+    ("gmail", AnyOf.of(r"delivery to the following recipient|google|gmail")),
+    ("yahoo", AnyOf.of(r"yahoo|sorry, we were unable to deliver your message")),
+    ("aol", AnyOf.of(r"\baol\b|america online")),
+    ("gmx", AnyOf.of(r"\bgmx\b|web\.de|1und1|1&1|ionos")),
+    ("t-online", AnyOf.of(r"t-online")),
+    ("ses", AnyOf.of(r"amazon ?ses|amazonses")),
+    ("lotus", AnyOf.of(r"lotus|domino")),
+    ("groupwise", AnyOf.of(r"groupwise|novell")),
+    ("german", AnyOf.of(r"zugestellt|unzustellbar|empf\u00e4nger")),
 )
 
 
@@ -193,59 +179,106 @@ class TextBounce:
     hard: bool | None
 
 
+def _not_a_recipient(local: str) -> bool:
+    """Mail systems' own and no-reply mailboxes, and contacts (``abuse``, ``webmaster``)."""
+    return (
+        local in _CONTACT_LOCALS
+        or is_daemon_local_part(local)
+        or (is_system_local_part(local) and not is_bounce_local_part(local))
+    )
+
+
 def bounce_signals(from_: str, subject: str, text: str, null_sender: bool) -> int:
     """A score: 2 per strong signal (daemon sender, bounce subject), 1 per body phrase."""
     score = 0
-    if FROM_DAEMON_RE.search(from_ or ""):
+    if looks_like_daemon(from_ or ""):
         score += 2
-    if SUBJECT_RE.search(subject or ""):
+    if SUBJECT_RE.search((subject or "").lower()):
         score += 2
-    if BODY_RE.search(text[:6000]):
+    if BODY_RE.search(text[:6000].lower()):
         score += 1
     if null_sender:
         score += 1
     return score
 
 
-def cut_section(text: str) -> str:
-    """The report part of the text, before the returned original starts."""
-    text = text[: MAX_SECTION * 3]
+def cut_position(text: str) -> int:
+    """Where the returned original starts in ``text`` (``len(text)`` when it is not found)."""
     start = 0
     while True:
-        match = _CUT_RE.search(text, start)
+        match = _CUT_RE.search(text, start, MAX_SECTION * 3)
         if match is None:
-            return text[:MAX_SECTION]
+            return len(text)
         # never cut in the first lines (a bounce may start with a header-like summary)
         if match.start() > 40 or text[: match.start()].strip():
-            return text[: match.start()][:MAX_SECTION]
+            return match.start()
         start = match.end()
+
+
+def cut_section(text: str) -> str:
+    """The report part of the text, before the returned original starts."""
+    return text[: cut_position(text)][:MAX_SECTION]
 
 
 def detector_for(text: str) -> str:
     """Name of the MTA/provider family the text looks like (``generic`` when unknown)."""
-    head = text[:4000]
+    head = text[:4000].lower()
     for name, pattern in _DETECTORS:
         if pattern.search(head):
             return name
     return "generic"
 
 
-def _diagnostic(lines: list[str], index: int, address: str) -> str:
+@dataclass(frozen=True, slots=True)
+class _Lines:
+    """The report part of a text, as lines, lower-cased lines and one lower-cased string."""
+
+    lines: list[str]
+    lows: list[str]
+    low: str
+    starts: list[int]
+
+    @classmethod
+    def of(cls, section: str) -> _Lines:
+        lines = section.splitlines()[:MAX_LINES]
+        lows = [line.lower() for line in lines]
+        starts: list[int] = []
+        at = 0
+        for line in lows:
+            starts.append(at)
+            at += len(line) + 1
+        return cls(lines, lows, "\n".join(lows), starts)
+
+    def line_of(self, offset: int) -> int:
+        """The index of the line holding character ``offset`` of :attr:`low`."""
+        return bisect_right(self.starts, offset) - 1
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" \t"))
+
+
+def _diagnostic(text: _Lines, index: int, address: str) -> str:
     """The line at ``index`` without the address, plus its continuation lines."""
+    lines = text.lines
     parts = [lines[index]]
-    for follow in lines[index + 1 : index + 8]:
+    for offset, follow in enumerate(lines[index + 1 : index + 8], start=index + 1):
         if _SEPARATOR_RE.match(follow):
             break
         if not follow.strip():
-            if len(parts) == 1:
-                continue  # qmail/Exim: diagnostic may follow after one blank line
+            if len(parts) == 1 or parts[-1].rstrip().endswith(":"):
+                # qmail/Exim: the diagnostic may follow after a blank line, and so may the
+                # paragraph a lead-in announces ("Technical details of permanent failure:")
+                continue
             break
+        # Postfix/Exim continuation lines are indented under the address; a lead-in line
+        # ("Technical details of permanent failure:") announces what follows
+        belongs = _indent(follow) > _indent(lines[index]) or parts[-1].rstrip().endswith(":")
         others = [a for a in ADDRESS_RE.findall(follow) if a.lower() != address.lower()]
-        if others and not _SKIP_LINE_RE.search(follow):
+        if others and not belongs and not _SKIP_LINE_RE.search(text.lows[offset]):
             break
         parts.append(follow)
-    text = " ".join(" ".join(parts).split())
-    return text[:MAX_DIAGNOSTIC]
+    return " ".join(" ".join(parts).split())[:MAX_DIAGNOSTIC]
 
 
 def _score_diag(diag: str) -> int:
@@ -259,7 +292,64 @@ def _score_diag(diag: str) -> int:
     return score
 
 
-def read_text_bounce(text: str, exclude: frozenset[str], from_: str = "") -> TextBounce:
+def text_about(text: str, address: str) -> str:
+    """What the report's text says about ``address``: the best-scored diagnostic among the
+    lines that name it (``""`` when the text does not name it).
+
+    For a DSN, whose human-readable part often holds what the status fields leave out
+    (Postfix writes the SMTP stage there: "(in reply to RCPT TO command)").
+    """
+    section = cut_section(text)
+    needle = address.lower()
+    if not needle or needle not in section.lower():
+        return ""
+    lines = _Lines.of(section)
+    best = (-1, "")
+    for index, line in enumerate(lines.lows):
+        if needle in line:
+            diag = _diagnostic(lines, index, address)
+            score = _score_diag(diag)
+            if score > best[0]:
+                best = (score, diag)
+    return best[1]
+
+
+def _headings(text: _Lines) -> list[tuple[int, str]]:
+    """``(line index, action)`` for each line that says the following addresses failed or are
+    only delayed (Sendmail's "permanent fatal errors" / "transient non-fatal errors" headings,
+    Exim's "The following address(es) failed", "will be retried", ...), in line order; on a
+    line that says both, ``failed`` comes last (it wins)."""
+    found: set[tuple[int, int]] = set()
+    for rank, patterns in ((1, (FAILED_HEADING_RE, PERMANENT_RE)), (0, _DELAYED_HEADINGS)):
+        for pattern in patterns:
+            match = pattern.search(text.low)
+            while match is not None:
+                found.add((text.line_of(match.start()), rank))
+                match = pattern.search(text.low, match.end() + 1)
+    return [(line, "failed" if rank else "delayed") for line, rank in sorted(found)]
+
+
+def _action_at(headings: list[tuple[int, str]], index: int, transient_msg: bool, diag: str) -> str:
+    """The action for an address on line ``index``: the last heading at or before it, else the
+    message's tone, else the class of the reply quoted for it."""
+    action = None
+    for line, value in headings:
+        if line > index:
+            break
+        action = value
+    if action is not None:
+        return action
+    if transient_msg:
+        return "delayed"
+    status = find_status(diag)
+    code = find_smtp_code(diag)
+    klass = (status or code or "5")[0]
+    return "delayed" if klass == "4" else "failed"
+
+
+def read_text_bounce(
+    text: str, exclude: frozenset[str], from_: str = "", ours: frozenset[str] = frozenset()
+) -> TextBounce:
     """Read recipients and reasons from the text of a bounce.
 
     Parameters
@@ -270,16 +360,29 @@ def read_text_bounce(text: str, exclude: frozenset[str], from_: str = "") -> Tex
         Lower-cased addresses that are not recipients (the bounce's own From/To/...).
     from_:
         The bounce's decoded From (helps to tell the provider).
+    ours:
+        Lower-cased addresses of our side (see :func:`~shopmail.domain.feedback.reasons.judge`);
+        like ``exclude``, never a failed recipient.
+
+    Each recipient's action follows the heading it is listed under (a report may list failed
+    and delayed addresses), then the tone of the whole text (a warning), then the class of the
+    reply quoted for it; reason, ``hard``, stage and fault come from
+    :func:`~shopmail.domain.feedback.reasons.judge`.
     """
     section = cut_section(text)
-    lines = section.splitlines()[:MAX_LINES]
-    transient_msg = bool(WARNING_RE.search(section)) and not PERMANENT_RE.search(section)
-    best: dict[str, tuple[int, str]] = {}
+    text_lines = _Lines.of(section)
+    lines = text_lines.lines
+    transient_msg = bool(WARNING_RE.search(text_lines.low)) and not PERMANENT_RE.search(
+        text_lines.low
+    )
+    best: dict[str, tuple[int, str, int]] = {}
+    stages: dict[str, Stage] = {}
+    spelled: dict[str, str] = {}
     order: list[str] = []
     for index, line in enumerate(lines):
         if "@" not in line:
             continue
-        if _SKIP_LINE_RE.search(line):
+        if _SKIP_LINE_RE.search(text_lines.lows[index]):
             continue
         for match in ADDRESS_RE.finditer(line):
             if _FROM_BEFORE_RE.search(line, 0, match.start()):
@@ -287,19 +390,23 @@ def read_text_bounce(text: str, exclude: frozenset[str], from_: str = "") -> Tex
             address = _PREFIX_RE.sub("", match.group(1).strip(".'`"))
             low = address.lower()
             local = low.partition("@")[0]
-            if low in exclude or local in _NOT_RECIPIENT_LOCAL or local.startswith("owner-"):
+            if low in exclude or low in ours or _not_a_recipient(local):
+                continue
+            if local.startswith("owner-"):
                 continue
             domain = low.partition("@")[2]
             if not _TLD_RE.search(domain):
                 continue
-            diag = _diagnostic(lines, index, address)
+            diag = _diagnostic(text_lines, index, address)
             score = _score_diag(diag)
             if low not in best:
                 order.append(low)
-                best[low] = (score, diag)
-                best[low + "\0addr"] = (0, address)
+                spelled[low] = address
+                best[low] = (score, diag, index)
             elif score > best[low][0]:
-                best[low] = (score, diag)
+                best[low] = (score, diag, best[low][2])
+            if stages.get(low, UNKNOWN_STAGE) == UNKNOWN_STAGE:
+                stages[low] = find_stage(diag)
     detector = detector_for(f"{from_}\n{text}")
     if not order and detector == "aol":
         for index, line in enumerate(lines):
@@ -307,8 +414,8 @@ def read_text_bounce(text: str, exclude: frozenset[str], from_: str = "") -> Tex
             if name_match:
                 address = f"{name_match.group(1)}@aol.com"
                 order.append(address.lower())
-                best[address.lower()] = (0, _diagnostic(lines, index, address))
-                best[address.lower() + "\0addr"] = (0, address)
+                spelled[address.lower()] = address
+                best[address.lower()] = (0, _diagnostic(text_lines, index, address), index)
     if (
         len(order) == 1
         and not find_status(best[order[0]][1])
@@ -317,44 +424,34 @@ def read_text_bounce(text: str, exclude: frozenset[str], from_: str = "") -> Tex
         # one recipient, the server's answer elsewhere (Gmail "The response was:", O365 details)
         answer = _ANSWER_LINE_RE.search(section)
         if answer:
-            best[order[0]] = (0, f"{best[order[0]][1]} {answer.group(0).strip()}"[:MAX_DIAGNOSTIC])
+            score, diag, index = best[order[0]]
+            best[order[0]] = (score, f"{diag} {answer.group(0).strip()}"[:MAX_DIAGNOSTIC], index)
+    headings = _headings(text_lines)
+    context = section[:MAX_CONTEXT] if len(order) <= 1 else ""
     recipients: list[RecipientResult] = []
     for low in order[:MAX_RECIPIENTS]:
-        diag = best[low][1]
-        address = best[low + "\0addr"][1]
-        status = find_status(diag)
-        code = find_smtp_code(diag)
-        if PERMANENT_RE.search(diag):
-            permanent = True
-        elif status and status[0] in "45":
-            permanent = status[0] == "5"
-        elif code:
-            permanent = code[0] == "5"
-        else:
-            permanent = not transient_msg
-        reason = classify_reason(status, code, diag)
-        if reason == "other":
-            reason = classify_reason(None, None, section)
+        _score, diag, index = best[low]
+        action = _action_at(headings, index, transient_msg, diag)
+        verdict = judge(diag, None, None, action, context, stages.get(low), address=low, ours=ours)
         recipients.append(
             RecipientResult(
-                address=address,
-                action="failed" if permanent else "delayed",
-                status=status,
-                smtp_code=code,
-                hard=hard_for(reason, permanent, status, diag),
-                reason=reason,
+                address=spelled[low],
+                action=action,
+                status=find_status(diag),
+                smtp_code=find_smtp_code(diag),
+                hard=verdict.hard,
+                reason=verdict.reason,
                 diagnostic=diag or None,
+                stage=verdict.stage,
+                fault=verdict.fault,
             )
         )
-    msg_reason = (
-        recipients[0].reason
-        if recipients
-        else classify_reason(find_status(section), find_smtp_code(section), section)
-    )
     if recipients:
-        msg_hard = recipients[0].hard
+        first = next((r for r in recipients if r.action == "failed"), recipients[0])
+        msg_reason, msg_hard = first.reason, first.hard
     else:
-        msg_hard = hard_for(msg_reason, not transient_msg, find_status(section))
+        verdict = judge(section, None, None, "delayed" if transient_msg else "failed")
+        msg_reason, msg_hard = verdict.reason, verdict.hard
     return TextBounce(
         detector=detector,
         recipients=tuple(recipients),

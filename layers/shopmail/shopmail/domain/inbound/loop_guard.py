@@ -10,33 +10,32 @@ message, and why not. It refuses, in this order, when:
    no-reply-like (``no-reply``, ``noreply``, ``do-not-reply``, ``bounce(s)``...);
 4. ``Precedence`` is ``bulk``, ``list`` or ``junk``;
 5. ``List-Id``, ``List-Unsubscribe`` or ``List-Post`` is present;
-6. ``X-Autoreply`` / ``X-Autorespond`` is present, or ``X-Auto-Response-Suppress`` names
-   ``All``, ``AutoReply`` or ``OOF``;
+6. a header of the ``X-Autoreply`` family (``X-Autorespond``, ``X-Vacation``, ...) is present,
+   or ``X-Auto-Response-Suppress`` names ``All``, ``AutoReply`` or ``OOF``;
 7. the sender (envelope, else ``From``) is on the shop's own mail domain (or a subdomain);
 8. the SES spam or virus verdict is ``FAIL``;
 9. the DMARC verdict is ``FAIL`` (whatever the published policy).
 
+What each header value means is defined once, in :mod:`shopmail.domain.inbound.parsing.signals`.
 The once-per-sender-per-period rate limit is applied by the service (DynamoDB), not here.
 Reasons name header fields and domains only, never full addresses.
 """
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Final
+
+from shopmail.domain.inbound.parsing import signals
 
 if TYPE_CHECKING:
     from shopmail.domain.message import InboundMessage
 
-_NO_REPLY: Final = re.compile(
-    r"^(?:mailer[-_.]?daemon|postmaster|no[-_.]?reply|do[-_.]?not[-_.]?reply|"
-    r"dont[-_.]?reply|bounces?|mail[-_.]?delivery[-_.]?(?:system|subsystem)|"
-    r"auto[-_.]?(?:reply|responder|mailer))(?:[-_.+].*)?$",
-    re.IGNORECASE,
-)
-_NO_REPLY_ANYWHERE: Final = re.compile(r"no[-_.]?reply|do[-_.]?not[-_.]?reply", re.IGNORECASE)
-_SUPPRESS: Final = ("all", "autoreply", "oof")
 _REFUSING_KINDS: Final = frozenset({"bounce", "delay", "complaint", "auto_reply"})
+
+
+def _display(name: str) -> str:
+    """``list-id`` -> ``List-Id`` (header names as people write them, for reasons)."""
+    return "-".join(part.capitalize() for part in name.split("-"))
 
 
 def _domain(address: str) -> str:
@@ -108,7 +107,7 @@ def auto_reply_allowed(
         return False, f"message classified as {kind}"
 
     auto_submitted = message.header("Auto-Submitted")
-    if auto_submitted is not None and auto_submitted.strip().lower() not in ("no", ""):
+    if auto_submitted is not None and signals.is_auto_submitted(auto_submitted):
         return False, f"Auto-Submitted: {auto_submitted.strip()[:40]}"
     if flags.auto_submitted:
         return False, "message is auto-submitted"
@@ -116,24 +115,23 @@ def auto_reply_allowed(
     sender = effective_sender(message, envelope_sender)
     if not sender:
         return False, "null envelope sender"
-    local = sender.rpartition("@")[0] if "@" in sender else sender
-    if _NO_REPLY.match(local) or _NO_REPLY_ANYWHERE.search(local):
+    local = signals.local_part(sender)
+    if signals.is_system_local_part(local):
         return False, f"envelope sender is a system or no-reply address ({local[:40].lower()})"
 
-    precedence = (message.header("Precedence") or "").strip().lower()
-    if precedence in ("bulk", "list", "junk"):
-        return False, f"Precedence: {precedence}"
-    for name in ("List-Id", "List-Unsubscribe", "List-Post"):
+    precedence = message.header("Precedence")
+    if signals.is_bulk_precedence(precedence):
+        return False, f"Precedence: {signals.precedence(precedence)}"
+    for name in signals.LIST_HEADERS:
         if message.header(name) is not None:
-            return False, f"mailing-list header {name}"
+            return False, f"mailing-list header {_display(name)}"
     if flags.is_list or flags.is_bulk:
         return False, "mailing-list or bulk message"
-    for name in ("X-Autoreply", "X-Autorespond"):
+    for name in signals.AUTO_REPLY_HEADERS:
         if message.header(name) is not None:
-            return False, f"header {name}"
-    suppress = (message.header("X-Auto-Response-Suppress") or "").lower()
-    tokens = {t.strip() for t in re.split(r"[,;\s]+", suppress) if t.strip()}
-    if flags.suppress_auto_response or tokens.intersection(_SUPPRESS):
+            return False, f"header {_display(name)}"
+    suppress = message.header(signals.SUPPRESS_HEADER)
+    if flags.suppress_auto_response or signals.suppresses_auto_reply(suppress):
         return False, "X-Auto-Response-Suppress"
 
     domains = {_domain(sender), *(a.domain for a in message.from_)}

@@ -8,8 +8,11 @@ from email.message import Message
 from shopmail.domain.inbound.parsing.attachments import part_bytes
 from shopmail.domain.inbound.parsing.charsets import decode_bytes
 from shopmail.domain.inbound.parsing.headers import decode_param
+from shopmail.domain.inbound.parsing.html_text import html_to_text
+from shopmail.domain.inbound.parsing.structure import walk
 
 MAX_BODY_CHARS = 4_000_000  # encoded characters of one text part decoded into the body
+MAX_READABLE_CHARS = 200_000  # characters of text readable_text collects
 
 _SURROGATES = re.compile("[\udc80-\udcff]")
 BODY_TYPES = frozenset({"text/plain", "text/html"})
@@ -50,8 +53,16 @@ def raw_filename(part: Message) -> str | None:
     return decoded.strip() or None
 
 
-def is_body_part(part: Message, content_type: str, filename: str | None) -> bool:
-    """A text/plain or text/html part that is not an attachment belongs to the body."""
+def is_body_part(
+    part: Message, content_type: str, filename: str | None, index: int | None = None
+) -> bool:
+    """A text/plain or text/html part that is not an attachment belongs to the body.
+
+    With ``index == 0`` (the top-level part of a walk) a single-part text message is its own
+    body unless it names a file, whatever its Content-Disposition says.
+    """
+    if index == 0 and filename is None and content_type in BODY_TYPES:
+        return True
     if filename is not None or disposition(part) == "attachment":
         return False
     if content_type in BODY_TYPES:
@@ -79,3 +90,32 @@ def body_text(part: Message, defects: list[str]) -> str:
     return decode_bytes(
         data, charset if isinstance(charset, str) else None, defects, strict_unknown=True
     )
+
+
+def readable_text(tree: Message, defects: list[str], limit: int = MAX_READABLE_CHARS) -> str:
+    """The body text of ``tree`` as :func:`~shopmail.domain.inbound.parsing.parse_message` picks it.
+
+    The ``text/plain`` body parts (outside nested messages and attachments) joined, or, when
+    there are none, the ``text/html`` parts converted to text; bounded by ``limit``. For code
+    that holds a tree but no parsed message (the text is ``InboundMessage.text`` otherwise).
+    """
+    texts: list[str] = []
+    htmls: list[str] = []
+    size = 0
+    for index, part, content_type in walk(tree, defects):
+        if content_type.startswith("multipart/") and isinstance(
+            getattr(part, "_payload", None), list
+        ):
+            continue
+        if not is_body_part(part, content_type, raw_filename(part), index):
+            continue
+        text = body_text(part, defects)
+        (htmls if content_type == "text/html" else texts).append(text)
+        size += len(text)
+        if size >= limit:
+            break
+    if texts:
+        return "".join(texts)[:limit]
+    if htmls:
+        return html_to_text("".join(htmls), defects)[:limit]
+    return ""

@@ -88,11 +88,7 @@ def _build(tree: Message, size: int, envelope: Envelope | None, level: int) -> I
         if content_type.startswith("multipart/") and isinstance(part._payload, list):  # type: ignore[attr-defined]
             continue
         original = raw_filename(part)
-        if index == 0 and original is None and content_type in ("text/plain", "text/html"):
-            body = True  # a single-part message is its own body unless it names a file
-        else:
-            body = is_body_part(part, content_type, original)
-        if body:
+        if is_body_part(part, content_type, original, index):
             (htmls if content_type == "text/html" else texts).append(body_text(part, defects))
             continue
         if content_type.startswith("message/"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from email.message import Message
 
+from shopmail.domain.inbound.parsing import signals
 from shopmail.domain.message import MessageFlags
 
 _REPORT_PARTS = {
@@ -13,7 +14,6 @@ _REPORT_PARTS = {
     "message/disposition-notification": "disposition-notification",
     "message/global-disposition-notification": "disposition-notification",
 }
-_SUPPRESS = ("all", "autoreply", "oof")
 
 
 def find_report_type(tree: Message, max_parts: int = 50) -> str | None:
@@ -42,21 +42,22 @@ def find_report_type(tree: Message, max_parts: int = 50) -> str | None:
 
 
 def compute_flags(tree: Message, report_type: str | None) -> MessageFlags:
-    """Build :class:`MessageFlags` from the top-level headers and the report type."""
-    auto = str(tree.get("auto-submitted", "")).strip().lower()
-    auto_submitted = bool(auto and not auto.startswith("no")) or any(
-        tree.get(name) is not None for name in ("x-autoreply", "x-autorespond", "x-autoresponder")
+    """Build :class:`MessageFlags` from the top-level headers and the report type.
+
+    What counts as automatic, list or bulk mail is defined in
+    :mod:`shopmail.domain.inbound.parsing.signals`.
+    """
+    auto_submitted = signals.is_auto_submitted(str(tree.get(signals.AUTO_SUBMITTED, ""))) or any(
+        tree.get(name) is not None for name in signals.AUTO_REPLY_HEADERS
     )
-    precedence = str(tree.get("precedence", "")).strip().lower()
-    suppress = str(tree.get("x-auto-response-suppress", "")).lower()
     return MessageFlags(
         auto_submitted=auto_submitted,
-        is_list=any(
-            tree.get(name) is not None for name in ("list-id", "list-unsubscribe", "list-post")
-        ),
-        is_bulk=precedence in {"bulk", "list", "junk"},
+        is_list=any(tree.get(name) is not None for name in signals.LIST_HEADERS),
+        is_bulk=signals.is_bulk_precedence(str(tree.get("precedence", ""))),
         is_dsn=report_type == "delivery-status",
         is_arf=report_type == "feedback-report",
         is_mdn=report_type == "disposition-notification",
-        suppress_auto_response=any(word in suppress for word in _SUPPRESS),
+        suppress_auto_response=signals.suppresses_auto_reply(
+            str(tree.get(signals.SUPPRESS_HEADER, ""))
+        ),
     )

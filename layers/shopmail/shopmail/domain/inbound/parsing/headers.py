@@ -11,6 +11,9 @@ from __future__ import annotations
 import binascii
 import re
 from datetime import datetime
+from email.message import Message
+from email.parser import HeaderParser
+from email.policy import compat32
 from email.utils import collapse_rfc2231_value, getaddresses, parsedate_to_datetime
 
 from shopmail.domain.inbound.parsing.charsets import decode_bytes
@@ -24,6 +27,8 @@ _QP_UNDERSCORE = re.compile(rb"_")
 _SURROGATES = re.compile("[\udc80-\udcff]")
 _ADDR_SPEC = re.compile(r"[^\s@]+@[^\s@]+")
 _ADDR_SCAN = re.compile(r"[^\s<>,;:\"()\[\]@]+@[^\s<>,;:\"()\[\]@]+")
+MAX_HEADER_VALUE = 4000  # characters of one value decoded by header_text
+MAX_HEADER_BLOCK = 100_000  # characters of a header block read by parse_header_block
 
 
 def unfold(value: str) -> str:
@@ -202,3 +207,42 @@ def first_msg_id(value: str | None) -> str | None:
     """The first ``<id>`` of a Message-ID value, or ``None``."""
     ids = parse_msg_ids(value)
     return ids[0] if ids else None
+
+
+def raw_header(part: Message, name: str) -> str | None:
+    """The first value of header ``name`` as parsed (``raw_items``), or ``None``.
+
+    ``Message.get`` would wrap values with 8-bit bytes in ``Header`` objects; this gives the
+    string that :func:`decode_words` expects.
+    """
+    lname = name.lower()
+    for key, value in part.raw_items():
+        if key.lower() == lname:
+            return value if isinstance(value, str) else str(value)
+    return None
+
+
+def header_text(part: Message, name: str, defects: list[str] | None = None) -> str:
+    """Header ``name`` of ``part``, decoded (RFC 2047), white space collapsed; ``""`` if absent.
+
+    At most ``MAX_HEADER_VALUE`` characters of the raw value are decoded. Never raises.
+    """
+    value = raw_header(part, name)
+    if value is None:
+        return ""
+    return " ".join(decode_words(value[:MAX_HEADER_VALUE], defects).split())
+
+
+def parse_header_block(text: str, defects: list[str] | None = None) -> list[tuple[str, str]]:
+    """Decoded ``(name, value)`` pairs of a header block given as text.
+
+    For header-only parts such as ``text/rfc822-headers`` (RFC 6522) or report fields; the
+    block ends at the first empty line. Values are decoded as :func:`header_text` does.
+    """
+    block = HeaderParser(policy=compat32).parsestr(text[:MAX_HEADER_BLOCK], headersonly=True)
+    if defects is not None:
+        defects.extend(type(d).__name__ for d in block.defects)
+    return [
+        (name, " ".join(decode_words(str(value)[:MAX_HEADER_VALUE], defects).split()))
+        for name, value in block.raw_items()
+    ]

@@ -7,13 +7,21 @@ from email.message import Message
 
 MAX_DEPTH = 32  # multipart nesting levels walked
 MAX_PARTS = 1000  # parts walked per message (the rest is reported as a defect)
+#: ``message/*`` types whose payload is a whole nested message (entered with ``into_messages``).
+NESTED_MESSAGE_TYPES = frozenset({"message/rfc822", "message/global"})
 
 
-def walk(tree: Message, defects: list[str] | None = None) -> Iterator[tuple[int, Message, str]]:
+def walk(
+    tree: Message, defects: list[str] | None = None, *, into_messages: bool = False
+) -> Iterator[tuple[int, Message, str]]:
     """Yield ``(index, part, content_type)`` for every part, depth first (``Message.walk``).
 
     Unlike ``Message.walk`` it is iterative, stops at ``MAX_DEPTH`` and ``MAX_PARTS``, and does
-    not descend into ``message/*`` parts (nested messages are parsed on their own).
+    not descend into ``message/*`` parts (nested messages are parsed on their own). With
+    ``into_messages`` it also enters ``message/rfc822`` and ``message/global`` parts (the
+    nested message and its parts follow the ``message/*`` part; indexes then differ from the
+    default walk's, which :func:`part_at` uses). Report parts (``message/delivery-status``,
+    ``message/feedback-report``, ...) are never entered: their sub-"messages" are fields.
     """
     stack: list[tuple[Message, int]] = [(tree, 0)]
     index = 0
@@ -26,7 +34,9 @@ def walk(tree: Message, defects: list[str] | None = None) -> Iterator[tuple[int,
         content_type = part.get_content_type()
         yield index, part, content_type
         index += 1
-        if not content_type.startswith("multipart/"):
+        if not content_type.startswith("multipart/") and not (
+            into_messages and content_type in NESTED_MESSAGE_TYPES
+        ):
             continue
         payload = part.get_payload()
         if not isinstance(payload, list):

@@ -22,15 +22,12 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Final
 
+from shopmail.domain.inbound.parsing import signals
+
 if TYPE_CHECKING:
     from shopmail.domain.feedback.model import Classification
     from shopmail.domain.message import InboundMessage
 
-_DAEMON_RE: Final = re.compile(
-    r"mailer[-_ ]?daemon|postmaster|mail delivery|mail ?system|mail administrator"
-    r"|delivery (?:subsystem|system|service|notification)|nondeliver|returned mail",
-    re.IGNORECASE,
-)
 _SUBJECT_RE: Final = re.compile(
     r"undeliver|not delivered|non[- ]?deliver|delivery (?:status )?notification|deliver(?:y|ed)"
     r" (?:fail|failure|problem|report|error|delay)|failure notice|returned (?:mail|to sender)"
@@ -43,20 +40,8 @@ _SUBJECT_RE: Final = re.compile(
     re.IGNORECASE,
 )
 _AUTO_HEADERS: Final = frozenset(
-    {
-        "auto-submitted",
-        "x-autoreply",
-        "x-autorespond",
-        "x-autoresponder",
-        "x-auto-reply",
-        "x-vacation",
-        "x-autoreply-from",
-        "x-failed-recipients",
-        "x-ms-exchange-generated-message-source",
-        "feedback-type",
-    }
+    {signals.AUTO_SUBMITTED, *signals.AUTO_REPLY_HEADERS, *signals.REPORT_HEADERS}
 )
-_AUTO_PRECEDENCE: Final = frozenset({"auto_reply", "auto-reply"})
 MAX_HEADERS: Final = 200
 
 ClassifyFn = Callable[["InboundMessage"], "Classification"]
@@ -75,17 +60,19 @@ def looks_like_feedback(message: InboundMessage) -> bool:
         return True
     env = message.envelope
     if env is not None:
-        sender = (env.sender or "").strip().strip("<>").strip()
-        if not sender or _DAEMON_RE.search(sender.partition("@")[0]):
+        sender = env.sender or ""
+        if signals.is_null_sender(sender) or signals.looks_like_daemon(signals.local_part(sender)):
             return True
     for addr in message.from_:
-        if _DAEMON_RE.search(addr.address or "") or _DAEMON_RE.search(addr.name or ""):
+        if signals.looks_like_daemon(addr.address or "") or signals.looks_like_daemon(
+            addr.name or ""
+        ):
             return True
     for name, value in message.headers[:MAX_HEADERS]:
         low = name.lower()
         if low in _AUTO_HEADERS:
             return True
-        if low == "precedence" and value.strip().lower() in _AUTO_PRECEDENCE:
+        if low == "precedence" and signals.is_auto_reply_precedence(value):
             return True
     return bool(_SUBJECT_RE.search(message.subject or ""))
 

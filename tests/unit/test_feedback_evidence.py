@@ -1,0 +1,309 @@
+# ruff: noqa: E501 - MTA replies keep their real (long) lines
+"""The evidence order of shopmail.domain.feedback.reasons.judge, one rule per test.
+
+Each case is built so that undoing the rule it names changes the outcome: the stage against a
+recipient-looking status, a diagnostic against a generic or contradicting status, transience
+against an address reason, and every refusal that must never suppress the address.
+"""
+
+from __future__ import annotations
+
+import pytest
+from shopmail.domain.feedback import Fault, Stage, Verdict, judge
+
+OURS = frozenset({"bounces@shop.example"})
+
+
+def verdict(
+    diagnostic: str,
+    status: str | None = None,
+    action: str = "failed",
+    context: str = "",
+    address: str = "kunde@example.org",
+    ours: frozenset[str] = frozenset(),
+) -> Verdict:
+    return judge(diagnostic, status, None, action, context, address=address, ours=ours)
+
+
+class TestStage:
+    def test_reply_to_mail_from_is_about_our_sender_whatever_the_status_subject(self) -> None:
+        got = verdict(
+            "SMTP error from remote mail server after MAIL FROM:<bounces@shop.example> SIZE=2048: "
+            "550 5.1.1 <bounces@shop.example>... rejected",
+            "5.1.1",
+        )
+        assert got.stage == Stage.MAIL
+        assert (got.reason, got.fault, got.hard) == ("policy", Fault.SENDER, False)
+
+    def test_generic_address_status_after_mail_from_is_our_sender(self) -> None:
+        got = verdict(
+            "host mx.example.org [192.0.2.7] SMTP error from remote mail server after MAIL FROM:"
+            "<bounces@shop.example>: 550 5.1.0 Address rejected",
+            "5.1.0",
+        )
+        assert (got.stage, got.reason, got.hard) == (Stage.MAIL, "policy", False)
+
+    def test_generic_address_status_in_reply_to_rcpt_to_is_the_recipient(self) -> None:
+        got = verdict(
+            "host mx.example.org[192.0.2.7] said: 550 5.1.0 <kunde@example.org>: Address "
+            "rejected (in reply to RCPT TO command)",
+            "5.1.0",
+        )
+        assert (got.stage, got.reason, got.hard) == (Stage.RCPT, "user_unknown", True)
+
+    def test_refusal_at_connection_is_about_our_host(self) -> None:
+        got = verdict(
+            "SMTP error from remote mail server after initial connection: host mx.example.org "
+            "[192.0.2.7]: 554 5.1.1 service refused"
+        )
+        assert got.stage == Stage.CONNECT
+        assert (got.reason, got.fault, got.hard) == ("blocked", Fault.SENDER, False)
+
+    def test_helo_refusal_is_blocked(self) -> None:
+        got = verdict(
+            "<kunde@example.org>: Connected to 192.0.2.7 but my name was rejected. Remote host "
+            "said: 501 5.0.0 Invalid domain name"
+        )
+        assert (got.stage, got.reason, got.hard) == (Stage.CONNECT, "blocked", False)
+
+    def test_sendmail_transcript_gives_the_stage(self) -> None:
+        got = verdict(
+            ">>> MAIL From:<bounces@shop.example> SIZE=1234\n<<< 250 2.1.0 Sender ok\n"
+            ">>> RCPT To:<kunde@example.org>\n<<< 550 5.1.1 <kunde@example.org>... User unknown"
+        )
+        assert (got.stage, got.reason, got.hard) == (Stage.RCPT, "user_unknown", True)
+
+    def test_a_reply_that_quotes_our_sender_was_given_to_mail_from(self) -> None:
+        diagnostic = "550 5.1.1 <bounces@shop.example>... User unknown"
+        ours = verdict(diagnostic, "5.1.1", ours=OURS)
+        assert (ours.stage, ours.reason, ours.hard) == (Stage.MAIL, "policy", False)
+        # the same reply quoting the recipient is about the recipient
+        rcpt = verdict(diagnostic.replace("bounces@shop.example", "kunde@example.org"), "5.1.1")
+        assert (rcpt.reason, rcpt.hard) == ("user_unknown", True)
+
+    def test_vague_address_phrase_after_data_is_not_decisive(self) -> None:
+        got = verdict("550 mailbox unavailable (in reply to end of DATA command)")
+        assert (got.stage, got.reason, got.hard) == (Stage.DATA, "user_unknown", None)
+        assert verdict("550 mailbox unavailable (in reply to RCPT TO command)").hard is True
+
+
+class TestDiagnosticAgainstStatus:
+    def test_diagnostic_beats_a_contradicting_status(self) -> None:
+        got = verdict("550 5.1.1 <kunde@example.org>... IP address blacklisted", "5.1.1")
+        assert (got.reason, got.fault, got.hard) == ("blocked", Fault.SENDER, False)
+
+    def test_rate_text_beats_a_user_unknown_status(self) -> None:
+        got = verdict(
+            "550 5.1.1 <kunde@example.org> - 203.0.113.2 has sent to too many recipients this hour.",
+            "5.1.1",
+        )
+        assert (got.reason, got.hard) == ("rate_limited", False)
+
+    def test_vague_refusal_of_us_contradicts_an_address_status(self) -> None:
+        got = verdict("521 5.2.1 : AOL will not accept delivery of this message.", "5.2.1")
+        assert got.hard is False
+        assert got.reason == "policy"
+
+    def test_diagnostic_beats_a_generic_status(self) -> None:
+        got = verdict("550 5.7.1 No such user!", "5.7.1")
+        assert (got.reason, got.hard) == ("user_unknown", True)
+
+    @pytest.mark.parametrize(
+        ("status", "reason"),
+        [("5.3.0", "system"), ("5.6.0", "content_rejected"), ("5.7.0", "policy")],
+    )
+    def test_generic_statuses_are_never_user_unknown(self, status: str, reason: str) -> None:
+        got = verdict(f"550 {status} Message rejected", status)
+        assert got.reason != "user_unknown"
+        assert got.hard is False
+        assert verdict("", status).reason == reason
+
+    def test_the_status_detail_counts_not_only_the_subject(self) -> None:
+        assert verdict("553 5.1.8 Rejected", "5.1.8").reason == "policy"
+        assert verdict("553 5.1.8 Rejected", "5.1.8").fault == Fault.SENDER
+        assert verdict("501 5.1.7 Rejected", "5.1.7").fault == Fault.SENDER
+        assert verdict("550 5.1.1 Rejected", "5.1.1").fault == Fault.RECIPIENT
+
+    def test_a_specific_status_explains_a_circumstance(self) -> None:
+        got = verdict("Connection refused by mx.example.org", "4.4.7")
+        assert (got.reason, got.hard) == ("expired", False)
+
+    def test_the_remote_status_in_the_diagnostic_wins_over_the_status_field(self) -> None:
+        got = verdict("550 5.2.2 <kunde@example.org>... Rejected", "5.1.1")
+        assert (got.reason, got.hard) == ("mailbox_full", False)
+
+    def test_explicit_phrase_first_in_the_text_wins(self) -> None:
+        got = verdict(
+            "554 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using zen.spamhaus.org; "
+            "user unknown"
+        )
+        assert got.reason == "blocked"
+
+    def test_report_text_is_used_when_the_recipient_has_no_diagnostic(self) -> None:
+        got = verdict("", "5.0.0", context="Mailbox full: kunde@example.org")
+        assert (got.reason, got.hard) == ("mailbox_full", False)
+
+    def test_hedged_statement_is_not_an_address_fault(self) -> None:
+        got = verdict(
+            "554 The mailbox may not exist, or you may not have permission to post to it."
+        )
+        assert got.hard is not True
+        assert got.reason == "policy"
+        sure = verdict("554 The mailbox does not exist.")
+        assert (sure.reason, sure.hard) == ("user_unknown", True)
+
+
+class TestTransience:
+    def test_host_not_found_try_again_is_transient(self) -> None:
+        got = verdict(
+            "Host or domain name not found. Name service error for name=example.org type=MX: "
+            "Host not found, try again",
+            "5.4.4",
+        )
+        assert got.transient
+        assert (got.reason, got.hard) == ("network", False)
+        permanent = verdict(
+            "Host or domain name not found. Name service error for name=example.org type=A: "
+            "Host not found",
+            "5.4.4",
+        )
+        assert (permanent.reason, permanent.hard) == ("host_unknown", True)
+
+    def test_a_domain_said_to_accept_no_mail_stays_host_unknown_but_4xx_is_not_hard(self) -> None:
+        got = verdict("451 4.0.0 The domain example.org doesn't receive email (null MX)", "4.0.0")
+        assert (got.reason, got.hard) == ("host_unknown", False)
+
+    def test_4xx_user_unknown_is_never_hard(self) -> None:
+        got = verdict(
+            "450 4.1.1 <kunde@example.org>: Recipient address rejected: User unknown in local "
+            "recipient table",
+            "4.1.1",
+        )
+        assert (got.reason, got.hard) == ("user_unknown", False)
+
+    def test_delayed_action_is_never_hard(self) -> None:
+        got = verdict("550 5.1.1 user unknown", "5.1.1", action="delayed")
+        assert got.hard is False
+
+    def test_advice_to_retry_after_checking_the_address_is_not_transient(self) -> None:
+        got = verdict("550 5.1.1 User unknown; please check the address and try again", "5.1.1")
+        assert not got.transient
+        assert got.hard is True
+
+    def test_not_a_temporary_error_is_not_transient(self) -> None:
+        got = verdict("550 5.1.1 No such user. This is not a temporary error.", "5.1.1")
+        assert got.hard is True
+
+    def test_a_final_failure_of_a_retried_condition_is_expired(self) -> None:
+        got = verdict("451 4.4.1 reply: read error from mx.example.org", "4.4.1")
+        assert (got.reason, got.hard) == ("expired", False)
+        never_answered = verdict("The recipient server did not accept our requests to connect.")
+        assert (never_answered.reason, never_answered.hard) == ("expired", False)
+        answered = verdict("554 5.3.0 Service currently unavailable")
+        assert answered.reason == "system"
+
+
+@pytest.mark.parametrize(
+    ("diagnostic", "status", "reason"),
+    [
+        (
+            "554 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using zen.spamhaus.org",
+            "5.7.1",
+            "blocked",
+        ),
+        (
+            "550-5.7.25 [192.0.2.1] The IP address sending this message does not have a PTR record setup",
+            "5.7.25",
+            "blocked",
+        ),
+        ("550 5.7.1 Your IP address has a poor reputation", "5.7.1", "blocked"),
+        (
+            "421 4.7.0 Too many concurrent SMTP connections from this IP address",
+            "4.7.0",
+            "rate_limited",
+        ),
+        (
+            "553 5.1.8 <bounces@shop.example>... Domain of sender address bounces@shop.example does not exist",
+            "5.1.8",
+            "policy",
+        ),
+        (
+            "550 5.7.1 <kunde@example.org>: Sender address rejected: Domain not found",
+            "5.7.1",
+            "policy",
+        ),
+        ("501 5.1.7 Bad sender address syntax", "5.1.7", "policy"),
+        ("501 5.1.7 Rejected", "5.1.7", "syntax"),
+        ("554 5.7.1 <kunde@example.org>: Relay access denied", "5.7.1", "relay_denied"),
+        (
+            "553 sorry, that domain isn't in my list of allowed rcpthosts (#5.7.1)",
+            "5.7.1",
+            "relay_denied",
+        ),
+        ("530 5.7.0 Authentication required", "5.7.0", "auth_failure"),
+        (
+            "550-5.7.26 This message does not pass authentication checks (SPF and DKIM both do not pass).",
+            "5.7.26",
+            "auth_failure",
+        ),
+        (
+            "550 5.7.1 Message content rejected, attachment type not allowed",
+            "5.7.1",
+            "content_rejected",
+        ),
+        ("554 5.7.1 Message rejected as spam by content filter", "5.7.1", "spam_detected"),
+        ("554 5.7.0 Reject, id=1 - INFECTED: Eicar-Test-Signature", "5.7.0", "virus_detected"),
+        ("552 5.3.4 Message size exceeds fixed limit", "5.3.4", "message_too_large"),
+        ("552 5.2.2 <kunde@example.org>: user is over quota", "5.2.2", "mailbox_full"),
+        ("connect to mx.example.org[192.0.2.7]:25: Connection timed out", "5.4.1", "network"),
+        (
+            "Name service error for name=example.org type=MX: temporary DNS failure",
+            "5.4.3",
+            "network",
+        ),
+        ("retry timeout exceeded", "5.0.0", "expired"),
+        ("451 4.3.0 Temporary local problem", "5.3.0", "expired"),
+        ("554 5.3.0 System error", "5.3.0", "system"),
+    ],
+)
+def test_refusals_of_us_or_of_the_message_are_never_hard(
+    diagnostic: str, status: str, reason: str
+) -> None:
+    got = verdict(diagnostic, status)
+    assert got.reason == reason
+    assert got.hard is False
+    assert got.fault != Fault.RECIPIENT or reason == "mailbox_full"
+
+
+@pytest.mark.parametrize(
+    ("diagnostic", "status", "reason"),
+    [
+        (
+            "550 5.1.1 <kunde@example.org>: Recipient address rejected: User unknown",
+            "5.1.1",
+            "user_unknown",
+        ),
+        (
+            "550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup",
+            "5.1.10",
+            "user_unknown",
+        ),
+        (
+            "550 5.2.1 The email account that you tried to reach is disabled.",
+            "5.2.1",
+            "mailbox_disabled",
+        ),
+        ("550 5.1.6 Destination mailbox has moved, No forwarding address", "5.1.6", "user_unknown"),
+        ("556 5.1.10 Recipient address has null MX", "5.1.10", "host_unknown"),
+        (
+            "Sorry, I couldn't find any host named example.invalid. (#5.1.2)",
+            "5.1.2",
+            "host_unknown",
+        ),
+        ("550 Requested action not taken: mailbox unavailable", None, "user_unknown"),
+        ("550 Benutzer unbekannt", None, "user_unknown"),
+    ],
+)
+def test_address_faults_are_hard(diagnostic: str, status: str | None, reason: str) -> None:
+    got = verdict(diagnostic, status)
+    assert (got.reason, got.hard, got.fault) == (reason, True, Fault.RECIPIENT)
