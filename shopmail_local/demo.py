@@ -10,7 +10,7 @@ bus-event logs), the moto server (S3 attachments, the suppression table) and the
    shopmail Message-ID) to ``orders@<domain>`` over SMTP into the SES-inbound emulator; it must
    be routed ``customer-reply`` with the order id and published as ``CustomerReplied``.
 3. **return**: a return request with a PDF attachment to ``returns@<domain>``; it must be
-   published as ``ReturnRequested`` and the attachment stored in S3.
+   published as ``ReturnMailReceived`` and the attachment stored in S3.
 4. **bounce**: an order event whose recipient is ``bounce@simulator.amazonses.com``; the relay's
    bounce must reach the feedback handler, which writes a suppression entry.
 
@@ -277,7 +277,7 @@ class Demo:
         )
 
     def step_return(self) -> StepResult:
-        """Send a return request with a PDF; expect ``ReturnRequested`` + the stored PDF."""
+        """Send a return request with a PDF; expect ``ReturnMailReceived`` + the stored PDF."""
         customer = "j.smith@example.net"
         order_id = f"ORD-{self.run_id}"
         msg = EmailMessage()
@@ -292,12 +292,12 @@ class Demo:
         ses_id = self.deliver(msg, customer, [f"returns@{self.domain}"])
         self.echo(f"   return delivered to returns@{self.domain}: SES id {ses_id}")
         decision = self._wait_decision(ses_id)
-        event = self._wait_event(ses_id, "ReturnRequested")
+        event = self._wait_event(ses_id, "ReturnMailReceived")
         detail = event.get("detail") or {}
         attachments = detail.get("attachments") or []
         keys = [str(a["s3Key"]) for a in attachments if a.get("s3Key")]
         if not keys:
-            raise StepFailedError(f"ReturnRequested lists no stored attachment: {attachments}")
+            raise StepFailedError(f"ReturnMailReceived lists no stored attachment: {attachments}")
         found = self._find_object(keys[0])
         if found is None:
             raise StepFailedError(f"attachment key {keys[0]} is not in any bucket")
@@ -308,7 +308,7 @@ class Demo:
         return StepResult(
             "return",
             True,
-            f"return routed {decision.get('route')}, ReturnRequested, attachment in S3",
+            f"return routed {decision.get('route')}, ReturnMailReceived, attachment in S3",
             {
                 "ses_message_id": ses_id,
                 "route": decision.get("route"),

@@ -11,7 +11,12 @@ import functools
 from typing import TYPE_CHECKING, Any
 
 from shopmail.bootstrap.inbound import inbound_service
-from shopmail.bootstrap.powertools import add_counts, add_feedback_counts, handler_tools
+from shopmail.bootstrap.powertools import (
+    add_counts,
+    add_dimension_counts,
+    add_feedback_counts,
+    handler_tools,
+)
 from shopmail.config import Settings
 from shopmail.services.inbound import InboundResult, InboundService
 
@@ -45,6 +50,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     """Lambda entry point (``Handler: app.lambda_handler``); counts outcomes as EMF metrics."""
     outcome = _service().handle_event(event, remaining_ms=context.get_remaining_time_in_millis)
     add_feedback_counts(metrics, outcome.feedback_unverified, outcome.feedback_not_address)
+    add_dimension_counts(metrics, "InboundMessages", outcome.routes, ("Route",))
     result = _summary(outcome)
     add_counts(
         metrics,

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from shopmail.bootstrap.outbound import outbound_service
-from shopmail.bootstrap.powertools import add_counts, handler_tools
+from shopmail.bootstrap.powertools import add_counts, add_outbound_counts, handler_tools
 from shopmail.config import Settings
 from shopmail.errors import ConfigurationError
 from shopmail.services.outbound import OutboundService
@@ -48,6 +48,7 @@ def handle(event: Any, service: OutboundService, context: Any = None) -> dict[st
     remaining = getattr(context, "get_remaining_time_in_millis", None)
     result = service.handle_batch(records, remaining_ms=remaining)
     add_counts(metrics, {m: result.counts.get(n, 0) for n, m in _METRICS.items()}, skip_zero=True)
+    add_outbound_counts(metrics, result.by_type, result.relay_errors)
     if result.alarm == "configuration":
         metrics.add_metric("ConfigurationError", MetricUnit.Count, 1)
         logger.error("alarm: outbound configuration error", extra={"alarm": "ConfigurationError"})

@@ -1,9 +1,11 @@
 """Provision the resources of ``template.yaml`` into a moto server over HTTP.
 
 Data resources (buckets, tables, queues, bus rules and targets, the SMTP secret, SES identity,
-receipt rule set and rule, configuration set, topics) are created for real in moto. Compute and
-account plumbing (IAM, CloudWatch, Lambda, logs, Route 53, KMS, custom resources) is emulated:
-it gets a physical id and the attributes other resources refer to, nothing more.
+receipt rule set and rule, configuration set, topics, the dashboard) are created for real in
+moto. Compute and account plumbing (IAM, CloudWatch alarms, Lambda, logs, Route 53, KMS, custom
+resources) is emulated: it gets a physical id and the attributes other resources refer to,
+nothing more. The EventBridge schema registry and its schemas are not in moto: they are
+resolved and skipped with a log line.
 
 The result, :class:`StackOutputs`, carries each resource's physical id, the template's
 ``Outputs``, each function's resolved environment (Globals + its own variables) and its SQS
@@ -511,6 +513,31 @@ class Provisioner:
         arn = self.client("sns").create_topic(Name=name)["TopicArn"]
         self._set(logical, arn, TopicName=name, TopicArn=arn)
 
+    # ------------------------------------------------------------------ operations
+    def _dashboard(self, logical: str, props: Mapping[str, Any]) -> None:
+        # moto keeps dashboards: the body is resolved and parsed (a broken one fails here).
+        p = self.resolver.resolve(props)
+        name = p.get("DashboardName") or self._name(logical)
+        body = p["DashboardBody"]
+        json.loads(body)
+        self.client("cloudwatch").put_dashboard(DashboardName=name, DashboardBody=body)
+        self._set(logical, name)
+
+    def _not_in_moto(self, logical: str, props: Mapping[str, Any]) -> None:
+        # EventBridge schema registries are not in moto: resolved (so errors show), skipped.
+        rtype = str((self.template.get("Resources") or {})[logical].get("Type", ""))
+        p = self.resolver.resolve(props)
+        registry = str(p.get("RegistryName") or self._name(logical))
+        if rtype == "AWS::EventSchemas::Registry":
+            arn = self._arn("schemas", f"registry/{registry}")
+            self._set(logical, arn, RegistryArn=arn, RegistryName=registry)
+        else:
+            name = str(p.get("SchemaName") or self._name(logical))
+            arn = self._arn("schemas", f"schema/{registry}/{name}")
+            self._set(logical, arn, SchemaArn=arn, SchemaName=name, SchemaVersion="1")
+        self.out.skipped[logical] = f"{rtype} is not supported by moto (skipped)"
+        log.info("%s %s skipped: moto has no EventBridge schema registry", rtype, logical)
+
     # ------------------------------------------------------------------ Lambda (in-process)
     def _function_logical_by_arn(self, arn: str) -> str:
         for logical, res in self.resolver.physical.items():
@@ -650,6 +677,9 @@ Provisioner._HANDLERS = {
     "AWS::SES::ReceiptRule": Provisioner._receipt_rule,
     "Custom::ReceiptRuleSetActivation": Provisioner._activation,
     "AWS::SNS::Topic": Provisioner._topic,
+    "AWS::CloudWatch::Dashboard": Provisioner._dashboard,
+    "AWS::EventSchemas::Registry": Provisioner._not_in_moto,
+    "AWS::EventSchemas::Schema": Provisioner._not_in_moto,
     "AWS::Serverless::Function": Provisioner._function,
     "AWS::Lambda::Function": Provisioner._function,
 }

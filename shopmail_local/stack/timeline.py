@@ -11,7 +11,9 @@ it, e.g. ``ORD-100234`` and ``100234``):
   ``References``), or whose published event carries the order id or number;
 - **bus events**: ``orderId`` / ``order_id`` / ``aggregateId`` / ``order.id`` in K, an
   ``orderNumbers`` entry in K, SES events about the order's outbound mail (``mail.messageId``)
-  or tagged ``order``; bounces and complaints are shown as such;
+  or tagged ``order``, shopmail events naming that mail (``sesMessageId``); bounces and
+  complaints are shown as such (``order_id``, ``type`` and ``ses_message_id`` are read too, for
+  event logs written before every key was camelCase);
 - **suppressions**: entries of the suppression table for an address that bounced or
   complained about the order's mail.
 
@@ -95,7 +97,8 @@ def event_order_ids(event: Mapping[str, Any]) -> list[str]:
     order = detail.get("order")
     if isinstance(order, Mapping):
         out += _strs(order.get("id"))
-    if str(detail.get("type", "")).startswith("Order") or detail.get("orderId"):
+    email_type = str(detail.get("emailType", detail.get("type", "")))  # `type`: older logs
+    if email_type.startswith("Order") or detail.get("orderId"):
         out += _strs(detail.get("aggregateId"))
     mail = detail.get("mail")
     if isinstance(mail, Mapping) and isinstance(mail.get("tags"), Mapping):
@@ -283,7 +286,8 @@ class OrderIndex:
                 bool(keys & set(event_order_ids(e)))
                 or bool(keys & set(_event_numbers(e)))
                 or str(mail.get("messageId", "")) in ses_ids - {""}
-                or str(detail.get("ses_message_id", "")) in ses_ids - {""}
+                or str(detail.get("sesMessageId", "")) in ses_ids - {""}
+                or str(detail.get("ses_message_id", "")) in ses_ids - {""}  # older logs
                 or str(detail.get("messageId", "")) in inbound_ids - {""}
             )
             if not related:

@@ -107,3 +107,44 @@ def test_demo_fails_fast_with_a_reason_when_no_stack_runs(
     assert code == 1
     assert "FAIL" in out and "make run" in out
     assert "== order" not in out  # nothing else is attempted
+
+
+def test_every_shopmail_event_of_the_tour_matches_its_schema(
+    e2e_stack: LocalStack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An order mail, a customer reply, a return, a simulator bounce (the tour) and a support
+    mail: every event shopmail put on the bus validates, camelCase keys only."""
+    import json
+    import time
+
+    from tests.fixtures.paths import EVENTS
+
+    results = run_demo(_config(e2e_stack), echo=lambda line: None)
+    assert all(r.ok for r in results), _explain(results)
+    cfg = e2e_stack.config
+    support = str(EVENTS / "inbound" / "support.eml")
+    args = ["deliver", support, "--to", "support@shop.example", "--state", str(cfg.state_dir)]
+    assert cli([*args, "--port", str(cfg.inbound_port)]) == 0
+
+    def types() -> set[str]:
+        return {str(r["event"].get("detail-type")) for r in e2e_stack.state.event_log()}
+
+    deadline = time.monotonic() + 30
+    while "SupportMessageReceived" not in types() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    seen = types()
+    for expected in ("EmailSent", "CustomerReplied", "ReturnMailReceived", "EmailBounced"):
+        assert expected in seen, sorted(seen)
+    assert "SupportMessageReceived" in seen
+    shopmail_types = {
+        str(r["event"].get("detail-type"))
+        for r in e2e_stack.state.event_log()
+        if str(r["event"].get("source", "")).startswith("shopmail.")
+    }
+    assert "ReturnRequested" not in shopmail_types  # the shop's trigger name is the shop's
+    capsys.readouterr()
+    assert cli(["schemas", "check", "--state", str(cfg.state_dir)]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(rows) >= 5 and all(r["ok"] for r in rows)
+    sources = {r["source"] for r in rows}
+    assert sources == {"shopmail.inbound", "shopmail.outbound", "shopmail.feedback"}

@@ -82,7 +82,7 @@ def test_return_with_attachment_stored_under_safe_key(
     assert inbound_harness.store.objects[keys[0]].startswith(b"%PDF-1.4")
     assert inbound_harness.store.content_types[keys[0]] == "application/pdf"
     (detail_type, detail, _) = inbound_harness.publisher.events[0]
-    assert detail_type == "ReturnRequested"
+    assert detail_type == "ReturnMailReceived"
     assert detail["attachments"][0]["s3Key"] == keys[0]
     assert len(inbound_harness.sender.sent) == 1  # acknowledgement
 
@@ -190,7 +190,7 @@ def test_transient_failure_raises_and_retry_completes_once(
     uploads = inbound_harness.store.uploads
     assert uploads == 1  # attachments ran before publish and are recorded as done
     result = _run(app, inbound_harness, event)  # Lambda's retry
-    assert inbound_harness.publisher.types() == ["ReturnRequested"]
+    assert inbound_harness.publisher.types() == ["ReturnMailReceived"]
     assert len(inbound_harness.sender.sent) == 1
     assert inbound_harness.store.uploads == uploads
     assert result["duplicates"] == 1

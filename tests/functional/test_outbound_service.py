@@ -30,6 +30,8 @@ from shopmail.errors import (
 )
 from shopmail.services.outbound import OutboundPorts, OutboundService
 
+from tests.fixtures.emitted import assert_emitted
+
 REPO = Path(__file__).resolve().parents[2]
 EVENTS = REPO / "events" / "outbound"
 
@@ -69,6 +71,7 @@ class FakePublisher:
         if detail_type in self.fail_types:
             raise self.fail_types.pop(detail_type)
         json.dumps(detail)
+        assert_emitted(detail_type, detail, source)  # every event matches its contract
         self.events.append((detail_type, dict(detail), source))
 
     def of(self, detail_type: str) -> list[dict[str, Any]]:
@@ -207,7 +210,7 @@ def test_one_event_one_mail_recorded_and_announced(h: Harness) -> None:
     assert b"X-SES-CONFIGURATION-SET: shopmail" in raw
     (sent,) = h.publisher.of("EmailSent")
     assert sent["sesMessageId"] == "ses-0001"
-    assert sent["orderId"] == "ORD-1" and sent["type"] == "OrderPlaced"
+    assert sent["orderId"] == "ORD-1" and sent["emailType"] == "OrderPlaced"
     assert sent["messageId"].startswith("<sm.orderplaced.ORD-1.")
     assert all(src == "shopmail.outbound" for _, _, src in h.publisher.events)
     rec = h.sent_mail.records["ses-0001"]
@@ -281,8 +284,8 @@ def test_hard_bounced_address_is_suppressed_but_password_reset_goes(h: Harness) 
     assert failures(result) == [] and result.counts["suppressed"] == 1
     assert len(h.relay.sent) == 1 and b"PRR" not in h.relay.sent[0][2][:0]
     (sup,) = h.publisher.of("EmailSuppressed")
-    assert sup["type"] == "OrderPlaced" and sup["suppressionClass"] == "hard_bounce"
-    assert [d["type"] for d in h.publisher.of("EmailSent")] == ["PasswordResetRequested"]
+    assert sup["emailType"] == "OrderPlaced" and sup["suppressionClass"] == "hard_bounce"
+    assert [d["emailType"] for d in h.publisher.of("EmailSent")] == ["PasswordResetRequested"]
     # suppressed is a final outcome: a redelivery publishes nothing new
     h.run(record(sample("OrderPlaced"), "m1"))
     assert len(h.publisher.of("EmailSuppressed")) == 1
@@ -294,8 +297,8 @@ def test_unsubscribed_address_gets_transactional_but_not_marketing(h: Harness) -
     )
     result = h.run(record(sample("OrderPlaced"), "m1"), record(sample("CheckoutAbandoned"), "m2"))
     assert failures(result) == []
-    assert [d["type"] for d in h.publisher.of("EmailSent")] == ["OrderPlaced"]
-    assert [d["type"] for d in h.publisher.of("EmailSuppressed")] == ["CheckoutAbandoned"]
+    assert [d["emailType"] for d in h.publisher.of("EmailSent")] == ["OrderPlaced"]
+    assert [d["emailType"] for d in h.publisher.of("EmailSuppressed")] == ["CheckoutAbandoned"]
 
 
 def test_configuration_error_fails_the_batch_without_marking_messages(h: Harness) -> None:
@@ -426,3 +429,56 @@ def test_handler_returns_batch_item_failures(h: Harness) -> None:
     assert app.handle(event, h.service) == {"batchItemFailures": [{"itemIdentifier": "m2"}]}
     assert app.handle({"Records": []}, h.service) == {"batchItemFailures": []}
     app.metrics.clear_metrics()
+
+
+# --- contracts and per-type counts ------------------------------------------------------------
+
+
+def test_every_outbound_event_matches_its_contract(h: Harness) -> None:
+    from shopmail.services.outbound import DETAIL_TYPES
+
+    from shopmail_local.contracts.schemas import check_detail
+    from tests.fixtures.emitted import schemas
+
+    names = sorted(p.stem for p in EVENTS.glob("*.json"))
+    pdf = sample("InvoiceIssued")["detail"]["invoice"]["pdf"]
+    h.attachments.objects[(pdf["bucket"], pdf["key"])] = b"%PDF-1.4\n%%EOF\n"
+    h.relay.fail = [None] * (len(names) - 1) + [MessageRejectedError("554 Transaction failed")]
+    result = h.run(*(record(sample(n), f"m-{n}") for n in names))
+    assert failures(result) == [] and result.counts["sent"] == len(names) - 1
+    h.suppression.entries["gesperrt@example.com"] = SuppressionEntry(
+        "gesperrt@example.com", "complaint", "abuse"
+    )
+    h.run(record(order(9, "gesperrt@example.com"), "m-sup"), record("{", "m-bad"))
+    assert {t for t, _, _ in h.publisher.events} == set(DETAIL_TYPES)
+    problems = [p for t, d, s in h.publisher.events for p in check_detail(schemas(), t, d, s)]
+    assert problems == []
+    assert all(d["version"] == 1 for _, d, _ in h.publisher.events)
+    assert result.by_type[(names[-1], "EmailFailed")] == 1
+    assert result.relay_errors == {}  # the fake's error carries no relay reply class
+    versioned = [d for d in h.publisher.of("EmailSent") if d["emailType"] == "OrderShipped"]
+    assert versioned and versioned[0]["aggregateVersion"]  # the shipment, not `version`
+
+
+def test_outcomes_are_counted_per_type_and_relay_errors_per_reply_class(h: Harness) -> None:
+    from shopmail.domain.smtp.replies import SmtpReply, error_for
+
+    h.relay.fail = [None, error_for(SmtpReply(451, "Temporary service failure"), "data")]
+    h.suppression.entries["kunde@example.com"] = SuppressionEntry(
+        "kunde@example.com", "hard_bounce", "5.1.1"
+    )
+    result = h.run(
+        record(sample("OrderPlaced"), "m1"),
+        record(sample("OrderShipped"), "m2"),
+        record(order(5), "m3"),
+        record(json.dumps({"detail-type": "Nope", "id": "x", "detail": {}}), "m4"),
+        record(json.dumps(sample("PaymentFailed", detail__locale=1)), "m5"),
+    )
+    assert failures(result) == ["m2"]
+    assert result.by_type == {
+        ("OrderPlaced", "EmailSent"): 1,
+        ("OrderPlaced", "EmailSuppressed"): 1,
+        ("unsupported", "EmailFailed"): 1,
+        ("PaymentFailed", "EmailFailed"): 1,
+    }
+    assert result.relay_errors == {"transient": 1}

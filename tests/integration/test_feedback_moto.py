@@ -30,6 +30,7 @@ from shopmail.domain.outbound.message_ids import make_message_id
 from shopmail.domain.outbound.sent_mail import SentMail
 from shopmail.services.feedback import FeedbackService
 
+from tests.fixtures.emitted import assert_bus_events
 from tests.fixtures.paths import REPO, load_event
 
 SES_ID = "0102019abc0001-11111111-2222-3333-4444-555555555555-000000"
@@ -87,7 +88,9 @@ class FeedbackStack:
                 sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
 
     def shop_events(self) -> list[dict[str, Any]]:
-        return [json.loads(r["body"]) for r in self.receive(self.observed_url)]
+        events = [json.loads(r["body"]) for r in self.receive(self.observed_url)]
+        assert_bus_events(events)  # each matches its contract (detail and whole event)
+        return events
 
 
 @pytest.fixture

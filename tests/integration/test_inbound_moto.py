@@ -69,7 +69,7 @@ def test_attachments_stored_under_safe_keys(inbound_stack: Stack) -> None:
     assert obj["Body"].read().startswith(b"%PDF-1.4")
     assert obj["ContentType"] == "application/pdf"
     (ev,) = inbound_stack.drain(inbound_stack.observed_url)
-    assert ev["detail-type"] == "ReturnRequested"
+    assert ev["detail-type"] == "ReturnMailReceived"
     assert ev["detail"]["attachments"][0]["s3Key"] == keys[0]
 
 

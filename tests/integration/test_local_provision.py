@@ -135,3 +135,22 @@ def test_function_environments_use_the_config_names(provisioned: StackOutputs) -
 def test_conditional_resources_are_skipped(provisioned: StackOutputs) -> None:
     assert provisioned.skipped["InboundMxRecord"] == "condition false"
     assert "AlarmEmailSubscription" in provisioned.skipped
+
+
+def test_dashboard_is_created_and_schema_registry_skipped_with_a_log_line(
+    moto: str, aws_client: Callable[..., Any], caplog: Any
+) -> None:
+    from shopmail_local.stack.provision import provision_template
+    from tests.fixtures.local_stack import TEMPLATE
+
+    with caplog.at_level("INFO", logger="shopmail_local.stack.provision"):
+        out = provision_template(TEMPLATE, moto)
+    body = aws_client("cloudwatch").get_dashboard(DashboardName=out.outputs["DashboardName"])
+    widgets = json.loads(body["DashboardBody"])["widgets"]
+    dlq = out.physical["OutboundDeadLetterQueue"].attributes["QueueName"]
+    assert any(dlq in json.dumps(w) for w in widgets)  # the body's references were resolved
+    schemas = [k for k in out.skipped if k.startswith("EventSchema")]
+    assert "EventSchemaRegistry" in schemas and len(schemas) > 10
+    assert all("not supported by moto" in out.skipped[k] for k in schemas)
+    assert out.outputs["EventSchemaRegistryName"] == "shopmail-local-events"
+    assert any("moto has no EventBridge schema registry" in r.getMessage() for r in caplog.records)

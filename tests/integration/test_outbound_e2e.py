@@ -49,7 +49,7 @@ def test_order_placed_on_the_bus_ends_as_exactly_one_mail(outbound_stack: Outbou
     assert sent["detail-type"] == "EmailSent" and sent["source"] == "shopmail.outbound"
     detail = sent["detail"]
     assert detail["sesMessageId"] == mail.message_id
-    assert detail["orderId"] == "ORD-100234" and detail["type"] == "OrderPlaced"
+    assert detail["orderId"] == "ORD-100234" and detail["emailType"] == "OrderPlaced"
     assert detail["messageId"] == parsed.message_id
 
     store = DynamoDbSentMailStore(st.client("dynamodb"), st.settings.sent_mail_table)
@@ -169,7 +169,7 @@ def test_suppressed_address_gets_no_mail(outbound_stack: OutboundStack) -> None:
     observed = st.observed()
     assert sorted(types(observed)) == ["EmailSent", "EmailSuppressed"]
     (sup,) = [e["detail"] for e in observed if e["detail-type"] == "EmailSuppressed"]
-    assert sup["type"] == "OrderPlaced" and sup["suppressionClass"] == "hard_bounce"
+    assert sup["emailType"] == "OrderPlaced" and sup["suppressionClass"] == "hard_bounce"
     (mail,) = st.relay.messages  # only the password reset (whitelisted)
     mid = parse_message(mail.data).message_id
     assert mid is not None
@@ -274,7 +274,12 @@ def test_lambda_handler_from_environment(
     assert len(failures(response)) == 1  # reconnect once, second 451 defers that item
     assert len(st.relay.messages) == 1
     emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
-    (metrics,) = emf
+    dims = [tuple(m["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0]) for m in emf]
+    (metrics,) = [m for m, d in zip(emf, dims, strict=True) if d == ("service",)]
     assert metrics["EmailsSent"] == [1.0] and metrics["OutboundRetried"] == [1.0]
     assert metrics["service"] == "shopmail-test"
+    by_type = {(d, m.get("EmailType"), m.get("ReplyClass")) for m, d in zip(emf, dims, strict=True)}
+    sent_types = {t for d, t, _ in by_type if d == ("EmailType", "service")}
+    assert len(sent_types) == 1 and sent_types <= {"OrderPlaced", "OrderShipped"}  # per type
+    assert (("ReplyClass", "service"), None, "reconnect") in by_type  # 451 4.4.2 twice
     st.app._service.cache_clear()

@@ -67,7 +67,7 @@ def test_detail_fields() -> None:
     assert d["orderNumbers"] == ["ORD-1001"] and d["orderId"] == "ORD-1001"
     assert d["tag"] == "ORD-1001" and d["captures"] == {"team": "de"}
     assert d["attachments"][0]["s3Key"] == "attachments/m123/0-file0.pdf"
-    assert d["verdicts"]["dmarc"] == "FAIL" and d["verdicts"]["dmarc_policy"] == "none"
+    assert d["verdicts"]["dmarc"] == "FAIL" and d["verdicts"]["dmarcPolicy"] == "none"
     assert d["raw"] == {"bucket": "raw", "key": "inbound/m123"}
     assert d["date"] == "2026-11-28T09:00:00+00:00"
     assert d["truncated"] is False

@@ -87,6 +87,13 @@ def test_order_ids_of_relay_records_and_events() -> None:
     assert event_order_ids({"detail": {"order": {"id": "ORD-9", "number": "9"}}}) == ["ORD-9"]
     assert event_order_ids({"detail": {"order_id": "ORD-9"}}) == ["ORD-9"]
     assert event_order_ids({"detail": "not a dict"}) == []
+    # outbound details name the order mail's type as emailType (older logs: type)
+    for key in ("emailType", "type"):
+        detail = {key: "OrderShipped", "aggregateId": "ORD-10"}
+        assert event_order_ids({"detail": detail}) == ["ORD-10"]
+    assert (
+        event_order_ids({"detail": {"emailType": "CustomerRegistered", "aggregateId": "C"}}) == []
+    )
 
 
 def test_timeline_collects_one_order_in_time_order() -> None:

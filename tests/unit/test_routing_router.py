@@ -76,8 +76,8 @@ def decide(router: Router, recipient: str | None, **kw: object) -> RoutingDecisi
         ("support@shop.example", "support", "SupportMessageReceived", True),
         ("Support@SHOP.example", "support", "SupportMessageReceived", True),
         ("orders@shop.example", "orders", "OrderInquiryReceived", False),
-        ("returns@shop.example", "returns", "ReturnRequested", True),
-        ("invoices@shop.example", "invoices", "InvoiceReceived", False),
+        ("returns@shop.example", "returns", "ReturnMailReceived", True),
+        ("invoices@shop.example", "invoices", "InvoiceMailReceived", False),
         ("somebody@shop.example", "catch-all", "MessageReceived", False),
     ],
 )

@@ -354,6 +354,7 @@ class RelaySession:
                 "it may or may not have been accepted",
                 stage=failure.stage,
                 ambiguous=True,
+                outcome=failure.outcome.value,
                 **context,
             )
         elif failure.outcome is ReplyOutcome.RECONNECT:
@@ -362,6 +363,7 @@ class RelaySession:
                 smtp_code=failure.reply.code,
                 smtp_reply=failure.reply.safe_text,
                 stage=failure.stage,
+                outcome=failure.outcome.value,
                 **context,
             )
         else:
@@ -419,6 +421,7 @@ class RelaySession:
                     f"the SES relay's TLS certificate does not verify: {exc.verify_message}",
                     host=relay.host,
                     stage=stage,
+                    outcome=ReplyOutcome.CONFIGURATION.value,
                 ) from None
             self._expect(code, text, stage, 220)
             stage = "ehlo"

@@ -7,7 +7,9 @@ Example
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
@@ -35,8 +37,46 @@ def add_counts(metrics: Metrics, counts: Mapping[str, int], *, skip_zero: bool =
             metrics.add_metric(name, MetricUnit.Count, value)
 
 
-#: Distinct recipient domains one invocation reports as metric dimensions (the rest: "other").
+#: Distinct values of one dimension that one invocation reports (the rest: "other").
 MAX_DOMAIN_DIMENSIONS = 20
+
+
+def add_dimension_counts(
+    metrics: Metrics,
+    name: str,
+    counts: Mapping[Any, int],
+    dimensions: Sequence[str],
+    *,
+    limit: int = MAX_DOMAIN_DIMENSIONS,
+) -> None:
+    """One ``name`` count per distinct value(s) of ``dimensions`` (each its own EMF record).
+
+    Keys of ``counts`` are one value (one dimension) or a tuple of values in the order of
+    ``dimensions``. At most ``limit`` distinct values per dimension are reported; the rest
+    count as ``other``, so an invocation can never create unbounded metrics. Zeros are left
+    out; an empty value is reported as ``unknown``. The handler's ``service`` dimension is
+    added as on every shopmail metric.
+    """
+    seen: list[set[str]] = [set() for _ in dimensions]
+    merged: Counter[tuple[str, ...]] = Counter()
+    for key, count in counts.items():
+        values = (key,) if isinstance(key, str) else tuple(key)
+        capped = []
+        for i, value in enumerate(values):
+            value = str(value) or "unknown"
+            if value not in seen[i] and len(seen[i]) >= limit:
+                value = "other"
+            seen[i].add(value)
+            capped.append(value)
+        merged[tuple(capped)] += count
+    for values, count in merged.items():
+        if not count:
+            continue
+        with single_metric(
+            name=name, unit=MetricUnit.Count, value=count, namespace=metrics.namespace
+        ) as metric:
+            for dimension, value in zip(dimensions, values, strict=True):
+                metric.add_dimension(name=dimension, value=value)
 
 
 def add_feedback_counts(
@@ -53,26 +93,37 @@ def add_feedback_counts(
     * ``BlockedByProvider`` (all): the ``blocked`` share of those, which the deliverability
       alarm watches (a provider refusing the shop's mail is the shop's incident).
     """
-    namespace = metrics.namespace
     total_unverified = sum(unverified.values())
     if total_unverified:
         metrics.add_metric("FeedbackUnverified", MetricUnit.Count, total_unverified)
-    for reason, count in unverified.items():
-        with single_metric(
-            name="FeedbackUnverified", unit=MetricUnit.Count, value=count, namespace=namespace
-        ) as metric:
-            metric.add_dimension(name="Reason", value=reason)
-    domains: set[str] = set()
-    blocked = 0
-    for (domain, reason), count in not_address.items():
-        if domain not in domains and len(domains) >= MAX_DOMAIN_DIMENSIONS:
-            domain = "other"
-        domains.add(domain)
-        blocked += count if reason == "blocked" else 0
-        with single_metric(
-            name="NonAddressBounces", unit=MetricUnit.Count, value=count, namespace=namespace
-        ) as metric:
-            metric.add_dimension(name="RecipientDomain", value=domain or "unknown")
-            metric.add_dimension(name="Reason", value=reason)
+    add_dimension_counts(metrics, "FeedbackUnverified", unverified, ("Reason",))
+    add_dimension_counts(metrics, "NonAddressBounces", not_address, ("RecipientDomain", "Reason"))
+    blocked = sum(count for (_, reason), count in not_address.items() if reason == "blocked")
     if blocked:
         metrics.add_metric("BlockedByProvider", MetricUnit.Count, blocked)
+
+
+#: The per-type metric of each outbound event (``EmailSent`` -> ``EmailsSent`` by ``EmailType``).
+OUTBOUND_TYPE_METRICS = {
+    "EmailSent": "EmailsSent",
+    "EmailFailed": "EmailsFailed",
+    "EmailSuppressed": "EmailsSuppressed",
+}
+
+
+def add_outbound_counts(
+    metrics: Metrics,
+    by_type: Mapping[tuple[str, str], int],
+    relay_errors: Mapping[str, int],
+) -> None:
+    """Outbound metrics with dimensions.
+
+    * ``EmailsSent`` / ``EmailsFailed`` / ``EmailsSuppressed`` per ``EmailType`` (the shop
+      event's detail-type), from ``by_type`` (``(email type, published detail-type) -> n``);
+    * ``RelayErrors`` per ``ReplyClass`` (``transient``, ``reconnect``, ``quota_exceeded``,
+      ``permanent``, ``configuration``).
+    """
+    for detail_type, name in OUTBOUND_TYPE_METRICS.items():
+        counts = {t: n for (t, d), n in by_type.items() if d == detail_type}
+        add_dimension_counts(metrics, name, counts, ("EmailType",))
+    add_dimension_counts(metrics, "RelayErrors", relay_errors, ("ReplyClass",))

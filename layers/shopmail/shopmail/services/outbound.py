@@ -54,6 +54,7 @@ from shopmail.domain.outbound.contracts import EVENT_TYPES, ShopEvent, idempoten
 from shopmail.domain.outbound.mime_build import BuiltMessage, build_message
 from shopmail.domain.outbound.rendering import render
 from shopmail.domain.outbound.sent_mail import SentMail
+from shopmail.domain.smtp.replies import reply_class
 from shopmail.domain.suppression.entries import is_blocked, parse_bypass_types
 from shopmail.errors import (
     ConfigurationError,
@@ -77,6 +78,15 @@ from shopmail.ports import (
 log = logging.getLogger(__name__)
 
 SOURCE = "shopmail.outbound"
+# --- the events this use case publishes (schemas: events/schemas/emitted/<DetailType>.json)
+SENT_DETAIL_TYPE = "EmailSent"
+FAILED_DETAIL_TYPE = "EmailFailed"
+SUPPRESSED_DETAIL_TYPE = "EmailSuppressed"
+DETAIL_TYPES = (SENT_DETAIL_TYPE, FAILED_DETAIL_TYPE, SUPPRESSED_DETAIL_TYPE)
+#: The ``version`` of every outbound detail; a change that is not a new optional field bumps it.
+DETAIL_VERSION = 1
+#: ``emailType`` of the per-type counts for an event whose detail-type is not supported.
+UNSUPPORTED_TYPE = "unsupported"
 DEFAULT_IN_PROGRESS_SECONDS = 120.0
 IN_PROGRESS_MARGIN_SECONDS = 10.0
 
@@ -110,11 +120,18 @@ class BatchResult:
         ``invalid`` (subset of dead-lettered), ``retry``, ``stopped``, ``notify_failed``.
     alarm
         ``configuration`` or ``quota`` when the batch was stopped.
+    by_type
+        Published outcomes per ``(emailType, detail-type)``, e.g.
+        ``("OrderPlaced", "EmailSent")`` (bounded: supported types or ``unsupported``).
+    relay_errors
+        Relay errors per reply class (:func:`~shopmail.domain.smtp.replies.reply_class`).
     """
 
     failures: list[str] = field(default_factory=list)
     counts: Counter[str] = field(default_factory=Counter)
     alarm: str | None = None
+    by_type: Counter[tuple[str, str]] = field(default_factory=Counter)
+    relay_errors: Counter[str] = field(default_factory=Counter)
 
     def response(self) -> dict[str, Any]:
         """The Lambda response for ``ReportBatchItemFailures``."""
@@ -129,15 +146,22 @@ class _LazySession:
     """Opens the batch's relay session on the first send (no connection for a batch of
     duplicates or invalid events)."""
 
-    def __init__(self, factory: MailSessionFactory, stack: ExitStack) -> None:
+    def __init__(self, factory: MailSessionFactory, stack: ExitStack, errors: Counter[str]) -> None:
         self._factory = factory
         self._stack = stack
         self._session: MailSender | None = None
+        self._errors = errors
 
     def send(self, envelope_from: str, recipients: Sequence[str], message: bytes) -> str:
         if self._session is None:
             self._session = self._stack.enter_context(self._factory())
-        return self._session.send(envelope_from, recipients, message)
+        try:
+            return self._session.send(envelope_from, recipients, message)
+        except ShopmailError as exc:
+            kind = reply_class(exc)
+            if kind is not None:
+                self._errors[kind] += 1
+            raise
 
 
 def send_built(sender: MailSender, built: BuiltMessage) -> str:
@@ -199,7 +223,7 @@ class OutboundService:
             in_progress = max(1.0, remaining_ms() / 1000.0) + IN_PROGRESS_MARGIN_SECONDS
         stop: ShopmailError | None = None
         with ExitStack() as stack:
-            session = _LazySession(self.ports.relay, stack)
+            session = _LazySession(self.ports.relay, stack, result.relay_errors)
             for index, record in enumerate(records):
                 if not isinstance(record, Mapping):
                     record = {"body": None}
@@ -209,7 +233,7 @@ class OutboundService:
                     result.counts["stopped"] += 1
                     continue
                 try:
-                    outcome = self._handle_record(record, session, in_progress)
+                    outcome, email_type = self._handle_record(record, session, in_progress)
                 except (QuotaExceededError, ConfigurationError) as exc:
                     stop = exc
                     result.failures.append(item_id)
@@ -242,6 +266,8 @@ class OutboundService:
                 else:
                     for name in outcome:
                         result.counts[name] += 1
+                        if name in _PUBLISHED:
+                            result.by_type[(email_type, _PUBLISHED[name])] += 1
         log.info("outbound batch done", extra={"result": result.to_dict()})
         return result
 
@@ -249,7 +275,8 @@ class OutboundService:
 
     def _handle_record(
         self, record: Mapping[str, Any], session: MailSender, in_progress: float
-    ) -> tuple[str, ...]:
+    ) -> tuple[tuple[str, ...], str]:
+        """Handle one record; return its outcome names and the shop event's type."""
         body = record.get("body")
         payload: Any = body
         try:
@@ -264,19 +291,20 @@ class OutboundService:
             if isinstance(exc, ConfigurationError):
                 raise
             notified = self._dead_letter(record, payload, None, exc)
-            return ("dead_lettered", "invalid") + (() if notified else ("notify_failed",))
+            names = ("dead_lettered", "invalid") + (() if notified else ("notify_failed",))
+            return names, _raw_type(payload)
 
         key = idempotency_key(event)
         store = self.ports.idempotency
         if not store.begin(key, in_progress):  # InProgressError propagates: retry later
-            return self._duplicate(event, key)
+            return self._duplicate(event, key), event.detail_type
         sent = False
         try:
             entry = self.ports.suppression.get(event.recipient)
             if is_blocked(entry, event.email_class, event.detail_type, self.bypass_types):
                 assert entry is not None
                 self.ports.publisher.publish(
-                    "EmailSuppressed",
+                    SUPPRESSED_DETAIL_TYPE,
                     {
                         **self._summary(event, key),
                         "suppressionClass": entry.suppression_class,
@@ -292,7 +320,7 @@ class OutboundService:
                     event.recipient_domain,
                     entry.suppression_class,
                 )
-                return ("suppressed",)
+                return ("suppressed",), event.detail_type
             built = self._build_mail(event)
             ses_id = session.send(built.envelope_from, list(built.recipients), built.raw)
             sent = True
@@ -302,7 +330,7 @@ class OutboundService:
         except PermanentError as exc:
             store.release(key)
             notified = self._dead_letter(record, payload, event, exc)
-            return ("dead_lettered",) + (() if notified else ("notify_failed",))
+            return ("dead_lettered",) + (() if notified else ("notify_failed",)), event.detail_type
         except BaseException:
             if not sent:
                 store.release(key)
@@ -324,7 +352,7 @@ class OutboundService:
             ses_id,
         )
         self._announce(event, key, data)
-        return ("sent",)
+        return ("sent",), event.detail_type
 
     def _build_mail(self, event: ShopEvent) -> BuiltMessage:
         rendered = self._render(event, self.settings)
@@ -363,7 +391,7 @@ class OutboundService:
             )
         )
         self.ports.publisher.publish(
-            "EmailSent",
+            SENT_DETAIL_TYPE,
             {
                 **self._summary(event, key),
                 "sesMessageId": ses_id,
@@ -419,18 +447,21 @@ class OutboundService:
             detail = self._raw_summary(payload)
         detail.update({"reason": exc.reason[:500], "code": exc.code})
         try:
-            self.ports.publisher.publish("EmailFailed", detail, SOURCE)
+            self.ports.publisher.publish(FAILED_DETAIL_TYPE, detail, SOURCE)
         except ShopmailError as pub_exc:
             log.error("could not publish EmailFailed: %s", pub_exc.reason)
             return False
         return True
 
+    # --- event details (the same keys as the feedback events: emailType, sourceEventId...)
+
     @staticmethod
     def _summary(event: ShopEvent, key: str) -> dict[str, Any]:
         detail: dict[str, Any] = {
-            "type": event.detail_type,
+            "version": DETAIL_VERSION,
+            "emailType": event.detail_type,
             "template": event.template,
-            "eventId": event.event_id,
+            "sourceEventId": event.event_id,
             "aggregateId": event.aggregate_id,
             "recipient": event.recipient,
             "emailClass": event.email_class,
@@ -440,23 +471,47 @@ class OutboundService:
         if spec is not None and spec.aggregate.startswith("order."):
             detail["orderId"] = event.aggregate_id
         if event.version is not None:
-            detail["version"] = event.version
+            detail["aggregateVersion"] = event.version
         return detail
 
     @staticmethod
     def _raw_summary(payload: Any) -> dict[str, Any]:
+        detail: dict[str, Any] = {"version": DETAIL_VERSION, "emailType": None}
         if not isinstance(payload, Mapping):
-            return {"type": None, "eventId": None}
+            return {**detail, "sourceEventId": None}
         detail_type = payload.get("detail-type")
         event_id = payload.get("id")
         return {
-            "type": detail_type[:80] if isinstance(detail_type, str) else None,
-            "eventId": event_id[:128] if isinstance(event_id, str) else None,
+            **detail,
+            "emailType": detail_type[:80] if isinstance(detail_type, str) else None,
+            "sourceEventId": event_id[:128] if isinstance(event_id, str) else None,
         }
 
 
+#: Outcome names that publish an event, and the event.
+_PUBLISHED = {
+    "sent": SENT_DETAIL_TYPE,
+    "dead_lettered": FAILED_DETAIL_TYPE,
+    "suppressed": SUPPRESSED_DETAIL_TYPE,
+    "announced_late": SENT_DETAIL_TYPE,
+}
+
+
+def _raw_type(payload: Any) -> str:
+    """The supported detail-type of an invalid event, else :data:`UNSUPPORTED_TYPE`."""
+    detail_type = payload.get("detail-type") if isinstance(payload, Mapping) else None
+    if isinstance(detail_type, str) and detail_type in EVENT_TYPES:
+        return detail_type
+    return UNSUPPORTED_TYPE
+
+
 __all__ = [
+    "DETAIL_TYPES",
+    "DETAIL_VERSION",
+    "FAILED_DETAIL_TYPE",
+    "SENT_DETAIL_TYPE",
     "SOURCE",
+    "SUPPRESSED_DETAIL_TYPE",
     "BatchResult",
     "OutboundPorts",
     "OutboundService",

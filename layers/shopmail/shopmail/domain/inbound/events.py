@@ -28,6 +28,8 @@ from shopmail.domain.message import Address, Envelope, InboundMessage
 
 SOURCE = "shopmail.inbound"
 QUARANTINE_DETAIL_TYPE = "MessageQuarantined"
+#: The ``version`` of every inbound detail (``events/schemas/emitted/``); a change that is not
+#: a new optional field bumps it.
 SCHEMA_VERSION = 1
 MAX_ENTRY_BYTES = 256 * 1024
 # Room for Source, DetailType, Time and Resources in the entry size calculation.
@@ -37,6 +39,17 @@ _TRUNCATION_MARK = "\n[…]"
 
 def _address(addr: Address) -> dict[str, str]:
     return {"name": addr.name, "address": addr.address, "domain": addr.domain}
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def camel_keys(record: Any) -> dict[str, Any]:
+    """A dataclass (verdicts, flags) as a dict with camelCase keys (``dmarc_policy`` ->
+    ``dmarcPolicy``): every published detail uses one key style."""
+    return {_camel(k): v for k, v in asdict(record).items()}
 
 
 def attachment_entries(
@@ -119,8 +132,8 @@ def build_detail(
         "text": text,
         "hasHtml": message.html is not None,
         "attachments": attachment_entries(message, attachment_keys),
-        "verdicts": asdict(envelope.verdicts),
-        "flags": asdict(message.flags),
+        "verdicts": camel_keys(envelope.verdicts),
+        "flags": camel_keys(message.flags),
         "headersTruncated": envelope.headers_truncated,
         "size": message.size,
         "raw": {"bucket": raw_bucket, "key": raw_key},

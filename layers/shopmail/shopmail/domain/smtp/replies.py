@@ -177,6 +177,30 @@ _ERRORS: dict[ReplyOutcome, type[ShopmailError]] = {
 }
 
 
+#: The reply classes a relay error can carry (every outcome but SENT): the bounded values of the
+#: ``ReplyClass`` metric dimension.
+ERROR_CLASSES: frozenset[str] = frozenset(
+    o.value for o in ReplyOutcome if o is not ReplyOutcome.SENT
+)
+
+
+def reply_class(error: ShopmailError) -> str | None:
+    """The reply class (a :class:`ReplyOutcome` value) of an error the relay caused.
+
+    The relay records the outcome in the error's context (``outcome``); an error raised before
+    anything reached the relay (an address it cannot take) has none and gives ``None``.
+
+    Example
+    -------
+    >>> reply_class(error_for(SmtpReply(454, "Throttling failure: Daily message quota exceeded")))
+    'quota_exceeded'
+    >>> reply_class(ShopmailError("bad input")) is None
+    True
+    """
+    value = error.context.get("outcome")
+    return value if isinstance(value, str) and value in ERROR_CLASSES else None
+
+
 def error_for(reply: SmtpReply, stage: str = "", **context: Any) -> ShopmailError:
     """Return the shopmail error matching a reply that is not SENT.
 

@@ -66,6 +66,8 @@ class InboundResult:
     #: did not hold against the address (by recipient domain and reason).
     feedback_unverified: Counter[str] = field(default_factory=Counter)
     feedback_not_address: Counter[tuple[str, str]] = field(default_factory=Counter)
+    #: Routing decisions (one per message and envelope recipient) by route name.
+    routes: Counter[str] = field(default_factory=Counter)
 
     def count_feedback(self, info: Mapping[str, Any]) -> None:
         """Add what a ``feedback`` action reported (its outcome's ``info``)."""
@@ -81,6 +83,7 @@ class InboundResult:
             "duplicates": self.duplicates,
             "dead_lettered": self.dead_lettered,
             "errors": self.errors,
+            "routes": dict(self.routes),
             "feedback_unverified": dict(self.feedback_unverified),
             "feedback_not_address": {
                 f"{d}|{r}": n for (d, r), n in self.feedback_not_address.items()
@@ -216,6 +219,7 @@ class InboundService:
     ) -> list[dict[str, Any]]:
         decision = self.router.decide(message, recipient)
         route = decision.route
+        result.routes[route] += 1
         attachment_keys: dict[int, str] = {}
         if decision.action(ActionName.STORE_ATTACHMENTS) is not None:
             attachment_keys = planned_attachment_keys(
