@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 logger, metrics = handler_tools("shopmail-outbound")
-metrics.set_default_dimensions(service=logger.service)
 
 _METRICS = {
     "sent": "EmailsSent",

@@ -133,6 +133,9 @@ def emitted(template: dict[str, Any]) -> Emitted:
         for app, results in _results().items():
             mp.setenv("POWERTOOLS_SERVICE_NAME", services[app])
             module = _load(app)
+            # Powertools keeps metrics and default dimensions process-wide: start clean
+            module.metrics.clear_default_dimensions()
+            module.metrics.clear_metrics()
             for result in results:
                 mp.setattr(module, "_service", lambda r=result: _Service(r))
                 from contextlib import redirect_stdout
