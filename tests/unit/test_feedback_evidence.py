@@ -262,7 +262,7 @@ class TestTransience:
             "network",
         ),
         ("retry timeout exceeded", "5.0.0", "expired"),
-        ("451 4.3.0 Temporary local problem", "5.3.0", "expired"),
+        ("451 4.3.0 Temporary local problem", "5.3.0", "system"),
         ("554 5.3.0 System error", "5.3.0", "system"),
     ],
 )
