@@ -310,8 +310,8 @@ def judge(
         The recipient address (lower or any case).
     ours:
         Lower-cased addresses of our side (the report's own recipient, the returned
-        original's sender): a reply that quotes one of them instead of the recipient was
-        given to ``MAIL FROM``.
+        original's sender): a reply that quotes one of them or their domain instead of the
+        recipient's is about our sender (given to ``MAIL FROM`` when no stage is stated).
 
     Returns
     -------

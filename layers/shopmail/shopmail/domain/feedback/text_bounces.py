@@ -446,16 +446,16 @@ def read_text_bounce(
     stages: dict[str, Stage] = {}
     spelled: dict[str, str] = {}
     order: list[str] = []
-    contacts = {
-        match.group(1).lower()
+    contact_lines = {
+        index
         for index, line in enumerate(lines)
         if "@" in line and _CONTACT_LINE_RE.search(text_lines.lows[index])
-        for match in ADDRESS_RE.finditer(line)
     }
+    contacts = {m.group(1).lower() for i in contact_lines for m in ADDRESS_RE.finditer(lines[i])}
     for index, line in enumerate(lines):
-        if "@" not in line:
+        if "@" not in line or index in contact_lines:
             continue
-        if _skipped(text_lines.lows[index]):
+        if _SKIP_LINE_RE.search(text_lines.lows[index]):
             continue
         for match in ADDRESS_RE.finditer(line):
             if _FROM_BEFORE_RE.search(line, 0, match.start()):
