@@ -194,22 +194,31 @@ class TestStageFromTheReportText:
         assert (row.stage, row.reason, row.hard) == ("rcpt", "relay_denied", False)
 
 
-def test_x_failed_recipients_names_the_failed_addresses() -> None:
-    raw = """\
+def exim_bounce(failed: str, listing: str, to: str = "bounces@shop.example") -> str:
+    """An Exim bounce to ``to`` naming ``failed`` in X-Failed-Recipients, then ``listing``."""
+    return f"""\
 From: Mail Delivery System <Mailer-Daemon@mx.example.org>
-To: bounces@shop.example
+To: {to}
 Subject: Mail delivery failed: returning message to sender
-X-Failed-Recipients: ziel@example.net
+X-Failed-Recipients: {failed}
 
 This message was created automatically by mail delivery software.
 
 A message that you sent could not be delivered to one or more of its
 recipients. This is a permanent error. The following address(es) failed:
 
+{listing}"""
+
+
+def test_x_failed_recipients_names_the_failed_addresses() -> None:
+    raw = exim_bounce(
+        "ziel@example.net",
+        """\
   alias@example.org
     forwarded to ziel@example.net: SMTP error from remote mail server after RCPT TO:<ziel@example.net>:
     550 5.1.1 <ziel@example.net>: Recipient address rejected: User unknown
-"""
+""",
+    )
     result = classify(raw)
     assert result.addresses == ("ziel@example.net",)
     assert result.recipients[0].hard is True
@@ -395,6 +404,15 @@ class TestDefects:
         assert result.defects == ("ClassifierError: RuntimeError",)
 
 
+SENDMAIL_HEAD = """\
+From: Mail Delivery Subsystem <MAILER-DAEMON@mx.shop-relay.example>
+To: bounces@shop.example
+Subject: Returned mail: see transcript for details
+
+   ----- Transcript of session follows -----
+"""
+
+
 class TestReadingTheReport:
     def test_status_fields_of_a_report_whose_mime_headers_were_lost(self) -> None:
         raw = """\
@@ -449,32 +467,16 @@ Status: 5.1.1
         assert row.diagnostic == "550 5.1.1 <kunde@example.org>... no such mailbox"
 
     def test_x_failed_recipients_names_an_address_the_text_does_not(self) -> None:
-        raw = """\
-From: Mail Delivery System <Mailer-Daemon@mx.example.org>
-To: bounces@shop.example
-Subject: Mail delivery failed: returning message to sender
-X-Failed-Recipients: kunde@example.org
-
-This message was created automatically by mail delivery software.
-
-A message that you sent could not be delivered to one or more of its
-recipients. This is a permanent error. The following address(es) failed:
-
-  save to /var/spool/archive/kunde
-    mailbox quota exceeded
-"""
+        raw = exim_bounce(
+            "kunde@example.org", "  save to /var/spool/archive/kunde\n    mailbox quota exceeded\n"
+        )
         (row,) = classify(raw).recipients
         assert (row.address, row.reason, row.hard) == ("kunde@example.org", "mailbox_full", False)
 
     def test_x_failed_recipients_wins_over_the_reports_own_addresses(self) -> None:
-        raw = """\
-From: Mail Delivery System <Mailer-Daemon@mx.example.org>
-To: team@example.org
-Subject: Mail delivery failed: returning message to sender
-X-Failed-Recipients: team@example.org, andere@example.net
-
-The following address(es) failed:
-
+        raw = exim_bounce(
+            "team@example.org, andere@example.net",
+            """\
   team@example.org
     SMTP error from remote mail server after RCPT TO:<team@example.org>:
     550 5.1.1 <team@example.org>: no such user
@@ -482,7 +484,9 @@ The following address(es) failed:
   andere@example.net
     SMTP error from remote mail server after RCPT TO:<andere@example.net>:
     552 5.2.2 <andere@example.net>: mailbox full
-"""
+""",
+            to="team@example.org",
+        )
         rows = {r.address: r for r in classify(raw).recipients}
         assert set(rows) == {"team@example.org", "andere@example.net"}
         assert (rows["team@example.org"].reason, rows["team@example.org"].hard) == (
@@ -534,27 +538,22 @@ Bei Fragen wenden Sie sich bitte an <helpdesk@relay.example.net>, Ihr Team.
         assert result.recipients[0].hard is True
 
     def test_a_sendmail_error_line_about_another_target_is_not_the_recipients(self) -> None:
-        raw = """\
-From: Mail Delivery Subsystem <MAILER-DAEMON@mx.shop-relay.example>
-To: bounces@shop.example
-Subject: Returned mail: see transcript for details
-
-   ----- Transcript of session follows -----
+        raw = (
+            SENDMAIL_HEAD
+            + """\
 554 5.0.0 <kunde@example.org>... Service unavailable
 550 5.1.2 example.net (smtp)... Host unknown
 554 5.0.0 <andere@example.net>... Host unknown (Name server: example.net: host not found)
 """
+        )
         rows = {r.address: r for r in classify(raw).recipients}
         assert rows["kunde@example.org"].hard is not True  # the host line is another target's
         assert rows["andere@example.net"].reason == "host_unknown"
 
     def test_the_transcript_reply_to_mail_from_belongs_to_the_recipients_after_it(self) -> None:
-        raw = """\
-From: Mail Delivery Subsystem <MAILER-DAEMON@mx.shop-relay.example>
-To: bounces@shop.example
-Subject: Returned mail: see transcript for details
-
-   ----- Transcript of session follows -----
+        raw = (
+            SENDMAIL_HEAD
+            + """\
 ... while talking to mx.example.org.:
 >>> MAIL From:<bounces@shop.example> SIZE=1200
 <<< 553 5.7.1 Sending host listed at dnsbl.example.net
@@ -564,6 +563,7 @@ Subject: Returned mail: see transcript for details
 <<< 550 5.1.1 <andere@example.net>... User unknown
 550 5.1.1 <andere@example.net>... User unknown
 """
+        )
         rows = {r.address: r for r in classify(raw).recipients}
         kunde, andere = rows["kunde@example.org"], rows["andere@example.net"]
         assert (kunde.stage, kunde.reason, kunde.hard) == ("mail", "blocked", False)

@@ -59,6 +59,7 @@ logger = logging.getLogger(__name__)
 
 MAX_TEXT: Final = 200_000
 MAX_REPORT_PARTS: Final = 5
+MAX_LISTED: Final = 50  # addresses taken from X-Failed-Recipients
 _ARF_TYPES: Final = frozenset({"message/feedback-report"})
 _MTA_DETECTORS: Final = frozenset({"qmail", "exim", "postfix", "sendmail", "exchange", "lotus"})
 _EXCLUDE_HEADERS: Final = ("From", "To", "Reply-To", "Sender", "Return-Path", "Errors-To")
@@ -477,6 +478,27 @@ def _listed_recipients(
     data: _Input, addresses: list[str], text_bounce: TextBounce
 ) -> tuple[RecipientResult, ...]:
     """Rows for the addresses ``X-Failed-Recipients`` names, judged on the report's text."""
+    return _judged_on_text(data, addresses[:MAX_LISTED], text_bounce)
+
+
+def _returned_recipients(
+    data: _Input, original: OriginalMessage, text_bounce: TextBounce
+) -> tuple[RecipientResult, ...]:
+    """The returned original's recipient, for a bounce whose text names nobody.
+
+    Only a single recipient: with several, the text does not say which one failed.
+    """
+    exclude = _exclusions(data)
+    candidates = [a for a in original.recipients if a.lower() not in exclude]
+    if len(candidates) != 1:
+        return ()
+    return _judged_on_text(data, candidates, text_bounce)
+
+
+def _judged_on_text(
+    data: _Input, addresses: list[str], text_bounce: TextBounce
+) -> tuple[RecipientResult, ...]:
+    """One row per address, all judged on the report's text (which names none of them)."""
     section = cut_section(data.body)[:4000]
     action = "delayed" if text_bounce.transient else "failed"
     verdict = judge(section, None, None, action)
@@ -491,32 +513,5 @@ def _listed_recipients(
             stage=verdict.stage,
             fault=verdict.fault,
         )
-        for address in addresses[: MAX_REPORT_PARTS * 10]
-    )
-
-
-def _returned_recipients(
-    data: _Input, original: OriginalMessage, text_bounce: TextBounce
-) -> tuple[RecipientResult, ...]:
-    """The returned original's recipient, for a bounce whose text names nobody.
-
-    Only a single recipient: with several, the text does not say which one failed.
-    """
-    exclude = _exclusions(data)
-    candidates = [a for a in original.recipients if a.lower() not in exclude]
-    if len(candidates) != 1:
-        return ()
-    section = cut_section(data.body)[:4000]
-    action = "delayed" if text_bounce.transient else "failed"
-    verdict = judge(section, None, None, action)
-    return (
-        RecipientResult(
-            address=candidates[0],
-            action=action,
-            hard=verdict.hard,
-            reason=verdict.reason,
-            diagnostic=" ".join(section[:300].split()) or None,
-            stage=verdict.stage,
-            fault=verdict.fault,
-        ),
+        for address in addresses
     )
