@@ -262,7 +262,7 @@ class TestTransience:
             "network",
         ),
         ("retry timeout exceeded", "5.0.0", "expired"),
-        ("451 4.3.0 Temporary local problem", "5.3.0", "expired"),
+        ("451 4.3.0 Temporary local problem", "5.3.0", "system"),
         ("554 5.3.0 System error", "5.3.0", "system"),
     ],
 )
@@ -307,3 +307,97 @@ def test_refusals_of_us_or_of_the_message_are_never_hard(
 def test_address_faults_are_hard(diagnostic: str, status: str | None, reason: str) -> None:
     got = verdict(diagnostic, status)
     assert (got.reason, got.hard, got.fault) == (reason, True, Fault.RECIPIENT)
+
+
+class TestWhatTheReplyIsAbout:
+    def test_links_in_a_reply_are_references_not_statements(self) -> None:
+        got = verdict(
+            "554 5.7.1 Message refused. Details: https://postmaster.example.net/ip-blacklist"
+        )
+        assert got.reason == "policy"  # the blocklist word is only in the link
+        routed = verdict("421 4.3.0 Upstream failure, see https://help.example.net/mail-routing/")
+        assert routed.reason == "system"  # not "routing" trouble (network)
+
+    def test_the_rfc822_address_type_is_no_content_statement(self) -> None:
+        got = verdict("Original-Recipient: rfc822;kunde@example.org", "5.2.2")
+        assert (got.reason, got.hard) == ("mailbox_full", False)
+
+    def test_an_enhanced_status_of_another_subject_refines_a_specific_reply_code(self) -> None:
+        got = verdict("551 5.7.1 <kunde@example.org>: Recipient address rejected: Not authorized")
+        assert (got.reason, got.hard) == ("policy", False)
+        plain = verdict("551 User not local; please try <kunde@example.net>")
+        assert (plain.reason, plain.hard) == ("user_unknown", True)
+
+    def test_a_reply_naming_only_our_sender_is_about_our_sender_at_any_stage(self) -> None:
+        got = verdict(
+            "host mx.example.org[192.0.2.7] said: 550 5.1.1 <bounces@shop.example>: unknown user "
+            "(in reply to RCPT TO command)",
+            "5.1.1",
+            ours=OURS,
+        )
+        assert (got.stage, got.reason, got.fault, got.hard) == (
+            Stage.RCPT,
+            "policy",
+            Fault.SENDER,
+            False,
+        )
+
+    def test_a_reply_naming_only_our_domain_is_about_our_sender(self) -> None:
+        diagnostic = (
+            "host mx.example.org [192.0.2.7] SMTP error from remote mail server after end of "
+            "data: 553 {} does not exist"
+        )
+        ours = verdict(diagnostic.format("shop.example"), ours=OURS)
+        assert (ours.reason, ours.fault, ours.hard) == ("policy", Fault.SENDER, False)
+        theirs = verdict(diagnostic.format("example.org"), ours=OURS)
+        assert theirs.hard is True  # the recipient's own domain
+        # the reporting MTA's mailbox is not our sender
+        daemon = verdict(
+            "550 relay.example.net: no such user here",
+            ours=frozenset({"mailer-daemon@relay.example.net"}),
+        )
+        assert (daemon.reason, daemon.hard) == ("user_unknown", True)
+
+    def test_a_vague_refusal_of_our_sender_is_policy_not_a_blocklist(self) -> None:
+        got = verdict(
+            "SMTP error from remote mail server after MAIL FROM:<bounces@shop.example>: "
+            "550 Access denied"
+        )
+        assert (got.stage, got.reason, got.hard) == (Stage.MAIL, "policy", False)
+        listed = verdict(
+            "SMTP error from remote mail server after MAIL FROM:<bounces@shop.example>: "
+            "550 sending host listed at dnsbl.example.net"
+        )
+        assert listed.reason == "blocked"
+
+    def test_unable_to_route_with_a_failed_lookup_is_a_dns_failure(self) -> None:
+        got = verdict("DNS lookup of the MX of example.org failed: SERVFAIL", "5.4.4")
+        assert (got.reason, got.hard) == ("network", False)
+        missing = verdict(
+            "Name service error for name=example.org type=MX: Host not found", "5.4.4"
+        )
+        assert (missing.reason, missing.hard) == ("host_unknown", True)
+        bare = verdict("Name service error for name=example.org", "5.4.4")
+        assert (bare.reason, bare.hard) == ("host_unknown", True)  # the status tells
+
+    def test_a_host_that_refused_us_was_reached(self) -> None:
+        got = verdict("550 5.4.1 Access denied by the receiving site", "5.4.1")
+        assert (got.reason, got.hard) == ("blocked", False)
+        assert verdict("550 5.4.1 No answer from host", "5.4.1").reason == "network"
+
+    def test_insufficient_system_storage_is_not_a_full_mailbox(self) -> None:
+        got = verdict("452 Insufficient disk space on the server", action="delayed")
+        assert (got.reason, got.fault) == ("system", Fault.TRANSPORT)
+        at_mail = verdict(
+            "SMTP error from remote mail server after MAIL FROM:<bounces@shop.example>: "
+            "452 4.4.5 not enough storage space",
+            action="delayed",
+        )
+        assert at_mail.reason == "system"  # a condition of the server, at any stage
+        assert verdict("552 5.2.2 mailbox over quota", "5.2.2").reason == "mailbox_full"
+
+    def test_a_stated_server_condition_keeps_its_reason_when_the_mta_gives_up(self) -> None:
+        got = verdict("451 4.3.0 local configuration error on the receiving side", "4.3.0")
+        assert (got.reason, got.hard) == ("system", False)
+        path = verdict("421 4.4.2 connection to mx.example.org lost", "4.4.2")
+        assert (path.reason, path.hard) == ("expired", False)

@@ -471,6 +471,93 @@ REPLIES = [
         {"spam_detected", "content_rejected", "policy"},
         False,
     ),
+    # our host: advice to use the ISP's server, our IP refused, complaints, open proxies,
+    # an IP that does not match the sender
+    (
+        "550 5.7.1 Please deliver via the outgoing server of your internet service provider",
+        "5.7.1",
+        "failed",
+        {"blocked"},
+        False,
+    ),
+    ("553 Use your provider's SMTP relay for this destination", None, "failed", {"blocked"}, False),
+    (
+        "421 4.7.0 Messages from 198.51.100.7 temporarily rejected, try later",
+        "4.7.0",
+        "failed",
+        {"blocked"},
+        False,
+    ),
+    (
+        "451 Deferred: high rate of user complaints about mail from your IP",
+        None,
+        "delayed",
+        {"blocked"},
+        False,
+    ),
+    ("550 Your server is an open proxy, connection refused", None, "failed", {"blocked"}, False),
+    ("550 Sender domain mismatches the source IP", None, "failed", {"blocked"}, False),
+    # authentication, rate, expiry
+    (
+        "550 5.7.1 Unauthenticated: message fails to pass sender authentication",
+        "5.7.1",
+        "failed",
+        {"auth_failure"},
+        False,
+    ),
+    (
+        "550 5.7.26 no authentication information found for this sender domain",
+        "5.7.26",
+        "failed",
+        {"auth_failure"},
+        False,
+    ),
+    ("451 Connection frequency limited, slow down", None, "delayed", {"rate_limited"}, False),
+    ("Delivery aborted after 3 days in the queue", None, "failed", {"expired"}, False),
+    # a locked account named with its address (temporary: not hard)
+    (
+        "550 user <kunde@example.org> temporary locked, retry tomorrow",
+        None,
+        "failed",
+        {"mailbox_disabled"},
+        False,
+    ),
+    # the mailbox file reached its size limit (Postfix local delivery)
+    (
+        "cannot update mailbox /var/mail/kunde for user kunde. error writing message: File too large",
+        "5.2.2",
+        "failed",
+        {"mailbox_full"},
+        False,
+    ),
+    # refusals for lack of permission, in the shop languages
+    ("Vous n'êtes pas autorisé à écrire à cette liste", None, "failed", {"policy"}, False),
+    ("No tiene permiso para enviar a este grupo", None, "failed", {"policy"}, False),
+    ("Sie sind nicht berechtigt, an diese Gruppe zu senden", None, "failed", {"policy"}, False),
+    ("Non hai l'autorizzazione per scrivere a questo gruppo", None, "failed", {"policy"}, False),
+    ("U heeft geen toestemming om naar deze groep te sturen", None, "failed", {"policy"}, False),
+    ("Nie masz uprawnień do wysyłania do tej grupy", None, "failed", {"policy"}, False),
+    # the message's size, in the shop languages (552 alone would be a full mailbox)
+    ("552 Le message est trop volumineux", None, "failed", {"message_too_large"}, False),
+    (
+        "552 Votre message dépasse la taille maximale autorisée",
+        None,
+        "failed",
+        {"message_too_large"},
+        False,
+    ),
+    ("552 Il messaggio è troppo grande", None, "failed", {"message_too_large"}, False),
+    ("552 El mensaje es demasiado grande", None, "failed", {"message_too_large"}, False),
+    ("552 Het bericht is te groot", None, "failed", {"message_too_large"}, False),
+    ("552 Wiadomość jest za duża", None, "failed", {"message_too_large"}, False),
+    ("552 La boîte aux lettres est pleine", None, "failed", {"mailbox_full"}, False),
+    # unknown and disabled accounts, in the shop languages
+    ("550 Het e-mailadres bestaat niet", None, "failed", {"user_unknown"}, True),
+    ("550 La casilla no existe", None, "failed", {"user_unknown"}, True),
+    ("550 Account disabilitato dall'amministratore", None, "failed", {"mailbox_disabled"}, True),
+    ("550 Cuenta deshabilitada", None, "failed", {"mailbox_disabled"}, True),
+    ("550 Account geblokkeerd", None, "failed", {"mailbox_disabled"}, True),
+    ("550 Konto zablokowane", None, "failed", {"mailbox_disabled"}, True),
 ]
 
 

@@ -194,22 +194,31 @@ class TestStageFromTheReportText:
         assert (row.stage, row.reason, row.hard) == ("rcpt", "relay_denied", False)
 
 
-def test_x_failed_recipients_names_the_failed_addresses() -> None:
-    raw = """\
+def exim_bounce(failed: str, listing: str, to: str = "bounces@shop.example") -> str:
+    """An Exim bounce to ``to`` naming ``failed`` in X-Failed-Recipients, then ``listing``."""
+    return f"""\
 From: Mail Delivery System <Mailer-Daemon@mx.example.org>
-To: bounces@shop.example
+To: {to}
 Subject: Mail delivery failed: returning message to sender
-X-Failed-Recipients: ziel@example.net
+X-Failed-Recipients: {failed}
 
 This message was created automatically by mail delivery software.
 
 A message that you sent could not be delivered to one or more of its
 recipients. This is a permanent error. The following address(es) failed:
 
+{listing}"""
+
+
+def test_x_failed_recipients_names_the_failed_addresses() -> None:
+    raw = exim_bounce(
+        "ziel@example.net",
+        """\
   alias@example.org
     forwarded to ziel@example.net: SMTP error from remote mail server after RCPT TO:<ziel@example.net>:
     550 5.1.1 <ziel@example.net>: Recipient address rejected: User unknown
-"""
+""",
+    )
     result = classify(raw)
     assert result.addresses == ("ziel@example.net",)
     assert result.recipients[0].hard is True
@@ -393,3 +402,222 @@ class TestDefects:
         result = classify(report("x", group("kunde@example.org", "failed", "5.1.1", "550")))
         assert (result.kind, result.detector) == ("none", "error")
         assert result.defects == ("ClassifierError: RuntimeError",)
+
+
+SENDMAIL_HEAD = """\
+From: Mail Delivery Subsystem <MAILER-DAEMON@mx.shop-relay.example>
+To: bounces@shop.example
+Subject: Returned mail: see transcript for details
+
+   ----- Transcript of session follows -----
+"""
+
+
+class TestReadingTheReport:
+    def test_status_fields_of_a_report_whose_mime_headers_were_lost(self) -> None:
+        raw = """\
+From: Mail Delivery Subsystem <MAILER-DAEMON@mx.example.org>
+To: bounces@shop.example
+Subject: Returned mail: see transcript for details
+
+This is a MIME-encapsulated message
+
+--XYZ.1/mx.example.org
+
+   ----- The following addresses had permanent fatal errors -----
+kunde
+    (expanded from: kunde)
+
+--XYZ.1/mx.example.org
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mx.example.org
+
+Final-Recipient: RFC822; kunde@example.org
+Action: failed
+Status: 5.2.2
+Diagnostic-Code: SMTP; 552 5.2.2 quota of the mailbox exceeded
+
+--XYZ.1/mx.example.org--
+"""
+        result = classify(raw)
+        (row,) = result.recipients
+        assert (row.address, row.action, row.status) == ("kunde@example.org", "failed", "5.2.2")
+        assert (row.reason, row.hard) == ("mailbox_full", False)
+        assert row.diagnostic == "552 5.2.2 quota of the mailbox exceeded"  # the field's
+
+    def test_a_technical_report_section_written_as_text(self) -> None:
+        raw = """\
+From: MAILER-DAEMON@relay.example.net
+To: bounces@shop.example
+Subject: Delivery Status Notification (Failure)
+
+We could not deliver your message to these recipients:
+kunde@example.org
+
+Technical report:
+Reporting-MTA: dns; relay.example.net
+Action: failed
+Final-Recipient: rfc822; kunde@example.org
+Diagnostic-Code: smtp; 550 5.1.1 <kunde@example.org>... no such mailbox
+Status: 5.1.1
+"""
+        (row,) = classify(raw).recipients
+        assert (row.reason, row.hard, row.status) == ("user_unknown", True, "5.1.1")
+        assert row.diagnostic == "550 5.1.1 <kunde@example.org>... no such mailbox"
+
+    def test_x_failed_recipients_names_an_address_the_text_does_not(self) -> None:
+        raw = exim_bounce(
+            "kunde@example.org", "  save to /var/spool/archive/kunde\n    mailbox quota exceeded\n"
+        )
+        (row,) = classify(raw).recipients
+        assert (row.address, row.reason, row.hard) == ("kunde@example.org", "mailbox_full", False)
+
+    def test_x_failed_recipients_wins_over_the_reports_own_addresses(self) -> None:
+        raw = exim_bounce(
+            "team@example.org, andere@example.net",
+            """\
+  team@example.org
+    SMTP error from remote mail server after RCPT TO:<team@example.org>:
+    550 5.1.1 <team@example.org>: no such user
+
+  andere@example.net
+    SMTP error from remote mail server after RCPT TO:<andere@example.net>:
+    552 5.2.2 <andere@example.net>: mailbox full
+""",
+            to="team@example.org",
+        )
+        rows = {r.address: r for r in classify(raw).recipients}
+        assert set(rows) == {"team@example.org", "andere@example.net"}
+        assert (rows["team@example.org"].reason, rows["team@example.org"].hard) == (
+            "user_unknown",
+            True,
+        )
+
+    def test_sns_mail_with_an_unsubscribe_footer_after_the_json(self) -> None:
+        ses = {
+            "notificationType": "Bounce",
+            "bounce": {
+                "bounceType": "Permanent",
+                "bouncedRecipients": [
+                    {
+                        "emailAddress": "kunde@example.org",
+                        "action": "failed",
+                        "status": "5.1.1",
+                        "diagnosticCode": "smtp; 550 5.1.1 no such user",
+                    }
+                ],
+            },
+            "mail": {"messageId": "0102abc", "source": "bounces@shop.example"},
+        }
+        raw = (
+            "From: AWS Notifications <no-reply@sns.amazonaws.com>\nTo: ops@shop.example\n"
+            "Subject: AWS Notification Message\nContent-Type: text/plain\n\n"
+            f"{json.dumps(ses)}\n--\nTo stop these notifications, follow the link below:\n"
+            "https://sns.example.com/unsubscribe\n"
+        )
+        result = classify(raw)
+        assert (result.kind, result.detector) == ("bounce", "ses")
+        assert result.recipients[0].hard is True
+
+    def test_a_contact_address_of_the_report_is_never_a_recipient(self) -> None:
+        raw = """\
+From: MAILER-DAEMON@relay.example.net (Mail Delivery System)
+To: bounces@shop.example
+Subject: Undelivered Mail Returned to Sender
+
+This is the mail system at host relay.example.net.
+For further assistance, please contact <helpdesk@relay.example.net>.
+Bei Fragen wenden Sie sich bitte an <helpdesk@relay.example.net>, Ihr Team.
+
+<kunde@example.org>: host mx.example.org[192.0.2.7] said: 550 5.1.1
+    <kunde@example.org>: user unknown (in reply to RCPT TO command)
+"""
+        result = classify(raw)
+        assert result.addresses == ("kunde@example.org",)
+        assert result.recipients[0].hard is True
+
+    def test_a_sendmail_error_line_about_another_target_is_not_the_recipients(self) -> None:
+        raw = (
+            SENDMAIL_HEAD
+            + """\
+554 5.0.0 <kunde@example.org>... Service unavailable
+550 5.1.2 example.net (smtp)... Host unknown
+554 5.0.0 <andere@example.net>... Host unknown (Name server: example.net: host not found)
+"""
+        )
+        rows = {r.address: r for r in classify(raw).recipients}
+        assert rows["kunde@example.org"].hard is not True  # the host line is another target's
+        assert rows["andere@example.net"].reason == "host_unknown"
+
+    def test_the_transcript_reply_to_mail_from_belongs_to_the_recipients_after_it(self) -> None:
+        raw = (
+            SENDMAIL_HEAD
+            + """\
+... while talking to mx.example.org.:
+>>> MAIL From:<bounces@shop.example> SIZE=1200
+<<< 553 5.7.1 Sending host listed at dnsbl.example.net
+554 5.0.0 <kunde@example.org>... Service unavailable
+... while talking to mx.example.net.:
+>>> RCPT To:<andere@example.net>
+<<< 550 5.1.1 <andere@example.net>... User unknown
+550 5.1.1 <andere@example.net>... User unknown
+"""
+        )
+        rows = {r.address: r for r in classify(raw).recipients}
+        kunde, andere = rows["kunde@example.org"], rows["andere@example.net"]
+        assert (kunde.stage, kunde.reason, kunde.hard) == ("mail", "blocked", False)
+        assert (andere.stage, andere.reason, andere.hard) == ("rcpt", "user_unknown", True)
+
+    def test_the_reason_written_above_a_bare_address(self) -> None:
+        raw = """\
+From: POSTMASTER@notes.example.com
+To: bounces@shop.example
+Subject: Undeliverable message
+
+------- Failure Reasons  --------
+
+No such person in the organization's address book
+kunde@example.com
+------- Returned Message --------
+From: bounces@shop.example
+To: kunde@example.com
+"""
+        (row,) = classify(raw).recipients
+        assert (row.address, row.reason, row.hard) == ("kunde@example.com", "user_unknown", True)
+        assert row.diagnostic is not None and row.diagnostic.startswith("No such person")
+
+    def test_a_system_mailbox_returning_our_message_is_a_bounce(self) -> None:
+        body = (
+            "Benachrichtigung\n\nYour message to <kunde@example.net> could not be delivered:\n"
+            "the recipient's mailbox is full.\n"
+        )
+        returned = (
+            "--N\nContent-Type: message/rfc822\n\nFrom: info@shop.example\n"
+            "To: kunde@example.net\nSubject: Ihre Bestellung\n\nDanke\n--N--\n"
+        )
+        head = (
+            "From: no-reply@mail.example.net\nTo: info@shop.example\nSubject: Hinweis\n"
+            'MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="N"\n\n'
+            f"--N\nContent-Type: text/plain\n\n{body}\n"
+        )
+        result = classify(head + returned)
+        assert result.kind == "bounce"
+        assert (result.recipients[0].reason, result.recipients[0].hard) == ("mailbox_full", False)
+        # the same words without our message returned are no bounce
+        assert classify(head + "--N--\n").kind == "none"
+
+    def test_post_master_is_a_postmaster(self) -> None:
+        raw = """\
+From: post_master@sms.example.net
+To: info@shop.example
+Subject: Re: Ihre Bestellung
+
+Error: Invalid user address
+Error message below:
+550 - Requested action not taken: no such user here
+  RCPT TO: 0170000000@sms.example.net
+"""
+        result = classify(raw)
+        assert result.kind == "bounce"
+        assert result.addresses == ("0170000000@sms.example.net",)

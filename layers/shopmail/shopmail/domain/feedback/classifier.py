@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Final
 
 from shopmail.domain.feedback.arf import ArfReport, read_arf, read_jmrp
 from shopmail.domain.feedback.auto_reply import CHALLENGE, detect_auto_reply, is_challenge_text
-from shopmail.domain.feedback.dsn import DSN_TYPES, clean_address, read_dsn
+from shopmail.domain.feedback.dsn import DSN_TYPES, clean_address, read_dsn, read_dsn_text
 from shopmail.domain.feedback.mdn import MDN_TYPES, read_mdn
 from shopmail.domain.feedback.model import (
     KIND_AUTO_REPLY,
@@ -29,7 +29,12 @@ from shopmail.domain.feedback.model import (
     Classification,
     RecipientResult,
 )
-from shopmail.domain.feedback.original import OriginalMessage, find_original, inline_original
+from shopmail.domain.feedback.original import (
+    HEADER_TYPES,
+    OriginalMessage,
+    find_original,
+    inline_original,
+)
 from shopmail.domain.feedback.reasons import judge
 from shopmail.domain.feedback.ses_mail import looks_like_ses, read_ses_mail
 from shopmail.domain.feedback.text_bounces import (
@@ -45,7 +50,7 @@ from shopmail.domain.feedback.text_bounces import (
 from shopmail.domain.inbound.parsing import signals
 from shopmail.domain.inbound.parsing.bodies import readable_text
 from shopmail.domain.inbound.parsing.headers import header_text, raw_header
-from shopmail.domain.inbound.parsing.structure import walk
+from shopmail.domain.inbound.parsing.structure import NESTED_MESSAGE_TYPES, walk
 
 if TYPE_CHECKING:
     from shopmail.domain.message import InboundMessage
@@ -54,9 +59,11 @@ logger = logging.getLogger(__name__)
 
 MAX_TEXT: Final = 200_000
 MAX_REPORT_PARTS: Final = 5
+MAX_LISTED: Final = 50  # addresses taken from X-Failed-Recipients
 _ARF_TYPES: Final = frozenset({"message/feedback-report"})
 _MTA_DETECTORS: Final = frozenset({"qmail", "exim", "postfix", "sendmail", "exchange", "lotus"})
 _EXCLUDE_HEADERS: Final = ("From", "To", "Reply-To", "Sender", "Return-Path", "Errors-To")
+RETURNED_TYPES: Final = NESTED_MESSAGE_TYPES | HEADER_TYPES
 _TEXT_MSGID_RE: Final = re.compile(r"^[ \t>]*Message-ID:[ \t]*(<[^<>\s]+>)", re.I | re.M)
 
 
@@ -133,6 +140,15 @@ def _to_bounce_address(data: _Input) -> bool:
             if local and signals.is_bounce_local_part(local):
                 return True
     return False
+
+
+def _returns_our_message(data: _Input) -> bool:
+    """Whether a mail system's mailbox (no-reply, postmaster, ...) sends a message back, as a
+    ``message/rfc822`` part or its header block: what a bounce does."""
+    local = clean_address(data.from_).rpartition("@")[0]
+    if not local or not signals.is_system_local_part(local):
+        return False
+    return any(ctype in RETURNED_TYPES for _part, ctype in data.parts)
 
 
 def _kind_for(recipients: tuple[RecipientResult, ...]) -> str:
@@ -390,11 +406,24 @@ def _text_report(data: _Input, original: OriginalMessage, ours: frozenset[str]) 
     score = bounce_signals(data.from_, data.subject, data.body, null_sender)
     to_bounce = _to_bounce_address(data)
     failed_header = _failed_recipients(data)
-    score += int(to_bounce) + int(bool(failed_header))
-    strong = daemon or null_sender or to_bounce or is_report or bool(failed_header)
+    returned = _returns_our_message(data)
+    score += int(to_bounce) + int(bool(failed_header)) + int(returned)
+    strong = daemon or null_sender or to_bounce or is_report or bool(failed_header) or returned
     if score >= 2 and (strong or bounce_subject):
-        text_bounce = read_text_bounce(data.body, _exclusions(data), data.from_, ours)
+        # an address the MTA lists as failed is a recipient, even one of the report's own
+        named = frozenset(failed_header)
+        text_bounce = read_text_bounce(
+            data.body, _exclusions(data) - named, data.from_, ours - named
+        )
         recipients = text_bounce.recipients
+        written = _written_report(data, ours)
+        if written:
+            # status fields written into the text say more than its prose
+            recipients = written
+        elif not recipients and failed_header:
+            # the MTA names the failed addresses, the text does not (a delivery to a file or
+            # a program): what the text says is about them
+            recipients = _listed_recipients(data, failed_header, text_bounce)
         if failed_header:
             # the MTA's own list of failed addresses: other addresses in the text are not
             # failed recipients (an alias they were expanded from, a forwarding target)
@@ -434,6 +463,24 @@ def _text_report(data: _Input, original: OriginalMessage, ours: frozenset[str]) 
     return Classification(kind=KIND_NONE)
 
 
+def _written_report(data: _Input, ours: frozenset[str]) -> tuple[RecipientResult, ...]:
+    """Recipients of RFC 3464 status groups written into the text (see
+    :func:`~shopmail.domain.feedback.dsn.read_dsn_text`)."""
+    section = cut_section(data.body)
+
+    def context(address: str) -> str:
+        return text_about(section, address) or section[:4000]
+
+    return read_dsn_text(section, context, data.defects, ours).recipients
+
+
+def _listed_recipients(
+    data: _Input, addresses: list[str], text_bounce: TextBounce
+) -> tuple[RecipientResult, ...]:
+    """Rows for the addresses ``X-Failed-Recipients`` names, judged on the report's text."""
+    return _judged_on_text(data, addresses[:MAX_LISTED], text_bounce)
+
+
 def _returned_recipients(
     data: _Input, original: OriginalMessage, text_bounce: TextBounce
 ) -> tuple[RecipientResult, ...]:
@@ -445,17 +492,26 @@ def _returned_recipients(
     candidates = [a for a in original.recipients if a.lower() not in exclude]
     if len(candidates) != 1:
         return ()
+    return _judged_on_text(data, candidates, text_bounce)
+
+
+def _judged_on_text(
+    data: _Input, addresses: list[str], text_bounce: TextBounce
+) -> tuple[RecipientResult, ...]:
+    """One row per address, all judged on the report's text (which names none of them)."""
     section = cut_section(data.body)[:4000]
     action = "delayed" if text_bounce.transient else "failed"
     verdict = judge(section, None, None, action)
-    return (
+    diagnostic = " ".join(section[:300].split()) or None
+    return tuple(
         RecipientResult(
-            address=candidates[0],
+            address=address,
             action=action,
             hard=verdict.hard,
             reason=verdict.reason,
-            diagnostic=" ".join(section[:300].split()) or None,
+            diagnostic=diagnostic,
             stage=verdict.stage,
             fault=verdict.fault,
-        ),
+        )
+        for address in addresses
     )

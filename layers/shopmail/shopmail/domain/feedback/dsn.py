@@ -216,7 +216,44 @@ def read_dsn(
         Lower-cased addresses of our side (see :func:`recipient_from_fields`).
     """
     found_defects: list[str] = [] if defects is None else defects
-    groups = _groups(part, found_defects)
+    return _report(_groups(part, found_defects), context, found_defects, ours)
+
+
+def read_dsn_text(
+    text: str,
+    context: ContextFn = _no_context,
+    defects: list[str] | None = None,
+    ours: frozenset[str] = frozenset(),
+) -> DsnReport:
+    """Read RFC 3464 fields written into a report's text.
+
+    Some reports carry their status groups as text: a "Technical report" section of the
+    human-readable part, or a whole ``multipart/report`` whose MIME headers were lost on the
+    way, so that its ``message/delivery-status`` part is plain text. A group counts when it
+    names a recipient and says what happened to it (``Action`` or ``Status``).
+
+    Parameters
+    ----------
+    text:
+        The report's text (without the returned original).
+    context, defects, ours:
+        As for :func:`read_dsn`.
+    """
+    found_defects: list[str] = [] if defects is None else defects
+    low = text.lower()
+    if "final-recipient" not in low and "original-recipient" not in low:
+        return DsnReport(None, ())
+    groups = [
+        g
+        for g in _parse_text_groups(text)
+        if not _RECIPIENT_KEYS & g.keys() or ("action" in g or "status" in g)
+    ]
+    return _report(groups, context, found_defects, ours)
+
+
+def _report(
+    groups: list[Fields], context: ContextFn, defects: list[str], ours: frozenset[str]
+) -> DsnReport:
     reporting_mta: str | None = None
     arrival: str | None = None
     recipients: list[RecipientResult] = []
@@ -230,7 +267,7 @@ def read_dsn(
             continue
         result = recipient_from_fields(fields, context, ours)
         if result is None:
-            found_defects.append("DsnRecipientUnreadable: no address in the recipient fields")
+            defects.append("DsnRecipientUnreadable: no address in the recipient fields")
             continue
         if result.address.lower() in seen:
             continue

@@ -89,8 +89,9 @@ MAILBOX_DISABLED: Final = _family(
     "mailbox_disabled",
     RECIPIENT,
     r"(?<!your )(?<!sender )(?<!sender's )"
-    r"(?:recipient'?s?|user'?s?|account|mailbox|e-?mail address)(?: account| mailbox)? "
-    r"(?:has been |is |was )?(?:currently )?(?:temporarily )?(?:disabled|deactivated|suspended"
+    r"(?:recipient'?s?|user'?s?|account|mailbox|e-?mail address)(?: account| mailbox)?"
+    r"(?: <?[^\s<>@]+@[^\s<>]+?>?)? "
+    r"(?:has been |is |was )?(?:currently )?(?:temporar(?:il)?y )?(?:disabled|deactivated|suspended"
     r"|locked|blocked|inactive|frozen|closed|terminated|cancell?ed|not active|no longer active)",
     r"(?:disabled|inactive|suspended|deactivated|closed|expired|locked) "
     r"(?:account|mailbox|user|recipient|e-?mail account)",
@@ -103,8 +104,10 @@ MAILBOX_DISABLED: Final = _family(
     r"postfach (?:ist )?(?:gesperrt|deaktiviert|inaktiv)",
     r"konto (?:ist )?(?:gesperrt|deaktiviert)",
     r"compte (?:\S+ )?(?:d\u00e9sactiv\u00e9|desactive|suspendu|bloqu\u00e9|bloque|ferm\u00e9)",
-    r"(?:account|cuenta|conta) (?:\S+ )?(?:disattivato|sospeso|desactivada|suspendida"
-    r"|desativada|suspensa)",
+    r"(?:account|cuenta|conta|casella|buz\u00f3n|konto|postbus) (?:\S+ )?(?:disattivat[oa]"
+    r"|disabilitat[oa]|sospes[oa]|bloccat[oa]|desactivad[oa]|deshabilitad[oa]|suspendid[oa]"
+    r"|bloquead[oa]|desativad[oa]|suspens[oa]|geblokkeerd|gedeactiveerd|opgeheven"
+    r"|zablokowane|nieaktywne|zawieszone|wy\u0142\u0105czone)",
 )
 BLOCKED: Final = _family(
     "blocked",
@@ -129,7 +132,16 @@ BLOCKED: Final = _family(
     r"|resolve|exist)",
     r"\bip(?: address)?\b.{0,40}not (?:authori[sz]ed|allowed|permitted) to send",
     r"(?:not accepted|refused|rejected) from (?:this|your) (?:ip|host|server|network)",
-    r"messages from \S+ will be (?:permanently )?deferred",
+    r"messages from \S+ (?:(?:are|were|will be|have been) )?(?:temporarily |permanently )?"
+    r"(?:deferred|rejected|refused|blocked)",
+    r"(?:user|spam|abuse) complaints",
+    r"(?:is|as|being) an? (?:open|insecure) (?:relay|proxy)",
+    r"(?:use|through|via) (?:the |your )?(?:isp|provider)'?s? (?:own )?"
+    r"(?:smtp|mail|relay|outgoing)",
+    r"(?:smtp|mail|outgoing|relay) (?:server|relay|host) of your (?:isp|provider"
+    r"|internet service provider)",
+    r"(?:mismatch(?:es|ed)?|(?:does|do|did) ?n[o']t match) (?:the |your )?(?:client|connecting"
+    r"|sending|source|remote) ip",
     r"client host (?:\[[^\]]*\] )?(?:rejected|blocked)",
     r"blocked using",
     r"(?<!not )listed (?:at|on|in|by) (?!the (?:domino|directory))",
@@ -160,6 +172,8 @@ AUTH: Final = _family(
     r"unauthenticated (?:e-?mail|mail|sender|message)",
     r"authentication (?:is )?(?:required|failed|failure)",
     r"failed authentication",
+    r"authentication (?:information|checks?)",
+    r"(?:fails?|failed|does ?n[o']t|did ?n[o']t) (?:to )?pass (?:\S+ )?authentication",
     r"(?:smtp )?auth(?:entication)? (?:credentials|mechanism)",
     r"must (?:be )?authenticate",
 )
@@ -191,6 +205,7 @@ RATE: Final = _family(
     r"|invalid|bad|smtp|simultaneous|hosts|requests)",
     r"(?:sent|sending) (?:to )?too many",
     r"too (?:fast|quickly|frequent)",
+    r"frequency (?:limit|exceed|too high)",
     r"throttl",
     r"exceeded (?:the )?(?:message |sending |connection |hourly |daily )?(?:rate|limit of)",
     r"(?:sending|message|connection|recipient) rate",
@@ -230,17 +245,15 @@ MAILBOX_FULL: Final = _family(
     r"exceeded? (?:his|her|their|its|the|my|your)? ?(?:storage|quota|mailbox|disk)",
     r"exceeds? (?:the )?(?:storage|disk|mailbox|quota)",
     r"disk quota",
-    r"insufficient (?:disk )?(?:space|storage)",
-    r"not enough (?:disk )?(?:space|storage)",
     r"storage (?:allocation|limit|quota|space)",
     r"mailbox size limit",
+    r"error writing message: file too large",  # the mailbox file reached its size limit
     r"(?:mailbox|account|inbox|user)(?:'s)? (?:is )?(?:over|full)",
     r"too many messages (?:in|on|stored)",
     r"full mailbox",
     r"mailbox_full",
     r"mail ?box (?:size )?exceeds",
     r"mailbox (?:size )?limit",
-    r"out of (?:disk )?space",
     r"postfach (?:des empf\u00e4ngers )?(?:ist )?(?:voll|\u00fcberf\u00fcllt)",
     r"postfach .{0,40}(?:voll|\u00fcberf\u00fcllt|\u00fcberschritten)",
     r"speicher(?:platz|grenze|kapazit\u00e4t) .{0,30}(?:ersch\u00f6pft|\u00fcberschritten)",
@@ -253,7 +266,6 @@ MAILBOX_FULL: Final = _family(
     r"(?:mailbox|postbus) (?:is )?vol\b",
     r"skrzynka (?:\S+ )?(?:pe\u0142na|przepe\u0142niona)",
     r"ящик (?:\S+ )?переполнен",
-    r"disk (?:is )?full",
     r"サイズ.{0,6}(?:大き|超過|制限)",
     r"zu ?viele (?:mails|nachrichten)",
     r"メールボックス.{0,6}(?:一杯|いっぱい|容量)",
@@ -271,6 +283,17 @@ TOO_LARGE: Final = _family(
     r"message exceeds",
     r"(?:maximum|max) (?:message )?size",
     r"zu gro(?:\u00df|ss)",
+    # the message's size, in the shop languages (a mailbox's size is a full mailbox)
+    r"trop (?:volumineux|gros|grand)",
+    r"message(?: \S+){0,4} taille (?:maximale|limite)",
+    r"troppo grande",
+    r"messaggio(?: \S+){0,4} dimensione massima",
+    r"demasiado grande",
+    r"mensaje(?: \S+){0,4} tama\u00f1o m\u00e1ximo",
+    r"te groot",
+    r"bericht(?: \S+){0,4} maximale (?:grootte|omvang)",
+    r"za du\u017c[ya]",
+    r"wiadomo\u015b\u0107(?: \S+){0,4} (?:maksymalny|dopuszczalny) rozmiar",
 )
 CONTENT: Final = _family(
     "content_rejected",
@@ -278,7 +301,7 @@ CONTENT: Final = _family(
     r"attachment",
     r"embedded image",
     r"message content",
-    r"content (?:rejected|not accepted|policy|filter|violat)",
+    r"content (?:rejected|not accepted|policy|filter|violat|restriction)",
     r"rejected by (?:the )?(?:recipient'?s? )?(?:content|filter)",
     r"(?:prohibited|forbidden|disallowed|banned|blocked) (?:file|extension|content|attachment)",
     r"not accept(?:ing)? (?:mail|messages|e-?mail) with",
@@ -287,7 +310,7 @@ CONTENT: Final = _family(
     r"file ?(?:type|name|extension)",
     r"not (?:rfc|standards?)[ -]?(?:\d+ )?complian",
     r"(?:violates?|violation of|comply with|conform to) (?:rfc|the standard)",
-    r"\brfc ?(?:5322|2822|822|5321|2045|2046)\b",
+    r"\brfc ?(?:5322|2822|822|5321|2045|2046)\b(?! ?;)",
     r"(?:header|headers|message-id|from:|date:)(?: field)? (?:is |are )?"
     r"(?:missing|invalid|malformed|duplicated|too long)",
     r"(?:missing|invalid|malformed|duplicate|multiple) (?:\S+ )?(?:headers?|message-id)\b",
@@ -350,11 +373,12 @@ USER_UNKNOWN: Final = _family(
     r"(?:utilisateur|destinataire|adresse|bo\u00eete|boite)(?: \S+){0,2} (?:inconnu|invalide"
     r"|inexistant)",
     r"(?:utente|destinatario|indirizzo) (?:\S+ )?(?:sconosciuto|inesistente|non esiste)",
-    r"(?:usuario|destinatario|direcci\u00f3n|buz\u00f3n) (?:\S+ )?(?:desconocido|inexistente"
-    r"|no existe)",
+    r"(?:usuario|destinatario|direcci\u00f3n|buz\u00f3n|casilla|cuenta) (?:\S+ )?(?:desconocid[oa]"
+    r"|inexistente|no existe)",
     r"(?:usu\u00e1rio|destinat\u00e1rio|endere\u00e7o) (?:\S+ )?(?:desconhecido|inexistente"
     r"|n\u00e3o existe)",
     r"(?:onbekende|ongeldige) (?:gebruiker|ontvanger|geadresseerde)",
+    r"(?:adres|gebruiker|ontvanger|mailbox|postbus)(?: \S+){0,2} (?:bestaat niet|is onbekend)",
     r"(?:u\u017cytkownik|adres|odbiorca) (?:\S+ )?nie istnieje",
     r"(?:пользователь|адрес|ящик)"
     r"(?: \S+){0,2} не (?:найден|существует)",
@@ -373,7 +397,6 @@ HOST_UNKNOWN: Final = _family(
     r"no such (?:domain|host)",
     r"unknown (?:mail )?domain",
     r"unrouteable (?:mail )?domain",
-    r"name service error",
     r"\bnxdomain\b",
     r"null mx",
     r"no mx",
@@ -386,6 +409,15 @@ HOST_UNKNOWN: Final = _family(
     r"host name lookup failure",
     r"does ?n[o']t (?:accept|receive) (?:any )?(?:e-?)?mail",
     r"domain .{0,40}(?:does not exist|not found|existiert nicht)",
+)
+SYSTEM_FULL: Final = _family(
+    "system",
+    TRANSPORT,
+    r"insufficient (?:system |disk )?(?:space|storage)",
+    r"not enough (?:system |disk )?(?:space|storage)",
+    r"out of (?:disk )?space",
+    r"(?:disk|file ?system|spool|partition) (?:is )?full",
+    r"mail system (?:is )?full",
 )
 EXPIRED: Final = _family(
     "expired",
@@ -406,6 +438,7 @@ EXPIRED: Final = _family(
     r"(?:not|n't) (?:been )?delivered (?:with)?in",
     r"deleted from (?:the )?queue",
     r"failing for (?:a long time|\d+ (?:hours|days))",
+    r"(?:aborted|abandoned|cancell?ed) after \d",
 )
 TLS: Final = _family(
     "policy",
@@ -444,6 +477,8 @@ DNS_OR_ROUTING: Final = _family(
     r"(?:dns|lookup|name server|nameserver|resolver) (?:\S+ )?(?:error|failure|failed|timeout"
     r"|problem)",
     r"temporary (?:dns|lookup|name)",
+    r"(?:malformed|unexpected|bad|invalid) (?:\S+ )?name ?server reply",
+    r"name ?server (?:failure|error|reply)",
     r"servfail",
     r"(?:mail )?loop",
     r"too many hops",
@@ -504,6 +539,7 @@ CONDITIONS: Final[tuple[Family, ...]] = (
     RELAY,
     RATE,
     SPAM,
+    SYSTEM_FULL,
     MAILBOX_FULL,
     TOO_LARGE,
     CONTENT,
@@ -566,6 +602,13 @@ VAGUE: Final = (
             r"\bforbidden\b",
             r"restricted",
             r"permission",
+            r"\bautori[sz]",  # fr autorisé, it autorizzato, es/pt autorizado
+            r"\bpermis[os]",  # es permiso(s), pt permissão
+            r"\bpermess",  # it permesso
+            r"berechtig",  # de (nicht) berechtigt, Berechtigung
+            r"toestemming",  # nl
+            r"bevoegd",  # nl
+            r"uprawnie",  # pl uprawnienia, uprawnień
             r"verweigert",
             r"abgelehnt",
         ),
@@ -598,9 +641,18 @@ _HEDGE: Final = re.compile(
 )
 
 
+# A link in a reply is a reference, not a statement ("see https://.../email-routing/..."):
+# its words must not count as phrases.
+_URL: Final = re.compile(r"\b(?:https?|ftp)://[^\s<>\"'()\[\]]+|\bwww\.[^\s<>\"'()\[\]]+")
+
+
 def lower(text: str) -> str:
-    """The first ``MAX_SCAN`` characters of ``text``, lower case (what :func:`scan` expects)."""
-    return text[:MAX_SCAN].lower()
+    """The first ``MAX_SCAN`` characters of ``text``, lower case, links blanked out (what
+    :func:`scan` expects)."""
+    low = text[:MAX_SCAN].lower()
+    if "://" in low or "www." in low:
+        low = _URL.sub(" ", low)
+    return low
 
 
 def scan(tiers: tuple[tuple[Family, ...], ...], low: str) -> Family | None:

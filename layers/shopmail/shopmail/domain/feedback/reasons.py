@@ -13,8 +13,10 @@ Evidence order (:func:`judge`):
    "try again later" / "temporary" (not "check the address and try again", not "not a
    temporary error") makes the failure transient, and a transient failure is never hard:
    "Host not found, try again" is a DNS hiccup (``network``), not an unknown host. A failure
-   reported as final whose cause is a retried condition (``Action: failed`` with 4.x.x or a
-   4xx reply, a refused connection) means the MTA gave up: ``expired``.
+   reported as final whose cause is a retried condition of the path (``Action: failed``
+   with a 4.x.x network status or a 4xx reply that names no condition, a refused
+   connection) means the MTA gave up: ``expired``; a condition a server stated (a system
+   error, full storage) keeps its reason.
 2. **The diagnostic text, phrases that name a condition**
    (:mod:`~shopmail.domain.feedback.phrases`) of the recipient, of us or of the message. Such
    a phrase wins over any status, because the status is often generic (5.7.1, 5.0.0),
@@ -26,9 +28,13 @@ Evidence order (:func:`judge`):
    mailbox, 5.1.8 bad *sender* domain, 5.2.2 mailbox full, 5.7.25 no PTR, ...). The status in
    the remote reply (the diagnostic) is preferred to the ``Status`` field, which the
    reporting MTA may have guessed; a vague refusal of us or of the message ("will not accept
-   this message", "blocked") still contradicts an address status. Then phrases about the
-   circumstances (a refused connection, a DNS or system error: they explain a "4.4.7
-   expired", they do not contradict it), then a specific reply code (521, 551, 556).
+   this message", "blocked", "access denied") still contradicts an address status, and a
+   network status (5.4.1 "no answer from host") when no network trouble is named: the host
+   answered. Phrases about the circumstances (a refused connection, a DNS or system error)
+   explain a specific status ("4.4.7 expired"), they do not contradict it, except that a
+   failed lookup makes x.4.4 "unable to route" a DNS failure (RFC 3463 gives x.4.4 for both).
+   Then a specific reply code (521, 551, 556) when no enhanced status of another subject
+   refines it ("551 5.7.1 delivery not authorized" is a policy refusal).
 4. **Vague phrases** of the diagnostic ("mailbox unavailable", "rejected", "denied").
 5. **The report text around the recipient** (the human-readable part), explicit phrases.
 6. **A generic status** (x.y.0, 5.7.1, unknown details: only the subject's family), then a
@@ -37,9 +43,12 @@ Evidence order (:func:`judge`):
    *about*: a reply to ``MAIL FROM`` concerns our sender (an address-like reason there is a
    refusal of our sender: ``policy``), a refusal at connection or ``HELO`` concerns our host
    (``blocked``; spam words there mean our host is held for a spam source); neither is ever
-   hard. A generic addressing status (x.1.0) in reply to ``RCPT TO`` is about the recipient.
-   A reply that quotes one of our own addresses (the report's recipient, the returned
-   original's sender) and not the recipient's was given to ``MAIL FROM``.
+   hard; a vague "blocked" or "access denied" there names no blocklist: our sender was
+   refused (``policy``). A generic addressing status (x.1.0) in reply to ``RCPT TO`` is about
+   the recipient. A reply that quotes one of our own addresses or domains (the report's
+   recipient, the returned original's sender) and not the recipient's is about our sender
+   at any stage (Postfix checks the sender at ``RCPT TO``, header checks of our From domain
+   answer after ``DATA``); without a stated stage it was given to ``MAIL FROM``.
 
 ``hard`` is then true only for a recipient reason (user unknown, host unknown, mailbox
 disabled, bad destination address syntax) of a final, non-transient failure whose evidence
@@ -59,6 +68,7 @@ from shopmail.domain.feedback.statuses import (
     MESSAGE,
     RECIPIENT,
     SENDER,
+    SMTP_CODE_RE,
     SPECIFIC,
     TRANSPORT,
     UNKNOWN,
@@ -66,6 +76,7 @@ from shopmail.domain.feedback.statuses import (
     find_status,
     parse_status,
 )
+from shopmail.domain.inbound.parsing.signals import is_daemon_local_part
 
 __all__ = [
     "ADDRESS_REASONS",
@@ -80,8 +91,9 @@ __all__ = [
 
 MAX_SCAN: Final = 4000
 ADDRESS_REASONS: Final = frozenset({"user_unknown", "host_unknown", "mailbox_disabled"})
-# Reasons of a failure that was retried until the MTA gave up: reported as "expired".
-_GAVE_UP_REASONS: Final = frozenset({"network", "system", "other"})
+# Reasons of a failure that was retried until the MTA gave up: reported as "expired". A
+# condition a server stated (a system error, full storage) stays what it was.
+_GAVE_UP_REASONS: Final = frozenset({"network", "other"})
 # Whom each reason is about when the evidence does not say.
 _FAULT_OF: Final = {
     reason: fault
@@ -181,21 +193,32 @@ def _evidence(low: str, status: str | None, smtp_code: str | None, context_low: 
         # RFC 7504: 521 / 556 say the host or domain accepts no mail at all, which is more
         # than "mail system not accepting messages" (x.3.2)
         return _from_code(code, _EXPLICIT, None)
+    network = meaning.reason == "network"
     vague: phrases.Family | None = None
-    if meaning.weight != SPECIFIC or meaning.fault == RECIPIENT:
+    if meaning.weight != SPECIFIC or meaning.fault == RECIPIENT or network:
         vague = phrases.scan(phrases.VAGUE, low)
     if meaning.weight == SPECIFIC:
-        if vague is not None and meaning.fault == RECIPIENT and vague.fault in (SENDER, MESSAGE):
+        refusal = vague if vague is not None and vague.fault in (SENDER, MESSAGE) else None
+        if refusal and (not network or phrases.scan((phrases.CIRCUMSTANCES,), low) is None):
             # "5.1.1 ... blocked": a refusal of us or of the message, worded vaguely, still
-            # contradicts an address status
-            return _from_text(vague, _VAGUE)
+            # contradicts an address status; and a host that answered "access denied" was
+            # reached, whatever a network status (5.4.1 no answer from host) says
+            return _from_text(refusal, _VAGUE)
+        if parsed is not None and (parsed[1], parsed[2]) == ("4", "4"):
+            # x.4.4 "unable to route" covers failed lookups as well as names without mail
+            # routing (RFC 3463): a text that says the lookup failed makes it a DNS failure
+            failure = phrases.scan((phrases.CIRCUMSTANCES,), low)
+            if failure is phrases.DNS_OR_ROUTING or failure is phrases.CONNECTION:
+                return _from_text(failure, _EXPLICIT)
         # a circumstance ("connection refused") does not contradict a specific status
         # ("4.4.7 delivery time expired"): it is what led to it
         return _from_code(meaning, _EXPLICIT, parsed)
     circumstance = phrases.scan((phrases.CIRCUMSTANCES,), low)
     if circumstance is not None:
         return _from_text(circumstance, _EXPLICIT)
-    if code.weight == SPECIFIC:
+    if code.weight == SPECIFIC and (parsed is None or parsed[1] in ("0", "1")):
+        # a reply code is coarser than an enhanced status of another subject: "551 5.7.1
+        # delivery not authorized" is a policy refusal, not a user who is not local
         return _from_code(code, _EXPLICIT, None)
     if vague is not None:
         return _from_text(vague, _VAGUE)
@@ -213,12 +236,44 @@ _BRACKETED: Final = re.compile(r"<([^<>\s@]{1,64}@[^<>\s]{1,255})>")
 
 
 def _names_only_ours(diag: str, address: str, ours: frozenset[str]) -> bool:
-    """Whether the reply quotes one of our own addresses (the sender) and not the recipient:
-    "550 5.7.1 <bounces@shop.example>... Access denied" refuses our sender (MAIL FROM)."""
-    if not ours or "<" not in diag:
+    """Whether the reply quotes one of our own addresses or domains (the sender's) and not the
+    recipient's: "550 5.7.1 <bounces@shop.example>... Access denied" refuses our sender, and
+    so does "553 shop.example does not exist" (our domain, not the recipient's)."""
+    if not ours or not diag:
         return False
-    named = {m.lower() for m in _BRACKETED.findall(diag[:MAX_SCAN])}
-    return bool(named & ours) and address.lower() not in named
+    scan = diag[:MAX_SCAN].lower()
+    address = address.lower()
+    if "<" in scan:
+        named = set(_BRACKETED.findall(scan))
+        if named & ours:
+            return address not in named
+    # the remote server's answer (from its reply code on; before it, a text bounce repeats
+    # the recipient's address and the hosts it tried)
+    code = SMTP_CODE_RE.search(scan)
+    answer = scan[code.start() :] if code is not None else scan
+    rcpt_domain = address.rpartition("@")[2]
+    if not rcpt_domain or _names(answer, address) or _names(answer, rcpt_domain):
+        return False
+    for mine in ours:
+        local, _at, domain = mine.rpartition("@")
+        if is_daemon_local_part(local) or "." not in domain:
+            continue  # the reporting MTA's own mailbox, not our sender
+        related = domain == rcpt_domain or domain.endswith(f".{rcpt_domain}")
+        if not related and not rcpt_domain.endswith(f".{domain}") and _names(answer, domain):
+            return True
+    return False
+
+
+def _names(text: str, name: str) -> bool:
+    """Whether ``name`` (an address or domain) stands in ``text`` as a whole word."""
+    at = text.find(name)
+    while at >= 0:
+        before = text[at - 1 : at]
+        after = text[at + len(name) : at + len(name) + 1]
+        if not (before.isalnum() or before in ".-_@") and not (after.isalnum() or after in "-_@"):
+            return True
+        at = text.find(name, at + 1)
+    return False
 
 
 def judge(
@@ -255,8 +310,8 @@ def judge(
         The recipient address (lower or any case).
     ours:
         Lower-cased addresses of our side (the report's own recipient, the returned
-        original's sender): a reply that quotes one of them instead of the recipient was
-        given to ``MAIL FROM``.
+        original's sender): a reply that quotes one of them or their domain instead of the
+        recipient's is about our sender (given to ``MAIL FROM`` when no stage is stated).
 
     Returns
     -------
@@ -272,8 +327,9 @@ def judge(
         stage = stages.find_stage(diag)
         if stage == stages.UNKNOWN and context:
             stage = stages.find_stage(context)
-        if stage == stages.UNKNOWN and _names_only_ours(diag, address, ours):
-            stage = stages.MAIL
+    about_us = _names_only_ours(diag, address, ours)
+    if stage == stages.UNKNOWN and about_us:
+        stage = stages.MAIL
     final = is_permanent(status or evidence_status, code, action)
     parsed = parse_status(evidence_status)
     retry = phrases.says_transient(low)
@@ -305,8 +361,14 @@ def judge(
         reason, fault = "user_unknown", RECIPIENT  # x.1.0 in reply to RCPT TO: the recipient
     if stage in (stages.CONNECT, stages.MAIL) and reason == "spam_detected":
         reason = "blocked"  # no message was sent yet: we are held for a spam source
-    if stage == stages.MAIL and reason not in _STAGE_NEUTRAL:
-        reason, fault = "policy", SENDER  # our sender address or domain was refused
+    sender_refused = stage == stages.MAIL or about_us
+    if sender_refused and reason == "blocked" and evidence.weight == _VAGUE:
+        # "Access denied" to our sender names no blocklist: our sender address was refused
+        reason, fault = "policy", SENDER
+    if sender_refused and reason not in _STAGE_NEUTRAL:
+        # our sender address or domain was refused, whatever the stage (Postfix checks the
+        # sender at RCPT TO; a header check of our From domain answers after DATA)
+        reason, fault = "policy", SENDER
     elif stage == stages.CONNECT and reason not in _STAGE_NEUTRAL:
         reason, fault = "blocked", SENDER  # our host was refused
     fault = fault if fault != UNKNOWN else _FAULT_OF.get(reason, UNKNOWN)

@@ -82,9 +82,11 @@ def read_ses_mail(body: str, defects: list[str]) -> Classification | None:
         Receives a description of an unreadable notification.
     """
     # long lines of the JSON come folded ("\n " inside strings): unfold before reading
-    text = _FOLD.sub("", body[:MAX_JSON])
+    text = _FOLD.sub("", body[:MAX_JSON]).lstrip()
     try:
-        payload = json.loads(text, strict=False)
+        # an SNS e-mail subscription puts an unsubscribe footer after the JSON: read the
+        # first JSON value and ignore what follows it
+        payload, _end = json.JSONDecoder(strict=False).raw_decode(text)
         event = parse_feedback_event(payload)
     except (ValueError, InvalidEventError) as exc:  # JSONDecodeError is a ValueError
         defects.append(f"SesNotificationUnreadable: {type(exc).__name__}")

@@ -108,13 +108,16 @@ ADDRESS_RE: Final = re.compile(
     r"(?<![\w.+\-=/%&#?])([A-Za-z0-9!#$%&'*+/=?^_`{|}~\-][A-Za-z0-9.!#$%&'*+/=?^_`{|}~\-]{0,63}"
     r"@[A-Za-z0-9\-]{1,63}(?:\.[A-Za-z0-9\-]{1,63}){1,8})(?![\w\-])"
 )
+# Lines that name a contact for help: their addresses are contacts wherever they appear.
+_CONTACT_LINE_RE: Final = AnyOf.of(
+    r"for further assistance|please (?:send|contact|forward)|contact (?:the )?"
+    r"(?:postmaster|administrator|helpdesk)|postmaster@",
+)
 _SKIP_LINE_RE: Final = AnyOf.of(
     r"^\s*(?:>>>\s*)?(?:mail from|from|sender|reply-to|return-path|message-id|references"
     r"|in-reply-to|x-[\w-]+|received|envelope-from|errors-to|list-[\w-]+|dkim-signature"
     r"|smtp\.mail|resent-from|<<< 250)\b"
-    r"|\bmail from\s*:?\s*<|for further assistance|please (?:send|contact|forward)"
-    r"|contact (?:the )?"
-    r"(?:postmaster|administrator|helpdesk)|postmaster@|\bsender ok\b|\bsender\b.{0,10}ok\b"
+    r"|\bmail from\s*:?\s*<|\bsender ok\b|\bsender\b.{0,10}ok\b"
     r"|x-postfix-sender|original-mail-from|\bsent by\b|\bfrom:",
 )
 _FROM_BEFORE_RE: Final = re.compile(
@@ -125,6 +128,11 @@ _ANSWER_LINE_RE: Final = re.compile(
     r"^.{0,80}?(?<![\w.])[45]\d\d[ \-]+(?:#?[45]\.\d{1,3}\.\d{1,3}\b)?.*$", re.MULTILINE
 )
 _SEPARATOR_RE: Final = re.compile(r"^\s*(?:-{2,}|={3,}|\*{3,}|_{3,})")
+# A Sendmail error line: "550 5.1.1 <who>... reason" (the target, then three dots).
+_ERROR_LINE_RE: Final = re.compile(
+    r"^\s*[45]\d\d(?:[ -][45]\.\d{1,3}\.\d{1,3})? (.{1,200}?)\.\.\.[ \t]"
+)
+_WORD_RE: Final = re.compile(r"[^\W\d_]{2,}")
 _TLD_RE: Final = re.compile(r"\.[a-z][a-z0-9\-]*$")
 _PREFIX_RE: Final = re.compile(r"^(?:smtp|rfc822|mailto|sip)[=:]", re.IGNORECASE)
 _AOL_NAME_RE: Final = re.compile(r"^\s+([A-Za-z][A-Za-z0-9._\-]{1,40})\s*$")
@@ -254,17 +262,54 @@ class _Lines:
         return bisect_right(self.starts, offset) - 1
 
 
+def _skipped(low: str) -> bool:
+    """Whether a (lower-cased) line names senders, headers or contacts, never recipients."""
+    return bool(_SKIP_LINE_RE.search(low) or _CONTACT_LINE_RE.search(low))
+
+
 def _indent(line: str) -> int:
     return len(line) - len(line.lstrip(" \t"))
 
 
+def _transcript_before(text: _Lines, index: int, address: str) -> list[str]:
+    """The Sendmail transcript lines that a recipient's error line at ``index`` reports on.
+
+    Sendmail writes the failing command and the server's answer (``>>> MAIL From:<...>`` /
+    ``<<< 550 ...``) right before the error line of each recipient it failed: an answer to
+    ``MAIL FROM``, ``DATA`` or the greeting concerns every recipient of that session; an
+    answer to ``RCPT TO`` only the recipient that command names.
+    """
+    if index < 1 or not text.lows[index - 1].lstrip().startswith("<<<"):
+        return []
+    if text.lows[index].lstrip().startswith((">>>", "<<<")):
+        return []
+    start = index - 1
+    while start > 0 and text.lows[start - 1].lstrip().startswith("<<<"):
+        start -= 1
+    command = text.lows[start - 1].lstrip() if start > 0 else ""
+    if command.startswith(">>>"):
+        if command[3:].lstrip().startswith("rcpt") and address.lower() not in command:
+            return []
+        start -= 1
+    return text.lines[start:index]
+
+
 def _diagnostic(text: _Lines, index: int, address: str) -> str:
-    """The line at ``index`` without the address, plus its continuation lines."""
+    """The line at ``index`` without the address, plus its continuation lines.
+
+    Also the transcript lines that the line reports on (:func:`_transcript_before`), and,
+    for an address that stands alone on its line with nothing after it, the line before it
+    in the same paragraph (Lotus Notes writes the reason above the address).
+    """
     lines = text.lines
-    parts = [lines[index]]
+    parts = [*_transcript_before(text, index, address), lines[index]]
+    own = len(parts) - 1
     for offset, follow in enumerate(lines[index + 1 : index + 8], start=index + 1):
         if _SEPARATOR_RE.match(follow):
             break
+        statement = _ERROR_LINE_RE.match(text.lows[offset])
+        if statement is not None and address.lower() not in statement.group(1):
+            break  # Sendmail: "550 <other>... reason", a statement about another target
         if not follow.strip():
             if len(parts) == 1 or parts[-1].rstrip().endswith(":"):
                 # qmail/Exim: the diagnostic may follow after a blank line, and so may the
@@ -275,10 +320,32 @@ def _diagnostic(text: _Lines, index: int, address: str) -> str:
         # ("Technical details of permanent failure:") announces what follows
         belongs = _indent(follow) > _indent(lines[index]) or parts[-1].rstrip().endswith(":")
         others = [a for a in ADDRESS_RE.findall(follow) if a.lower() != address.lower()]
-        if others and not belongs and not _SKIP_LINE_RE.search(text.lows[offset]):
+        if others and not belongs and not _skipped(text.lows[offset]):
             break
         parts.append(follow)
+    if len(parts) == own + 1 and _bare(lines[index], address):
+        before = _line_above(text, index)
+        if before:
+            parts.insert(own, before)
     return " ".join(" ".join(parts).split())[:MAX_DIAGNOSTIC]
+
+
+def _bare(line: str, address: str) -> bool:
+    """Whether ``line`` says nothing but the address (and punctuation)."""
+    rest = line.lower().replace(address.lower(), " ")
+    return _WORD_RE.search(rest) is None
+
+
+def _line_above(text: _Lines, index: int) -> str:
+    """The line above ``index`` when it is in the same paragraph and names no address."""
+    if index < 1:
+        return ""
+    above = text.lines[index - 1]
+    if not above.strip() or _SEPARATOR_RE.match(above) or "@" in above:
+        return ""
+    if _skipped(text.lows[index - 1]) or FAILED_HEADING_RE.search(text.lows[index - 1]):
+        return ""
+    return above
 
 
 def _score_diag(diag: str) -> int:
@@ -379,8 +446,14 @@ def read_text_bounce(
     stages: dict[str, Stage] = {}
     spelled: dict[str, str] = {}
     order: list[str] = []
+    contact_lines = {
+        index
+        for index, line in enumerate(lines)
+        if "@" in line and _CONTACT_LINE_RE.search(text_lines.lows[index])
+    }
+    contacts = {m.group(1).lower() for i in contact_lines for m in ADDRESS_RE.finditer(lines[i])}
     for index, line in enumerate(lines):
-        if "@" not in line:
+        if "@" not in line or index in contact_lines:
             continue
         if _SKIP_LINE_RE.search(text_lines.lows[index]):
             continue
@@ -390,7 +463,7 @@ def read_text_bounce(
             address = _PREFIX_RE.sub("", match.group(1).strip(".'`"))
             low = address.lower()
             local = low.partition("@")[0]
-            if low in exclude or low in ours or _not_a_recipient(local):
+            if low in exclude or low in ours or low in contacts or _not_a_recipient(local):
                 continue
             if local.startswith("owner-"):
                 continue
@@ -406,7 +479,8 @@ def read_text_bounce(
             elif score > best[low][0]:
                 best[low] = (score, diag, best[low][2])
             if stages.get(low, UNKNOWN_STAGE) == UNKNOWN_STAGE:
-                stages[low] = find_stage(diag)
+                transcript = _transcript_before(text_lines, index, address)
+                stages[low] = find_stage("\n".join([*transcript, line]) if transcript else diag)
     detector = detector_for(f"{from_}\n{text}")
     if not order and detector == "aol":
         for index, line in enumerate(lines):

@@ -50,14 +50,14 @@ _TOKEN_SPLIT: Final = re.compile(r"[,;\s]+")
 _COMMENT: Final = re.compile(r"\([^()]*\)")
 # Local parts of system and no-reply mailboxes (a +/-/. suffix allowed: bounces+123, ...).
 _SYSTEM_LOCAL: Final = re.compile(
-    r"^(?:mailer[-_.]?daemon|postmaster|no[-_.]?reply|do[-_.]?not[-_.]?reply|"
+    r"^(?:mailer[-_.]?daemon|post[-_.]?master|no[-_.]?reply|do[-_.]?not[-_.]?reply|"
     r"dont[-_.]?reply|bounces?|mail[-_.]?delivery[-_.]?(?:system|subsystem)|"
     r"auto[-_.]?(?:reply|responder|mailer))(?:[-_.+].*)?$",
     re.IGNORECASE,
 )
 _NO_REPLY_ANYWHERE: Final = re.compile(r"no[-_.]?reply|do[-_.]?not[-_.]?reply", re.IGNORECASE)
 _DAEMON_LOCAL: Final = re.compile(
-    r"^(?:mailer[-_.]?daemon|mail[-_.]?daemon|postmaster|mdaemon|double-bounce"
+    r"^(?:mailer[-_.]?daemon|mail[-_.]?daemon|post[-_.]?master|mdaemon|double-bounce"
     r"|mail[-_.]?delivery[-_.]?(?:system|subsystem))(?:[-_.+].*)?$",
     re.IGNORECASE,
 )
@@ -68,7 +68,7 @@ _BOUNCE_LOCAL: Final = re.compile(
 )
 #: What a mail system's notification has in its From (display name or address).
 DAEMON_SENDER_RE: Final = re.compile(
-    r"mailer[-_ ]?daemon|postmaster|mail delivery|mail administrator|mail ?system"
+    r"mailer[-_ ]?daemon|post[-_ ]?master|mail delivery|mail administrator|mail ?system"
     r"|delivery (?:subsystem|system|service|notification)|\bmdaemon\b|post ?office"
     r"|mail ?server|returned mail|nondeliver|e-?mail-?dienst|systemadministrator"
     r"|smtp[-_ ]?gateway|mail router|\bmaildelivery|\bmmdf\b|mail transport"
