@@ -16,7 +16,7 @@
 - **The shop's look** (:func:`shop_mail`): ``--shop-config FILE`` and ``--templates DIR``
   (else ``SHOP_CONFIG`` and ``TEMPLATES_LOCATION``; ``s3://``/``ssm:`` locations are read from
   the AWS target above), loaded once: render, preview and ``templates check`` show mail as the
-  deployed functions would send it. :func:`read_config_text` reads a routes file the same way.
+  deployed functions would send it. :func:`load_route_table` reads a routes file the same way.
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ from shopmail_local.stack.stack_file import (
 if TYPE_CHECKING:
     from shopmail.bootstrap.clients import AwsClients
     from shopmail.bootstrap.shop import ShopMail
+    from shopmail.domain.inbound.routing import RouteTable
 
 REPO = Path(__file__).resolve().parents[2]
 STATE_ENV = "SHOPMAIL_LOCAL_STATE"
@@ -418,6 +419,23 @@ def read_config_text(location: str) -> tuple[str, str]:
     where = parse_location(location)
     source = config_source(Settings.from_env(), _aws_clients())
     return source.read_text(where), str(where)
+
+
+def load_route_table(location: str | None) -> RouteTable:
+    """The routes of ``location`` (a path, ``s3://...`` or ``ssm:...``; ``None``: shipped).
+
+    Raises
+    ------
+    ShopmailError
+        The file cannot be read, or a :class:`~shopmail.errors.RouteConfigError` naming every
+        problem (the same checks as the inbound function's).
+    """
+    from shopmail.domain.inbound.routing import load_routes, parse_routes
+    from shopmail.domain.locations import parse_location
+
+    if location and parse_location(location).remote:
+        return parse_routes(*read_config_text(location))
+    return load_routes(location or None)
 
 
 def add_shop_options(parser: Any) -> None:

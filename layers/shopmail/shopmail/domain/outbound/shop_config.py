@@ -46,6 +46,7 @@ import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -60,6 +61,8 @@ from shopmail.domain.outbound.locale_chain import (
 )
 from shopmail.errors import ConfigurationError
 
+#: The JSON Schema of the file (package data; ``docs/shop-config.schema.json`` is a copy).
+SCHEMA_PATH: Final = Path(__file__).resolve().parents[2] / "shop" / "schema.json"
 DEFAULT_NAME: Final = "Shop"
 DEFAULT_TIMEZONE: Final = "Europe/Berlin"
 #: The links a shop may configure, in the order the footer and the order confirmation show them.
