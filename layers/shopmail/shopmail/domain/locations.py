@@ -68,13 +68,6 @@ class Location:
             return f"ssm:{self.value}"
         return self.value
 
-    def child(self, name: str) -> Location:
-        """The location of ``name`` inside this folder or prefix (``s3://b/t/`` + ``x``)."""
-        if self.kind is LocationKind.S3:
-            prefix = self.value if not self.value or self.value.endswith("/") else self.value + "/"
-            return Location(self.kind, prefix + name, self.bucket)
-        return Location(self.kind, f"{self.value.rstrip('/')}/{name}")
-
 
 def parse_location(value: str, setting: str = "location") -> Location:
     """Parse ``value`` (see the module docs).
