@@ -110,10 +110,12 @@ class ShopMail:
     def build(
         self, event: ShopEvent, rendered: RenderedMail, settings: Settings, **kwargs: Any
     ) -> BuiltMessage:
-        """:func:`~shopmail.domain.outbound.mime_build.build_message` with the shop's names."""
+        """:func:`~shopmail.domain.outbound.mime_build.build_message` with the shop's names
+        (without ``SHOP_CONFIG`` the headers are the settings' alone)."""
         from shopmail.domain.outbound.mime_build import build_message
 
-        return build_message(event, rendered, settings, shop=self.shop(), **kwargs)
+        shop = self.shop() if self._shop is not None else None
+        return build_message(event, rendered, settings, shop=shop, **kwargs)
 
     # --- loading ---------------------------------------------------------------------------
 
