@@ -17,10 +17,8 @@ cost of the first mail (reading and validating the configuration, laying out the
 from __future__ import annotations
 
 import json
-import statistics
 import tempfile
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,32 +30,17 @@ from shopmail.domain.outbound.mime_build import build_message
 from shopmail.domain.outbound.rendering import TEMPLATE_DIR, render
 from shopmail.domain.outbound.shop_config import SCHEMA_PATH
 
+from bench.bench_render import _per_message_ms
+
 EVENT = Path(__file__).resolve().parents[1] / "events" / "outbound" / "OrderPlaced.json"
-ROUNDS = 7
-PER_ROUND = 100
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(2048)
-
-
-def _per_message_ms(func: Callable[[], Any]) -> float:
-    for _ in range(20):  # warm-up (template compilation, caches)
-        func()
-    rounds = []
-    for _ in range(ROUNDS):
-        start = time.perf_counter()
-        for _ in range(PER_ROUND):
-            func()
-        rounds.append((time.perf_counter() - start) * 1000 / PER_ROUND)
-    return statistics.median(rounds)
 
 
 def _shop_files(folder: Path) -> tuple[Path, Path]:
     overrides = folder / "overrides"
     (overrides / "de").mkdir(parents=True)
-    page = (TEMPLATE_DIR / "OrderPlaced.html").read_text(encoding="utf-8")
-    (overrides / "de" / "OrderPlaced.html").write_text(
-        page.replace("{% block content %}", "{% block content %}<p>Frisch geröstet!</p>"),
-        encoding="utf-8",
-    )
+    footer = (TEMPLATE_DIR / "layout.html").read_text(encoding="utf-8")
+    (overrides / "de" / "layout.html").write_text(footer.replace("</body>", "<!-- KM --></body>"))
     (overrides / "de" / "strings.json").write_text('{"closing": "Herzliche Grüße"}', "utf-8")
     (overrides / "logo.png").write_bytes(PNG)
     shop = folder / "shop.toml"

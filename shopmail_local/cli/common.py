@@ -438,6 +438,16 @@ def load_route_table(location: str | None) -> RouteTable:
     return load_routes(location or None)
 
 
+def usage_of(parser: Any) -> Callable[[Any], int]:
+    """A command's ``func`` for a group called without a sub-command: its help, exit 2."""
+
+    def usage(args: Any) -> int:
+        parser.print_help(sys.stderr)
+        return 2
+
+    return usage
+
+
 def add_shop_options(parser: Any) -> None:
     """``--shop-config FILE`` and ``--templates DIR`` (render, preview, templates check)."""
     parser.add_argument(

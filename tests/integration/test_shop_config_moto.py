@@ -23,21 +23,10 @@ from shopmail.services.outbound import OutboundService
 
 from shopmail_local.cli.main import main
 from tests.fixtures.outbound_aws import OutboundStack
-from tests.fixtures.paths import EVENTS, REPO
+from tests.fixtures.paths import EVENTS
+from tests.fixtures.shop import PNG, SHOP_TOML, override_page
 
 CONFIG_BUCKET = "kaffee-mail-config"
-TEMPLATES = REPO / "layers" / "shopmail" / "shopmail" / "templates"
-PNG = b"\x89PNG\r\n\x1a\n" + bytes(64)
-SHOP_TOML = """\
-name = "Kaffeerösterei Müller"
-[senders]
-transactional_name = "Kaffeerösterei Müller"
-[legal]
-company = "Kaffeerösterei Müller GmbH"
-address = "Röstweg 1, 34117 Kassel"
-register = "Amtsgericht Kassel HRB 4711"
-vat_id = "DE123456789"
-"""
 ROUTES = """\
 [[rules]]
 name = "kaffee-support"
@@ -93,12 +82,8 @@ def test_shop_config_template_overrides_and_logo_from_s3(
 ) -> None:
     st = outbound_stack
     put(bucket, "shopmail/shop.toml", SHOP_TOML + '[logo]\nsource = "logo.png"\n')
-    page = (TEMPLATES / "OrderPlaced.html").read_text(encoding="utf-8")
-    put(
-        bucket,
-        "shopmail/templates/de/OrderPlaced.html",
-        page.replace("{% block content %}", "{% block content %}<p>Frisch geröstet!</p>"),
-    )
+    page = override_page("OrderPlaced.html", "<p>Frisch geröstet!</p>")
+    put(bucket, "shopmail/templates/de/OrderPlaced.html", page)
     put(bucket, "shopmail/templates/de/strings.json", '{"closing": "Herzliche Grüße"}')
     put(bucket, "shopmail/templates/logo.png", PNG)
     svc = service(
@@ -244,14 +229,15 @@ def test_routes_reload_after_the_cache_time(outbound_stack: OutboundStack, bucke
     assert router.decide(_support_mail(), "support@shop.example").route == "support-v2"
 
 
-def test_routes_check_reads_s3_and_ssm(
-    outbound_stack: OutboundStack,
-    bucket: Any,
-    moto: str,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
+@pytest.fixture
+def cli_bucket(bucket: Any, moto: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The config bucket, with the CLI pointed at the moto server."""
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto)
+    return bucket
+
+
+def test_routes_check_reads_s3(cli_bucket: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    bucket = cli_bucket
     put(bucket, "routes.toml", ROUTES)
     put(bucket, "bad.toml", "[[rules]]\nname = 1\n")
     assert main(["routes", "check", f"s3://{CONFIG_BUCKET}/routes.toml"]) == 0
@@ -263,14 +249,9 @@ def test_routes_check_reads_s3_and_ssm(
 
 
 def test_render_cli_reads_a_shop_config_from_s3(
-    outbound_stack: OutboundStack,
-    bucket: Any,
-    moto: str,
-    monkeypatch: pytest.MonkeyPatch,
-    capsysbinary: pytest.CaptureFixture[bytes],
+    cli_bucket: Any, capsysbinary: pytest.CaptureFixture[bytes]
 ) -> None:
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto)
-    put(bucket, "shop.toml", SHOP_TOML)
+    put(cli_bucket, "shop.toml", SHOP_TOML)
     order = str(Path(EVENTS / "outbound" / "OrderPlaced.json"))
     assert main(["render", order, "--shop-config", f"s3://{CONFIG_BUCKET}/shop.toml"]) == 0
     raw = capsysbinary.readouterr().out

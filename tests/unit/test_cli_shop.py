@@ -13,22 +13,10 @@ from typing import Any
 import pytest
 
 from shopmail_local.cli.main import main
-from tests.fixtures.paths import EVENTS, REPO
+from tests.fixtures.paths import EVENTS
+from tests.fixtures.shop import PNG, SHOP_TOML, write_override
 
 ORDER_PLACED = str(EVENTS / "outbound" / "OrderPlaced.json")
-TEMPLATES = REPO / "layers" / "shopmail" / "shopmail" / "templates"
-PNG = b"\x89PNG\r\n\x1a\n" + bytes(64)
-#: The file of the issue, as written there.
-SHOP_TOML = """\
-name = "Kaffeerösterei Müller"
-[senders]
-transactional_name = "Kaffeerösterei Müller"
-[legal]
-company = "Kaffeerösterei Müller GmbH"
-address = "Röstweg 1, 34117 Kassel"
-register = "Amtsgericht Kassel HRB 4711"
-vat_id = "DE123456789"
-"""
 
 
 @pytest.fixture
@@ -42,12 +30,8 @@ def shop_toml(tmp_path: Path) -> Path:
 def overrides(tmp_path: Path) -> Path:
     """An override folder with a changed ``de/OrderPlaced.html``."""
     folder = tmp_path / "overrides"
-    (folder / "de").mkdir(parents=True)
-    page = (TEMPLATES / "OrderPlaced.html").read_text(encoding="utf-8")
-    page = page.replace(
-        "{% block content %}", '{% block content %}<p class="roast">Frisch geröstet!</p>'
-    )
-    (folder / "de" / "OrderPlaced.html").write_text(page, encoding="utf-8")
+    insert = '<p class="roast">Frisch geröstet!</p>'
+    write_override(folder, "de/OrderPlaced.html", "OrderPlaced.html", insert)
     return folder
 
 
@@ -190,12 +174,8 @@ def test_templates_check_reports_a_broken_folder(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     folder = tmp_path / "broken"
-    (folder / "de").mkdir(parents=True)
-    page = (TEMPLATES / "OrderShipped.html").read_text(encoding="utf-8")
-    (folder / "de" / "OrderShipped.html").write_text(
-        page.replace("{% block content %}", "{% block content %}{{ tracking_url }}{{ t.nope }}"),
-        encoding="utf-8",
-    )
+    insert = "{{ tracking_url }}{{ t.nope }}"
+    write_override(folder, "de/OrderShipped.html", "OrderShipped.html", insert)
     (folder / "OrderPlaced.txt").write_text("{% if %}", encoding="utf-8")
     (folder / "de" / "strings.json").write_text('{"signatur": "x"}', encoding="utf-8")
     (folder / "fr").mkdir()

@@ -30,19 +30,24 @@ def build(raw: object) -> str:
     return f"built({raw})"
 
 
-def test_the_value_is_built_once_and_rebuilt_only_on_change() -> None:
-    source = Source("v1")
-    builds: list[object] = []
+class Builds:
+    """:func:`build`, remembering what it was given."""
 
-    def counting(raw: object) -> str:
-        builds.append(raw)
+    def __init__(self) -> None:
+        self.seen: list[object] = []
+
+    def __call__(self, raw: object) -> str:
+        self.seen.append(raw)
         return build(raw)
 
-    value = Reloading("s3://cfg-bucket/shop.toml", source.read, counting)
+
+def test_the_value_is_built_once_and_rebuilt_only_on_change() -> None:
+    source, builds = Source("v1"), Builds()
+    value = Reloading("s3://cfg-bucket/shop.toml", source.read, builds)
     assert value.get() == "built(v1)" and value.get() == "built(v1)"
-    assert builds == ["v1"] and source.reads == 2  # read each time (the reader caches)
+    assert builds.seen == ["v1"] and source.reads == 2  # read each time (the reader caches)
     source.value = "v2"
-    assert value.get() == "built(v2)" and builds == ["v1", "v2"]
+    assert value.get() == "built(v2)" and builds.seen == ["v1", "v2"]
 
 
 def test_the_first_failure_propagates() -> None:
@@ -55,20 +60,14 @@ def test_the_first_failure_propagates() -> None:
 def test_a_broken_change_keeps_the_last_good_value_and_is_logged(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    source = Source("v1")
-    builds: list[object] = []
-
-    def counting(raw: object) -> str:
-        builds.append(raw)
-        return build(raw)
-
-    value = Reloading("ssm:/shopmail/routes", source.read, counting)
+    source, builds = Source("v1"), Builds()
+    value = Reloading("ssm:/shopmail/routes", source.read, builds)
     value.get()
     source.value = "broken"
     with caplog.at_level(logging.ERROR):
         assert value.get() == "built(v1)"
         assert value.get() == "built(v1)"
-    assert builds == ["v1", "broken"]  # a rejected content is not validated again
+    assert builds.seen == ["v1", "broken"]  # a rejected content is not validated again
     (record,) = [r for r in caplog.records if r.getMessage() == "config_reload_failed"]
     assert record.__dict__["location"] == "ssm:/shopmail/routes"
     assert "does not validate" in record.__dict__["reason"]

@@ -27,21 +27,11 @@ from shopmail.domain.outbound.shop_config import (
 from shopmail.errors import ConfigurationError
 
 from tests.fixtures.paths import REPO
+from tests.fixtures.shop import PNG
+from tests.fixtures.shop import SHOP_TOML as MINIMAL
 
-#: The file of the issue, exactly as written there.
-MINIMAL = """\
-name = "Kaffeerösterei Müller"
-[senders]
-transactional_name = "Kaffeerösterei Müller"
-[legal]
-company = "Kaffeerösterei Müller GmbH"
-address = "Röstweg 1, 34117 Kassel"
-register = "Amtsgericht Kassel HRB 4711"
-vat_id = "DE123456789"
-"""
 EXAMPLE = SCHEMA_PATH.parent / "example.toml"
 SCHEMA = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
-PNG = b"\x89PNG\r\n\x1a\n" + bytes(64)
 
 
 def problems(data: dict[str, Any] | str) -> list[str]:

@@ -25,11 +25,11 @@ from shopmail.domain.outbound.shop_config import (
 from shopmail.errors import TemplateError
 
 from tests.fixtures.paths import EVENTS
+from tests.fixtures.shop import PNG, override_page
 
 SETTINGS = Settings(mail_domain="shop.example")
 SAMPLES = sorted((EVENTS / "outbound").glob("*.json"))
 SEVEN = ("de", "en", "es", "fr", "it", "nl", "pl")
-PNG = b"\x89PNG\r\n\x1a\n" + bytes(64)
 SHOP_TOML = """\
 name = "Kaffeerösterei Müller"
 support_address = "service@kaffee.example"
@@ -223,8 +223,7 @@ def test_override_images_may_come_only_from_the_shops_hosts(
 ) -> None:
     from shopmail.domain.outbound.template_overlay import build_overlay
 
-    page = (TEMPLATE_DIR / "OrderShipped.html").read_text(encoding="utf-8")
-    page = page.replace("{% block content %}", f'{{% block content %}}<img src="{src}" alt="">')
+    page = override_page("OrderShipped.html", f'<img src="{src}" alt="">')
     root = build_overlay({"OrderShipped.html": page.encode()}, tmp_path / "t").root
     shop = parse_shop_config('name = "K"\nimage_hosts = ["cdn.k.example"]\n')
     ev = event("OrderShipped")

@@ -18,6 +18,7 @@ from shopmail.domain.outbound.template_overlay import (
 )
 
 from tests.fixtures.paths import EVENTS
+from tests.fixtures.shop import override_page
 
 SETTINGS = Settings(mail_domain="shop.example")
 SEVEN = ("de", "en", "es", "fr", "it", "nl", "pl")
@@ -47,9 +48,7 @@ def test_without_overrides_the_folder_renders_as_the_shipped_one(tmp_path: Path)
 
 
 def test_a_language_file_overrides_that_language_only(tmp_path: Path) -> None:
-    changed = shipped("OrderPlaced.html").replace(
-        "{% block content %}", "{% block content %}<p>Frisch geröstet für Sie!</p>"
-    )
+    changed = override_page("OrderPlaced.html", "<p>Frisch geröstet für Sie!</p>")
     overlay = build_overlay({"de/OrderPlaced.html": changed.encode()}, tmp_path / "t")
     assert overlay.applied == ("de/OrderPlaced.html",)
     de = render(event("OrderPlaced", "de-DE"), SETTINGS, template_dir=overlay.root)
@@ -194,18 +193,14 @@ def test_read_folder_reads_files_by_relative_name(tmp_path: Path) -> None:
 def test_sandbox_and_autoescape_hold_for_overrides(tmp_path: Path) -> None:
     from shopmail.errors import TemplateError
 
-    evil = shipped("OrderShipped.html").replace(
-        "{% block content %}", "{% block content %}{{ ''.__class__.__mro__ }}"
-    )
+    evil = override_page("OrderShipped.html", "{{ ''.__class__.__mro__ }}")
     overlay = build_overlay({"OrderShipped.html": evil.encode()}, tmp_path / "a")
     with pytest.raises(TemplateError, match=r"SecurityError|UndefinedError"):
         render(event("OrderShipped", "de-DE"), SETTINGS, template_dir=overlay.root)
     raw = json.loads((EVENTS / "outbound" / "OrderShipped.json").read_text(encoding="utf-8"))
     raw["detail"]["recipient"]["name"] = "<b>Jürgen</b>"
     raw["detail"].pop("customer", None)
-    echo = shipped("OrderShipped.html").replace(
-        "{% block content %}", "{% block content %}<p>{{ greeting }}</p>"
-    )
+    echo = override_page("OrderShipped.html", "<p>{{ greeting }}</p>")
     overlay = build_overlay({"OrderShipped.html": echo.encode()}, tmp_path / "b")
     html = render(validate(raw), SETTINGS, template_dir=overlay.root).html
     assert "<b>Jürgen</b>" not in html and "&lt;b&gt;Jürgen&lt;/b&gt;" in html

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from typing import Any
 
 from shopmail.config import ENV_NAMES
 from shopmail.domain.inbound.routing import RouteTable
 from shopmail.errors import RouteConfigError, ShopmailError
 
-from shopmail_local.cli.common import load_route_table
+from shopmail_local.cli.common import load_route_table, usage_of
 
 
 def register(subparsers: Any) -> None:
@@ -31,15 +30,7 @@ def register(subparsers: Any) -> None:
     check.add_argument("file", nargs="?", help="routes file (default: ROUTES_FILE or shipped)")
     check.add_argument("-q", "--quiet", action="store_true", help="print errors only")
     check.set_defaults(func=run_check)
-    p.set_defaults(func=_usage(p))
-
-
-def _usage(parser: argparse.ArgumentParser) -> Any:
-    def usage(args: argparse.Namespace) -> int:
-        parser.print_help(sys.stderr)
-        return 2
-
-    return usage
+    p.set_defaults(func=usage_of(p))
 
 
 def describe(table: RouteTable) -> list[str]:

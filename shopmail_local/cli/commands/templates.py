@@ -51,7 +51,7 @@ from shopmail.domain.outbound.template_overlay import (
 )
 from shopmail.errors import ShopmailError
 
-from shopmail_local.cli.common import REPO, iter_files, load_shop_event, shop_mail
+from shopmail_local.cli.common import REPO, iter_files, load_shop_event, shop_mail, usage_of
 
 DEFAULT_EVENTS = REPO / "events" / "outbound"
 
@@ -77,15 +77,7 @@ def register(subparsers: Any) -> None:
         help="sample events to render (default: events/outbound)",
     )
     check.set_defaults(func=run_check)
-    p.set_defaults(func=_usage(p))
-
-
-def _usage(parser: argparse.ArgumentParser) -> Any:
-    def usage(args: argparse.Namespace) -> int:
-        parser.print_help(sys.stderr)
-        return 2
-
-    return usage
+    p.set_defaults(func=usage_of(p))
 
 
 def run_check(args: argparse.Namespace, out: TextIO | None = None) -> int:
