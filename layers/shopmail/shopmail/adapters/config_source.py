@@ -180,9 +180,10 @@ class ConfigSource:
             tree: Mapping[str, bytes] = self._files[key]
             return tree
         provider = self._provider(location)
-        return dict(
-            self._fetch(location, lambda: provider.get_multiple(str(location), self.max_age))
+        files: Mapping[str, bytes] = self._fetch(
+            location, lambda: provider.get_multiple(str(location), self.max_age)
         )
+        return files  # the cached mapping itself: unchanged content is the same object
 
     # --- helpers ---------------------------------------------------------------------------
 
