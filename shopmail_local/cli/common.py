@@ -13,6 +13,10 @@
   command exits non-zero; never a traceback.
 - **Files and events**: :func:`iter_files` (``FILE...|DIR`` arguments), :func:`load_shop_event`
   (render/preview), :func:`to_entry` (a PutEvents entry from an event file).
+- **The shop's look** (:func:`shop_mail`): ``--shop-config FILE`` and ``--templates DIR``
+  (else ``SHOP_CONFIG`` and ``TEMPLATES_LOCATION``; ``s3://``/``ssm:`` locations are read from
+  the AWS target above), loaded once: render, preview and ``templates check`` show mail as the
+  deployed functions would send it. :func:`load_route_table` reads a routes file the same way.
 """
 
 from __future__ import annotations
@@ -26,9 +30,9 @@ import urllib.parse
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from shopmail.config import env_setting
+from shopmail.config import Settings, env_setting
 from shopmail.domain.outbound.contracts import ShopEvent, validate, with_locale
 from shopmail.errors import PermanentError, ShopmailError
 
@@ -38,6 +42,11 @@ from shopmail_local.stack.stack_file import (
     StackFile,
     read_stack_file,
 )
+
+if TYPE_CHECKING:
+    from shopmail.bootstrap.clients import AwsClients
+    from shopmail.bootstrap.shop import ShopMail
+    from shopmail.domain.inbound.routing import RouteTable
 
 REPO = Path(__file__).resolve().parents[2]
 STATE_ENV = "SHOPMAIL_LOCAL_STATE"
@@ -368,3 +377,86 @@ def to_entry(event: dict[str, Any], bus: str) -> dict[str, Any]:
         "EventBusName": bus,
         "Resources": list(event.get("resources") or []),
     }
+
+
+# ---------------------------------------------------------------------- the shop's look
+def _aws_clients() -> AwsClients:
+    from shopmail.bootstrap.clients import AwsClients
+
+    return AwsClients(lambda service: aws_target().client(service))
+
+
+def shop_mail(
+    shop_config: str | None = None, templates: str | None = None
+) -> tuple[Settings, ShopMail]:
+    """``(settings, ShopMail)`` for ``--shop-config``/``--templates`` (else the environment).
+
+    The configuration is read on first use; call ``.shop()`` and ``.template_dir()`` to load
+    it (a :class:`~shopmail.errors.ConfigurationError` says what is wrong).
+    """
+    from shopmail.bootstrap.shop import ShopMail
+
+    overrides = {
+        name: value
+        for name, value in (("shop_config", shop_config), ("templates_location", templates))
+        if value
+    }
+    settings = Settings.from_env(None, **overrides)
+    return settings, ShopMail(settings, _aws_clients())
+
+
+def read_config_text(location: str) -> tuple[str, str]:
+    """``(text, source)`` of a configuration file: a path, ``s3://...`` or ``ssm:...``.
+
+    Raises
+    ------
+    ShopmailError
+        The file cannot be read (missing, access denied, ...).
+    """
+    from shopmail.bootstrap.remote_config import config_source
+    from shopmail.domain.locations import parse_location
+
+    where = parse_location(location)
+    source = config_source(Settings.from_env(), _aws_clients())
+    return source.read_text(where), str(where)
+
+
+def load_route_table(location: str | None) -> RouteTable:
+    """The routes of ``location`` (a path, ``s3://...`` or ``ssm:...``; ``None``: shipped).
+
+    Raises
+    ------
+    ShopmailError
+        The file cannot be read, or a :class:`~shopmail.errors.RouteConfigError` naming every
+        problem (the same checks as the inbound function's).
+    """
+    from shopmail.domain.inbound.routing import load_routes, parse_routes
+    from shopmail.domain.locations import parse_location
+
+    if location and parse_location(location).remote:
+        return parse_routes(*read_config_text(location))
+    return load_routes(location or None)
+
+
+def usage_of(parser: Any) -> Callable[[Any], int]:
+    """A command's ``func`` for a group called without a sub-command: its help, exit 2."""
+
+    def usage(args: Any) -> int:
+        parser.print_help(sys.stderr)
+        return 2
+
+    return usage
+
+
+def add_shop_options(parser: Any) -> None:
+    """``--shop-config FILE`` and ``--templates DIR`` (render, preview, templates check)."""
+    parser.add_argument(
+        "--shop-config",
+        metavar="FILE",
+        help="shop configuration (TOML/JSON; s3://, ssm: too; default: SHOP_CONFIG)",
+    )
+    parser.add_argument(
+        "--templates",
+        metavar="DIR",
+        help="template overrides laid over the shipped ones (default: TEMPLATES_LOCATION)",
+    )

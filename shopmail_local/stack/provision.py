@@ -216,6 +216,13 @@ class Provisioner:
                 self._emulate(logical, rtype)
                 continue
             handler(self, logical, props)
+        # a DLQ's sources in template order (the first is where a redrive goes), whatever order
+        # the dependency sort created them in
+        position = {
+            self.out.queues[name]: i for i, name in enumerate(resources) if name in self.out.queues
+        }
+        for sources in self.out.redrive_sources.values():
+            sources.sort(key=lambda url: position.get(url, len(position)))
         self._resolve_outputs()
         return self.out
 

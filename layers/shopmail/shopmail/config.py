@@ -55,6 +55,10 @@ ENV_NAMES: dict[str, str] = {
     "aws_endpoint_url": "AWS_ENDPOINT_URL",
     "service_name": "POWERTOOLS_SERVICE_NAME",
     "metrics_namespace": "POWERTOOLS_METRICS_NAMESPACE",
+    # --- a shop's brand, texts and rules as configuration (s3://, ssm: or a path) ---------
+    "shop_config": "SHOP_CONFIG",
+    "templates_location": "TEMPLATES_LOCATION",
+    "config_cache_seconds": "CONFIG_CACHE_SECONDS",
 }
 
 #: The settings each function cannot run without (field names; see :meth:`Settings.require`).
@@ -126,6 +130,16 @@ class Settings:
     #: Powertools' service name and metrics namespace (``""``: the function's default name).
     service_name: str = ""
     metrics_namespace: str = "shopmail"
+    # --- a shop's brand, texts and rules as configuration ---------------------------------
+    #: The shop configuration file (``s3://bucket/key``, ``ssm:/name`` or a path; ``""``: the
+    #: shipped look); see :mod:`shopmail.domain.outbound.shop_config`.
+    shop_config: str = ""
+    #: Template overrides laid over the shipped templates file by file (``s3://bucket/prefix/``
+    #: or a folder; ``""``: none); see :mod:`shopmail.domain.outbound.template_overlay`.
+    templates_location: str = ""
+    #: How long a function keeps what it read from S3/SSM (shop config, templates, routes)
+    #: before it looks again.
+    config_cache_seconds: int = 300
     extra: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:

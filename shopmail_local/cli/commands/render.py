@@ -3,6 +3,9 @@
 Attachments named by the event (the invoice PDF in S3) are read from ``--attachments DIR``
 (by the key's file name) when given; otherwise a small placeholder PDF stands in and a note
 goes to stderr. ``--date`` fixes the Date header (default: now) so the output is reproducible.
+``--shop-config FILE`` and ``--templates DIR`` (else ``SHOP_CONFIG``, ``TEMPLATES_LOCATION``)
+render the mail as that shop's deployed functions would: its name as the From display name,
+its colours, logo, legal block and links, its overridden templates.
 """
 
 from __future__ import annotations
@@ -12,12 +15,11 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from shopmail.config import Settings
-from shopmail.domain.outbound.mime_build import Attachment, build_message
-from shopmail.domain.outbound.rendering import AttachmentRef, render
+from shopmail.domain.outbound.mime_build import Attachment
+from shopmail.domain.outbound.rendering import AttachmentRef
 from shopmail.errors import ShopmailError
 
-from shopmail_local.cli.common import load_shop_event
+from shopmail_local.cli.common import add_shop_options, load_shop_event, shop_mail
 
 PLACEHOLDER_PDF = (
     b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
@@ -34,6 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--locale", help="override the customer locale (de, en, de-DE, ...)")
     p.add_argument("--date", help="Date header as ISO 8601 (default: now)")
     p.add_argument("--attachments", metavar="DIR", help="folder holding the attachment files")
+    add_shop_options(p)
     p.set_defaults(func=run)
 
 
@@ -59,7 +62,13 @@ def run(args: argparse.Namespace) -> int:
     event = load_shop_event(args.event, args.locale)
     if event is None:
         return 1
-    settings = Settings.from_env()
+    settings, mail = shop_mail(args.shop_config, args.templates)
+    try:
+        mail.template_dir()
+        mail.shop()
+    except ShopmailError as exc:
+        print(f"shopmail render: error: {exc.reason}", file=sys.stderr)
+        return 1
     try:
         date = (
             datetime.fromisoformat(args.date.replace("Z", "+00:00"))
@@ -70,9 +79,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"--date {args.date!r} is not ISO 8601", file=sys.stderr)
         return 2
     try:
-        rendered = render(event, settings)
+        rendered = mail.render(event, settings)
         attachments, notes = fetch_attachments(rendered.attachments_refs, args.attachments)
-        built = build_message(event, rendered, settings, attachments=attachments, date=date)
+        built = mail.build(event, rendered, settings, attachments=attachments, date=date)
     except ShopmailError as exc:
         print(f"{args.event}: {exc.code}: {exc.reason}", file=sys.stderr)
         return 1

@@ -8,7 +8,8 @@ gives one line (recipient null, catch-all). A file that cannot be parsed prints
 ``{"file": ..., "error": ...}`` and the run goes on (exit status 1 at the end).
 
 The routes file is loaded once (``--routes``, else ``ROUTES_FILE``, else the shipped default
-routes); the mail domain is ``--mail-domain``, else ``MAIL_DOMAIN``, else ``shop.example``.
+routes; a path, ``s3://`` or ``ssm:``); the mail domain is ``--mail-domain``, else
+``MAIL_DOMAIN``, else ``shop.example``.
 """
 
 from __future__ import annotations
@@ -25,9 +26,9 @@ from shopmail.config import Settings
 from shopmail.domain.inbound.loop_guard import effective_sender
 from shopmail.domain.inbound.routing import Classify, Router
 from shopmail.domain.message import Envelope, InboundMessage, Verdicts
-from shopmail.errors import RouteConfigError, ShopmailError
+from shopmail.errors import ShopmailError
 
-from shopmail_local.cli.common import iter_files
+from shopmail_local.cli.common import iter_files, load_route_table
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
 _VERDICT_NAMES = ("spam", "virus", "spf", "dkim", "dmarc", "dmarc_policy")
@@ -165,8 +166,8 @@ def build_router(
     if mail_domain:
         overrides["mail_domain"] = mail_domain
     settings = Settings.from_env(**overrides)
-    router = Router.from_file(
-        routes or settings.routes_file or None,
+    router = Router(
+        load_route_table(routes or settings.routes_file or None),
         settings.mail_domain,
         order_pattern=settings.order_number_pattern or None,
         classify=default_classify() if classify else None,
@@ -179,7 +180,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         verdicts = parse_verdicts(args.verdict)
         router, _ = build_router(args.routes, args.mail_domain, not args.no_classify)
-    except (ValueError, RouteConfigError) as exc:
+    except (ValueError, ShopmailError) as exc:
         print(f"shopmail route: {exc}", file=sys.stderr)
         return 2
     parse = default_parse()

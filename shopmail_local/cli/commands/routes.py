@@ -1,19 +1,22 @@
 """``shopmail routes check [FILE]``: validate a routes file.
 
-Without FILE it checks ``ROUTES_FILE`` (or the shipped default routes). Prints a summary of
-the rules and exits 0 when the file is valid; prints every problem (one per line, naming the
-rule and the field) and exits 1 when it is not.
+Without FILE it checks ``ROUTES_FILE`` (or the shipped default routes); FILE may also be an
+``s3://bucket/key`` or ``ssm:/name`` location (read from the AWS target, like the inbound
+function reads it). Prints a summary of the rules and exits 0 when the file is valid; prints
+every problem (one per line, naming the rule and the field) and exits 1 when it is not (also
+when it cannot be read).
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 from shopmail.config import env_setting
-from shopmail.domain.inbound.routing import RouteTable, load_routes
-from shopmail.errors import RouteConfigError
+from shopmail.domain.inbound.routing import RouteTable
+from shopmail.errors import RouteConfigError, ShopmailError
+
+from shopmail_local.cli.common import load_route_table, usage_of
 
 
 def register(subparsers: Any) -> None:
@@ -26,15 +29,7 @@ def register(subparsers: Any) -> None:
     check.add_argument("file", nargs="?", help="routes file (default: ROUTES_FILE or shipped)")
     check.add_argument("-q", "--quiet", action="store_true", help="print errors only")
     check.set_defaults(func=run_check)
-    p.set_defaults(func=_usage(p))
-
-
-def _usage(parser: argparse.ArgumentParser) -> Any:
-    def usage(args: argparse.Namespace) -> int:
-        parser.print_help(sys.stderr)
-        return 2
-
-    return usage
+    p.set_defaults(func=usage_of(p))
 
 
 def describe(table: RouteTable) -> list[str]:
@@ -54,12 +49,15 @@ def run_check(args: argparse.Namespace) -> int:
     """Validate the file; 0 valid, 1 invalid."""
     path = args.file or env_setting("routes_file") or None
     try:
-        table = load_routes(path)
+        table = load_route_table(path)
     except RouteConfigError as exc:
         errors = exc.context.get("errors") or [exc.reason]
         print(f"{exc.context.get('source', path)}: INVALID ({len(errors)} problem(s))")
         for err in errors:
             print(f"  - {err}")
+        return 1
+    except ShopmailError as exc:  # a remote file that cannot be read
+        print(f"{path}: UNREADABLE: {exc.reason}")
         return 1
     if not args.quiet:
         p = table.policy

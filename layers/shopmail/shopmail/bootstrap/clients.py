@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_ses import SESClient
     from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_ssm import SSMClient
 
 #: ``service name -> boto3 client``: the injection seam (tests pass clients bound to moto).
 ClientFactory = Callable[[str], Any]
@@ -129,3 +130,7 @@ class AwsClients:
     def ses(self) -> SESClient:
         """The SES (v1) client (receipt rule sets)."""
         return cast("SESClient", self._proxy("ses"))
+
+    def ssm(self) -> SSMClient:
+        """The SSM client (configuration kept in Parameter Store)."""
+        return cast("SSMClient", self._proxy("ssm"))

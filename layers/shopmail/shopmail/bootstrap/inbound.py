@@ -4,6 +4,8 @@ Used by the inbound Lambda handler (``functions/inbound/app.py``) and by ``shopm
 (which re-drives dead-lettered events in-process). Clients are created lazily: an invocation
 that never forwards or dead-letters never loads the SES/SQS service models, and the feedback
 use case (for DSN/ARF mail) is composed only when a ``feedback`` action first applies one.
+Routes named by ``ROUTES_FILE`` as ``s3://`` or ``ssm:`` are read through Powertools parameters
+and re-read after ``CONFIG_CACHE_SECONDS`` (:class:`ReloadingRouter`).
 """
 
 from __future__ import annotations
@@ -18,31 +20,81 @@ from shopmail.adapters.s3_raw_mail import S3RawMailStore
 from shopmail.bootstrap.clients import AwsClients, ClientFactory
 from shopmail.bootstrap.dead_letters import dead_letter_sink
 from shopmail.bootstrap.relay import RelayProvider
-from shopmail.config import Settings
+from shopmail.bootstrap.remote_config import Reloading, config_source
+from shopmail.config import ENV_NAMES, Settings
+from shopmail.domain.locations import parse_location
 from shopmail.ports import Decider, FeedbackSink, MailSender
 from shopmail.services.inbound import ActionPorts, InboundService
 
 if TYPE_CHECKING:
+    from shopmail.adapters.config_source import ConfigSource
     from shopmail.domain.feedback.outcome import FeedbackOutcome, MailFeedback
-    from shopmail.domain.inbound.routing.model import Classify
+    from shopmail.domain.inbound.routing import Router
+    from shopmail.domain.inbound.routing.model import Classify, RoutingDecision
+    from shopmail.domain.message import InboundMessage
     from shopmail.services.feedback import FeedbackService
 
 
-def build_router(settings: Settings, classify: Classify | None = None) -> Decider:
+def build_router(
+    settings: Settings, classify: Classify | None = None, aws: AwsClients | None = None
+) -> Decider:
     """The router for ``settings.routes_file`` (the shipped default routes when empty).
 
     ``classify`` is the router's kind classifier (see
     :class:`~shopmail.domain.inbound.routing.feedback_gate.GatedClassifier`); ``None``: the
-    parser's flags decide the bounce/complaint/auto-reply matchers.
+    parser's flags decide the bounce/complaint/auto-reply matchers. A routes file in S3 or SSM
+    is read with ``aws`` and validated at once (a :class:`~shopmail.errors.RouteConfigError`
+    names every problem), then re-read after the cache time (:class:`ReloadingRouter`).
     """
     from shopmail.domain.inbound.routing import Router
 
+    location = parse_location(settings.routes_file, ENV_NAMES["routes_file"])
+    if settings.routes_file and location.remote:
+        router = ReloadingRouter(
+            settings, config_source(settings, aws or AwsClients.from_settings(settings)), classify
+        )
+        router.table()  # validated now: a broken file fails the cold start, not a mail
+        return router
     return Router.from_file(
         settings.routes_file or None,
         settings.mail_domain,
         order_pattern=settings.order_number_pattern or None,
         classify=classify,
     )
+
+
+class ReloadingRouter:
+    """A :class:`~shopmail.ports.Decider` on routes kept in S3 or SSM (``ROUTES_FILE``).
+
+    The rules are checked by the same loader as a local file; a changed file that does not
+    validate is logged and the previous rules stay (see
+    :class:`~shopmail.bootstrap.remote_config.Reloading`).
+    """
+
+    def __init__(
+        self, settings: Settings, source: ConfigSource, classify: Classify | None = None
+    ) -> None:
+        location = parse_location(settings.routes_file, ENV_NAMES["routes_file"])
+
+        def build(text: str) -> Router:
+            from shopmail.domain.inbound.routing import Router, parse_routes
+
+            return Router(
+                parse_routes(text, str(location)),
+                settings.mail_domain,
+                order_pattern=settings.order_number_pattern or None,
+                classify=classify,
+            )
+
+        self._router = Reloading(str(location), lambda: source.read_text(location), build)
+
+    def table(self) -> Router:
+        """The router of the current rules."""
+        return self._router.get()
+
+    def decide(self, message: InboundMessage, recipient: str | None) -> RoutingDecision:
+        """:meth:`Router.decide` with the current rules."""
+        return self.table().decide(message, recipient)
 
 
 class LazyFeedbackSink:
@@ -143,7 +195,7 @@ def build_inbound_service(
     return InboundService(
         settings,
         ports,
-        router or build_router(settings, gate),
+        router or build_router(settings, gate, aws),
         parse_message,
         (
             DynamoDbIdempotencyStore(

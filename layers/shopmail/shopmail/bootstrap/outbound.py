@@ -3,7 +3,8 @@
 Used by the outbound Lambda handler (``functions/outbound/app.py``) and local tools. Clients
 are created lazily; the relay (and its Secrets Manager read) is built on the first send of the
 first batch and reused while the container is warm (:class:`~shopmail.bootstrap.relay.
-RelayProvider`).
+RelayProvider`). Mail is rendered and built with the shop's configuration and template overrides
+(:class:`~shopmail.bootstrap.shop.ShopMail`, read on the first render).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from shopmail.adapters.s3_attachments import S3AttachmentFetcher
 from shopmail.bootstrap.clients import AwsClients, ClientFactory
 from shopmail.bootstrap.dead_letters import dead_letter_sink
 from shopmail.bootstrap.relay import RelayProvider
+from shopmail.bootstrap.shop import ShopMail
 from shopmail.config import Settings
 from shopmail.ports import MailSessionFactory
 from shopmail.services.outbound import OutboundPorts, OutboundService
@@ -57,7 +59,8 @@ def build_outbound_service(
         attachments=S3AttachmentFetcher(aws.s3()),
         relay=relay or RelayProvider(settings, aws).session,
     )
-    return OutboundService(settings, ports)
+    mail = ShopMail(settings, aws)
+    return OutboundService(settings, ports, renderer=mail.render, builder=mail.build)
 
 
 def outbound_service(settings: Settings) -> OutboundService:

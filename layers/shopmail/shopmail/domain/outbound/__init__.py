@@ -6,6 +6,7 @@ Public API (loaded on first use, so importing the contracts never loads Jinja2 o
     render(event, settings) -> RenderedMail      build_message(event, rendered, settings)
     make_message_id(...), parse_message_id(...)  normalize_recipient(address) -> Recipient
     SentMail                                     (the record of an accepted mail)
+    parse_shop_config(text) -> ShopConfig        build_overlay(files, target) -> Overlay
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
     from shopmail.domain.outbound.recipients import Recipient, normalize_recipient
     from shopmail.domain.outbound.rendering import AttachmentRef, RenderedMail, render
     from shopmail.domain.outbound.sent_mail import SentMail
+    from shopmail.domain.outbound.shop_config import ShopConfig, parse_shop_config
+    from shopmail.domain.outbound.template_overlay import Overlay, build_overlay
 
 _EXPORTS: dict[str, str] = {
     "EVENT_TYPES": "contracts",
@@ -49,6 +52,10 @@ _EXPORTS: dict[str, str] = {
     "RenderedMail": "rendering",
     "render": "rendering",
     "SentMail": "sent_mail",
+    "ShopConfig": "shop_config",
+    "parse_shop_config": "shop_config",
+    "Overlay": "template_overlay",
+    "build_overlay": "template_overlay",
 }
 
 __getattr__ = lazy_surface(__name__, _EXPORTS)
@@ -58,16 +65,20 @@ __all__ = [
     "AttachmentRef",
     "BuiltMessage",
     "MessageRef",
+    "Overlay",
     "Recipient",
     "RenderedMail",
     "SentMail",
+    "ShopConfig",
     "ShopEvent",
     "build_message",
+    "build_overlay",
     "find_message_refs",
     "idempotency_key",
     "make_message_id",
     "normalize_recipient",
     "parse_message_id",
+    "parse_shop_config",
     "render",
     "validate",
 ]

@@ -5,7 +5,11 @@ Rules the SES relay enforces or the recipients expect (see ``ses-smtp.md``):
 * ``policy.SMTP`` (CRLF), 7-bit only: non-ASCII headers RFC 2047-encoded, bodies
   quoted-printable, attachments base64; no line longer than 998 characters.
 * From = the verified sender of the stream (``transactional_from`` / ``marketing_from``),
-  Reply-To = ``support_address``.
+  Reply-To = ``support_address``; with a shop configuration the display names are the shop's
+  (``senders.transactional_name`` / ``marketing_name``, else its name; ``support_name``) and
+  its ``support_address`` is the Reply-To.
+* Inline images of the rendered mail (the shop's logo) go with the HTML into a
+  ``multipart/related`` part, each with its ``Content-ID`` (RFC 2387, RFC 2392).
 * Our deterministic Message-ID (:func:`shopmail.domain.outbound.message_ids.make_message_id`). SES
   replaces ``Message-ID``, so the same id also goes into ``References`` and ``X-Shopmail-Id``:
   a customer's reply quotes it and the inbound side matches it back to the order.
@@ -53,6 +57,7 @@ from shopmail.config import Settings
 from shopmail.domain.outbound.contracts import ShopEvent, idempotency_key
 from shopmail.domain.outbound.message_ids import make_message_id
 from shopmail.domain.outbound.rendering import RenderedMail
+from shopmail.domain.outbound.shop_config import ShopConfig
 from shopmail.errors import ConfigurationError, InvalidEventError, TemplateError
 
 #: Headers that must appear exactly once in every message we build.
@@ -188,6 +193,7 @@ def build_message(
     *,
     attachments: Sequence[Attachment] = (),
     date: datetime | None = None,
+    shop: ShopConfig | None = None,
 ) -> BuiltMessage:
     """Build the MIME message for ``event``.
 
@@ -203,6 +209,9 @@ def build_message(
         Fetched attachments (the PDFs named by ``rendered.attachments_refs``).
     date
         The ``Date`` header (default: now, UTC); SES overrides it anyway.
+    shop
+        The shop's configuration: From and Reply-To display names, the Reply-To address
+        (default: the settings alone).
 
     Returns
     -------
@@ -228,6 +237,11 @@ def build_message(
     stream = "marketing_from" if event.email_class == "marketing" else "transactional_from"
     sender = _address(getattr(settings, stream), stream)
     reply_to = _address(settings.support_address, "support_address")
+    if shop is not None:
+        sender = _named(sender, shop.sender_name(event.email_class))
+        if shop.support_address:
+            reply_to = _address(shop.support_address, "shop config support_address")
+        reply_to = _named(reply_to, shop.senders.support_name)
     try:
         to = Address(
             display_name=clean_header_text(event.recipient_name, 120),
@@ -261,6 +275,20 @@ def build_message(
 
     msg.set_content(_crlf_safe(rendered.text), subtype="plain", cte="quoted-printable")
     msg.add_alternative(_crlf_safe(rendered.html), subtype="html", cte="quoted-printable")
+    if rendered.inline_images:
+        html_part = msg.get_body(preferencelist=("html",))
+        assert html_part is not None  # just added
+        for image in rendered.inline_images:
+            maintype, _, subtype = image.content_type.partition("/")
+            html_part.add_related(
+                image.data,
+                maintype=maintype,
+                subtype=subtype,
+                cid=f"<{image.content_id}>",
+                disposition="inline",
+                filename=_filename(image.filename),
+            )
+        html_part.set_param("type", "text/html")  # RFC 2387: the root part's type
     for att in attachments:
         maintype, _, subtype = att.content_type.partition("/")
         if not maintype or not subtype or _CONTROLS.search(att.content_type):
@@ -302,6 +330,13 @@ def _address(value: str, setting: str) -> Address:
         return Address(display_name=clean_header_text(name, 120), addr_spec=addr)
     except (ValueError, IndexError) as exc:
         raise ConfigurationError(f"setting {setting} is not a usable address") from exc
+
+
+def _named(address: Address, name: str) -> Address:
+    """``address`` with the display name ``name`` (kept as it is when ``name`` is empty)."""
+    if not name:
+        return address
+    return Address(display_name=clean_header_text(name, 120), addr_spec=address.addr_spec)
 
 
 def _tags(event: ShopEvent) -> str:

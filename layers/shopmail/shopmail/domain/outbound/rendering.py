@@ -36,6 +36,13 @@ locale of the language used; times are shown in the ``timezone`` given to :func:
 (:data:`DEFAULT_TIMEZONE` by default). A template missing in every language of the chain is a
 :class:`~shopmail.errors.TemplateError` (permanent).
 
+The shop (:class:`~shopmail.domain.outbound.shop_config.ShopConfig`, ``shop=``; the shipped look
+without one) gives the templates ``shop``: its name, colours, logo, legal block and links. Its
+locales and time zone fill ``default_locale``, ``fallback_locale`` and ``timezone`` unless they
+are given, and ``locales.supported`` limits the languages that serve customers. An inline logo
+becomes an :class:`InlineImage` of the result (``src="cid:..."``); the HTML may load images only
+from the shop's ``image_hosts`` over https, nothing else from outside.
+
 Example
 -------
 >>> from shopmail.config import Settings
@@ -73,9 +80,11 @@ from shopmail.domain.outbound.locale_chain import (
     DEFAULT_LOCALE,
     FALLBACK_LOCALE,
     locale_chain,
+    lookup_forms,
     normalize_tag,
     primary_language,
 )
+from shopmail.domain.outbound.shop_config import DEFAULT_SHOP, DEFAULT_TIMEZONE, ShopConfig
 from shopmail.domain.outbound.template_catalog import (
     PLACEHOLDER,
     TEMPLATE_DIR,
@@ -87,6 +96,7 @@ from shopmail.errors import TemplateError
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "CONTEXT_NAMES",
     "DEFAULT_LOCALE",
     "DEFAULT_TIMEZONE",
     "FALLBACK_LANGUAGE",
@@ -95,16 +105,17 @@ __all__ = [
     "MAX_ITEMS",
     "TEMPLATE_DIR",
     "AttachmentRef",
+    "InlineImage",
     "RenderedMail",
     "available_languages",
     "fill",
     "locale_chain",
     "render",
+    "template_environment",
 ]
 
 #: Kept for callers of the first version (the fallback of every chain).
 FALLBACK_LANGUAGE = FALLBACK_LOCALE
-DEFAULT_TIMEZONE = "Europe/Berlin"
 #: Gmail clips HTML above ~102 KB; stay clearly below.
 MAX_HTML_BYTES = 100 * 1024
 #: Longest item list shown in a mail (the rest is summarised as "... and N more").
@@ -113,6 +124,27 @@ MAX_ITEMS = 50
 _EXTERNAL = re.compile(
     r"""(?:\bsrc\s*=\s*["']?\s*(?:https?:)?//|url\(\s*["']?\s*(?:https?:)?//|<link\b|@import)""",
     re.IGNORECASE,
+)
+#: An ``src`` that loads an image over https from a host (allowed for the shop's image hosts).
+_HTTPS_SRC = re.compile(r"""\bsrc\s*=\s*["']?\s*https://([^/\s"'>:?#]+)[^\s"'>]*["']?""", re.I)
+#: Every name a template sees (``d``, ``t``, ``shop``, the helpers...).
+CONTEXT_NAMES = frozenset(
+    {
+        "d",
+        "t",
+        "shop",
+        "lang",
+        "locale",
+        "support_address",
+        "order_label",
+        "max_items",
+        "unsubscribe_url",
+        "money",
+        "date",
+        "datetime",
+        "greeting",
+        "subject",
+    }
 )
 
 
@@ -124,6 +156,16 @@ class AttachmentRef:
     key: str
     filename: str
     content_type: str = "application/pdf"
+
+
+@dataclass(frozen=True, slots=True)
+class InlineImage:
+    """An image the HTML shows as ``cid:<content_id>`` (a part of ``multipart/related``)."""
+
+    content_id: str
+    data: bytes
+    content_type: str
+    filename: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +187,8 @@ class RenderedMail:
         The one-click unsubscribe URL of marketing mail (``""`` for transactional mail).
     locale
         The Babel locale money and dates were formatted in (``de_AT``).
+    inline_images
+        Images the HTML refers to by ``cid:`` (the shop's inline logo).
     """
 
     subject: str
@@ -154,16 +198,18 @@ class RenderedMail:
     language: str = FALLBACK_LANGUAGE
     unsubscribe_url: str = ""
     locale: str = ""
+    inline_images: tuple[InlineImage, ...] = ()
 
 
 def render(
     event: ShopEvent,
     settings: Settings,
     *,
-    timezone: str = DEFAULT_TIMEZONE,
-    default_locale: str = DEFAULT_LOCALE,
-    fallback_locale: str = FALLBACK_LOCALE,
+    timezone: str | None = None,
+    default_locale: str | None = None,
+    fallback_locale: str | None = None,
     template_dir: str | Path | None = None,
+    shop: ShopConfig | None = None,
 ) -> RenderedMail:
     """Render ``event`` as subject, text and HTML in the customer's language.
 
@@ -172,16 +218,20 @@ def render(
     event
         A validated event (:func:`shopmail.domain.outbound.contracts.validate`).
     settings
-        Used for the support address shown in the footer.
+        Used for the support address shown in the footer (unless the shop names one) and the
+        domain of inline images' Content-IDs.
     timezone
-        IANA zone in which times are shown.
+        IANA zone in which times are shown (default: the shop's, Europe/Berlin).
     default_locale
         The shop's default language: second in every chain, and the reference every language
-        folder is validated against.
+        folder is validated against (default: the shop's, ``de``).
     fallback_locale
-        The last language of every chain.
+        The last language of every chain (default: the shop's, ``en``).
     template_dir
         A template folder of the shipped shape (default: the shipped templates).
+    shop
+        The shop's configuration (default: :data:`~shopmail.domain.outbound.shop_config.
+        DEFAULT_SHOP`, the shipped look).
 
     Returns
     -------
@@ -193,8 +243,14 @@ def render(
         A template is missing, refers to an undefined value, breaks the sandbox, or the HTML
         exceeds :data:`MAX_HTML_BYTES` or references an external resource.
     """
+    shop = shop or DEFAULT_SHOP
+    timezone = timezone or shop.time_zone
+    default_locale = default_locale or shop.locales.default
+    fallback_locale = fallback_locale or shop.locales.fallback
     catalog = load_catalog(template_dir, default_locale, fallback_locale)
-    language, locale = _resolve_language(event, catalog, default_locale, fallback_locale)
+    language, locale = _resolve_language(
+        event, catalog, default_locale, fallback_locale, shop.locales.supported
+    )
     env = _environment(catalog.root, language)
     strings = _strings(catalog.root, language)
     try:
@@ -205,12 +261,21 @@ def render(
     unsubscribe_url = ""
     if event.email_class == "marketing":
         unsubscribe_url = str(detail.get("unsubscribeUrl", ""))
+    support_address = shop.support_address or settings.support_address
+    images: tuple[InlineImage, ...] = ()
+    logo_src = ""
+    if shop.logo is not None and shop.logo_image is not None:
+        image = shop.logo_image
+        cid = image.content_id(settings.mail_domain)
+        images = (InlineImage(cid, image.data, image.content_type, image.filename),)
+        logo_src = f"cid:{cid}"
     context: dict[str, Any] = {
         "d": detail,
         "t": strings,
+        "shop": shop.view(event.locale, support_address, logo_src),
         "lang": language,
         "locale": str(locale),
-        "support_address": settings.support_address,
+        "support_address": support_address,
         "order_label": _order_label(detail, event.aggregate_id),
         "max_items": MAX_ITEMS,
         "unsubscribe_url": unsubscribe_url,
@@ -249,8 +314,7 @@ def render(
             f"HTML of {event.template!r} is {size} bytes (limit {MAX_HTML_BYTES})",
             template=event.template,
         )
-    if _EXTERNAL.search(html):
-        raise TemplateError(f"HTML of {event.template!r} references an external resource")
+    _check_external(html, event.template, shop.image_hosts)
     return RenderedMail(
         subject=subject,
         text=_tidy_text(text),
@@ -259,11 +323,14 @@ def render(
         language=language,
         unsubscribe_url=unsubscribe_url,
         locale=str(locale),
+        inline_images=images,
     )
 
 
 def available_languages(
-    template_dir: str | Path | None = None, default_locale: str = DEFAULT_LOCALE
+    template_dir: str | Path | None = None,
+    default_locale: str = DEFAULT_LOCALE,
+    supported: tuple[str, ...] = (),
 ) -> tuple[str, ...]:
     """The valid language folders, sorted (``('de', 'en', 'es', 'fr', 'it', 'nl', 'pl')``).
 
@@ -274,11 +341,49 @@ def available_languages(
     default_locale
         The reference language of the validation (see
         :mod:`~shopmail.domain.outbound.template_catalog`).
+    supported
+        Only these locales (a shop's ``locales.supported``; empty: all).
     """
-    return load_catalog(template_dir, default_locale).languages
+    return _serving(load_catalog(template_dir, default_locale).languages, supported)
+
+
+def _serving(languages: tuple[str, ...], supported: tuple[str, ...]) -> tuple[str, ...]:
+    """The ``languages`` a shop serves customers with (``supported`` empty: all).
+
+    A folder serves when it is a supported locale or a shorter form of one (``de`` serves a
+    shop that supports ``de-AT``).
+    """
+    if not supported:
+        return languages
+    wanted = {form.lower() for tag in supported for form in lookup_forms(tag)}
+    return tuple(lang for lang in languages if normalize_tag(lang).lower() in wanted)
+
+
+def _check_external(html: str, template: str, image_hosts: tuple[str, ...]) -> None:
+    """Refuse HTML that loads anything from outside, except https images of ``image_hosts``."""
+    for match in _EXTERNAL.finditer(html):
+        allowed = _HTTPS_SRC.match(html, match.start())
+        if allowed is None or allowed.group(1).lower() not in image_hosts:
+            raise TemplateError(
+                f"HTML of {template!r} references an external resource "
+                f"({html[match.start() : match.start() + 60]!r}; allowed: https images of "
+                f"{list(image_hosts)})",
+                template=template,
+            )
 
 
 # --- environment -------------------------------------------------------------------------
+
+
+def template_environment(
+    template_dir: str | Path | None = None, language: str = ""
+) -> SandboxedEnvironment:
+    """The sandboxed environment mail is rendered with (``language``'s files first).
+
+    For tools that inspect templates (``shopmail templates check``); cached like the renderer's.
+    """
+    root = Path(template_dir).resolve() if template_dir is not None else TEMPLATE_DIR
+    return _environment(root, language)
 
 
 @cache
@@ -345,12 +450,15 @@ def fill(text: Any, **values: Any) -> str:
 
 
 def _resolve_language(
-    event: ShopEvent, catalog: Catalog, default_locale: str, fallback_locale: str
+    event: ShopEvent,
+    catalog: Catalog,
+    default_locale: str,
+    fallback_locale: str,
+    supported: tuple[str, ...] = (),
 ) -> tuple[str, Locale]:
     """The template language serving ``event`` and the Babel locale to format in."""
-    chain = locale_chain(
-        event.locale, catalog.languages_for(event.template), default_locale, fallback_locale
-    )
+    languages = _serving(catalog.languages_for(event.template), supported)
+    chain = locale_chain(event.locale, languages, default_locale, fallback_locale)
     if not chain:
         raise TemplateError(
             f"template {event.template!r} not found in any language "

@@ -22,7 +22,9 @@ A language folder is **valid** when:
   not be filled; a translation may leave a value out, as a greeting without the name does).
 
 The reference is the shop's default language (``de`` unless the caller names another; when that
-folder is missing the fallback ``en`` serves). Extra keys are allowed. Invalid folders are left
+folder is missing the fallback ``en`` serves). Extra keys are allowed. The section ``custom``
+holds a shop's own texts (for its overridden templates) and is not compared: a language may have
+keys there that another lacks. Invalid folders are left
 out of :attr:`Catalog.languages` and their problems are logged once, as
 ``template_folder_invalid`` (folder name and reasons only), so a half-translated folder never
 serves mail; customers of that language get the next entry of their fallback chain.
@@ -63,6 +65,8 @@ SUFFIXES: Final = (".html", ".txt")
 PLACEHOLDER: Final = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 #: Keys holding Jinja expressions rather than ``{placeholder}`` text.
 _JINJA_SECTIONS: Final = ("subjects.",)
+#: The section of a shop's own texts, which languages need not share.
+CUSTOM_SECTION: Final = "custom"
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +173,8 @@ def _load(root: Path, reference: str, fallback: str) -> Catalog:
 def _compare(keys: Mapping[str, Any], ref_keys: Mapping[str, Any]) -> list[str]:
     errors: list[str] = []
     for key, ref_value in ref_keys.items():
+        if key.startswith(f"{CUSTOM_SECTION}."):
+            continue
         if key not in keys:
             errors.append(_missing(key, keys))
         elif not isinstance(keys[key], str):
