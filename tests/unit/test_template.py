@@ -614,3 +614,19 @@ def test_stack_is_limited_to_ses_receiving_regions(cfn_template: dict[str, Any])
     assert region_ref == {"Ref": "AWS::Region"}
     assert {"eu-west-1", "us-east-1", "eu-central-1"} <= set(regions)
     assert "eu-north-1" not in regions
+
+
+def test_senders_and_bypass_types_are_parameters(cfn_template: dict[str, Any]) -> None:
+    env = cfn_template["Globals"]["Function"]["Environment"]["Variables"]
+    for var, param in (
+        ("TRANSACTIONAL_FROM", "TransactionalFrom"),
+        ("MARKETING_FROM", "MarketingFrom"),
+        ("SUPPORT_ADDRESS", "SupportAddress"),
+    ):
+        assert env[var] == {"Ref": param}
+        assert cfn_template["Parameters"][param]["Default"] == ""  # derived from MailDomain
+    outbound = _env(cfn_template, "OutboundFunction")
+    assert outbound["SUPPRESSION_BYPASS_TYPES"] == {"Ref": "SuppressionBypassTypes"}
+    assert (
+        cfn_template["Parameters"]["SuppressionBypassTypes"]["Default"] == "PasswordResetRequested"
+    )
