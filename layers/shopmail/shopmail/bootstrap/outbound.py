@@ -3,7 +3,7 @@
 Used by the outbound Lambda handler (``functions/outbound/app.py``) and local tools. Clients
 are created lazily; the relay (and its Secrets Manager read) is built on the first send of the
 first batch and reused while the container is warm (:class:`~shopmail.bootstrap.relay.
-RelayProvider`).
+RelayProvider`); the SQS client is created only when a batch has failed items to postpone.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from shopmail.adapters.dynamodb_sent_mail import DynamoDbSentMailStore
 from shopmail.adapters.dynamodb_suppression import DynamoDbSuppressionList
 from shopmail.adapters.eventbridge import EventBridgePublisher
 from shopmail.adapters.s3_attachments import S3AttachmentFetcher
+from shopmail.adapters.sqs_visibility import SqsVisibilityScheduler
 from shopmail.bootstrap.clients import AwsClients, ClientFactory
 from shopmail.bootstrap.dead_letters import dead_letter_sink
 from shopmail.bootstrap.relay import RelayProvider
@@ -56,6 +57,7 @@ def build_outbound_service(
         sent_mail=DynamoDbSentMailStore(ddb, settings.sent_mail_table),
         attachments=S3AttachmentFetcher(aws.s3()),
         relay=relay or RelayProvider(settings, aws).session,
+        retries=SqsVisibilityScheduler(aws.sqs()),
     )
     return OutboundService(settings, ports)
 
