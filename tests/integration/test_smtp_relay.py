@@ -524,3 +524,86 @@ def test_pacing_is_shared_by_the_sessions_of_an_adapter(ses_smtp: SesSmtp) -> No
         b.send(SENDER, [RCPT], build())
         b.send(SENDER, [RCPT], build())
     assert waits == pytest.approx([0.1, 0.1])
+
+
+# --- a relay that offers no STARTTLS, or no working TLS ------------------------------------
+
+
+def test_no_starttls_offered_means_no_auth_in_clear() -> None:
+    """A plain relay that would take AUTH without TLS: the client must refuse before AUTH."""
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult
+
+    logins: list[str] = []
+
+    def accept_anything(
+        server: object, session: object, envelope: object, mechanism: str, data: object
+    ) -> AuthResult:
+        logins.append(mechanism)
+        return AuthResult(success=True)
+
+    class Sink:
+        async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
+            return "250 Ok 0102-accepted-in-clear"
+
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(
+        Sink(),
+        hostname="127.0.0.1",
+        port=port,
+        auth_require_tls=False,
+        auth_required=False,
+        authenticator=accept_anything,
+    )
+    controller.start()
+    try:
+        relay = SesSmtpRelay("127.0.0.1", port, SmtpCredentials("AKIA", "pw"), timeout=5)
+        with relay.session() as smtp:
+            with pytest.raises(ConfigurationError) as info:
+                smtp.send(SENDER, [RCPT], build())
+            assert info.value.context["stage"] == "starttls"
+            with pytest.raises(ConfigurationError):  # the session stays stopped
+                smtp.send(SENDER, [RCPT], build())
+    finally:
+        controller.stop()
+    assert logins == []  # the credentials never went over the wire
+
+
+def test_failed_tls_handshake_is_a_configuration_error() -> None:
+    """A relay that says 220 to STARTTLS and then speaks no TLS."""
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    port = listener.getsockname()[1]
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with conn, conn.makefile("rwb") as f:
+            f.write(b"220 fake ESMTP\r\n")
+            f.flush()
+            f.readline()  # EHLO
+            f.write(b"250-fake\r\n250-STARTTLS\r\n250 Ok\r\n")
+            f.flush()
+            f.readline()  # STARTTLS
+            f.write(b"220 Ready to start TLS\r\n")
+            f.flush()
+            f.write(b"this is not a TLS server hello\r\n" * 4)
+            f.flush()
+            conn.recv(4096)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        relay = SesSmtpRelay("127.0.0.1", port, SmtpCredentials("AKIA", "pw"), timeout=5)
+        with relay.session() as smtp, pytest.raises(ConfigurationError, match="TLS handshake"):
+            smtp.send(SENDER, [RCPT], build())
+    finally:
+        thread.join(timeout=5)
+        listener.close()

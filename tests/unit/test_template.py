@@ -582,15 +582,8 @@ def test_invoice_pdfs_are_read_and_listed_on_one_prefix(cfn_template: dict[str, 
     }
     own = _res(cfn_template, "InvoiceBucket")
     assert own["Condition"] == "CreateInvoiceBucket" and own["DeletionPolicy"] == "Retain"
-    assert own["Properties"]["PublicAccessBlockConfiguration"] == {
-        k: True
-        for k in (
-            "BlockPublicAcls",
-            "BlockPublicPolicy",
-            "IgnorePublicAcls",
-            "RestrictPublicBuckets",
-        )
-    }
+    blocks = ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets")
+    assert own["Properties"]["PublicAccessBlockConfiguration"] == dict.fromkeys(blocks, True)
     env = _env(cfn_template, "OutboundFunction")
     assert env["INVOICE_BUCKET"] == bucket
     assert env["INVOICE_KEY_PREFIX"] == {"Ref": "InvoiceKeyPrefix"}
