@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
 from typing import Any
 
 from shopmail.adapters.dynamodb_idempotency import DynamoDbIdempotencyStore, key_digest
 from shopmail.bootstrap.feedback import build_feedback_service
-from shopmail.config import Settings
 from shopmail.domain.feedback.ses_events import parse_feedback_event
 from shopmail.domain.outbound.contracts import idempotency_key, validate
 
@@ -46,30 +44,16 @@ def test_a_claimed_outbound_key_is_logged_by_its_digest_only(
 
 
 def test_a_claimed_feedback_dedupe_key_holds_no_address(
-    aws_client: Callable[..., Any], moto: str, no_addresses_in_logs: list[logging.LogRecord]
+    outbound_stack: OutboundStack, no_addresses_in_logs: list[logging.LogRecord]
 ) -> None:
-    ddb = aws_client("dynamodb")
-    for name, key in (("idem", "id"), ("suppression", "address"), ("sent-mail", "ses_message_id")):
-        ddb.create_table(
-            TableName=name,
-            KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
-    aws_client("events").create_event_bus(Name="shop")
-    settings = Settings(
-        mail_domain="shop.example",
-        event_bus_name="shop",
-        idempotency_table="idem",
-        suppression_table="suppression",
-        sent_mail_table="sent-mail",
-    )
-    service = build_feedback_service(settings, aws_client)
+    st = outbound_stack  # its tables and bus serve the feedback function as well
+    service = build_feedback_service(st.settings, st.client)
     delivery = load_event("feedback/delivery-eventbridge.json")  # no feedbackId
     record = {"messageId": "m-1", "body": json.dumps(delivery)}
     dedupe_key = parse_feedback_event(record).dedupe_key
     assert "@" not in dedupe_key
-    assert DynamoDbIdempotencyStore(ddb, "idem").begin(dedupe_key, 300)
+    store = DynamoDbIdempotencyStore(st.client("dynamodb"), st.settings.idempotency_table)
+    assert store.begin(dedupe_key, 300)
     result = service.handle_batch([record])
     assert result.failures == ["m-1"]
     (error,) = [e for e in no_addresses_in_logs if "feedback record failed" in e.getMessage()]

@@ -15,7 +15,12 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, ReadTimeoutError
 
 from shopmail.domain.smtp.replies import redact_addresses
-from shopmail.errors import ConfigurationError, ServiceUnavailableError, StoreRejectedError
+from shopmail.errors import (
+    ConfigurationError,
+    ServiceUnavailableError,
+    ShopmailError,
+    StoreRejectedError,
+)
 
 TRANSIENT_CODES = frozenset(
     {
@@ -42,6 +47,13 @@ TRANSIENT_CODES = frozenset(
         "EC2ThrottledException",
     }
 )
+
+
+#: DynamoDB errors that retrying cannot fix: the error to raise and what it means.
+_DYNAMODB_REFUSALS: dict[str, tuple[type[ShopmailError], str]] = {
+    "ValidationException": (StoreRejectedError, "refused the request"),
+    "ResourceNotFoundException": (ConfigurationError, "found no such table"),
+}
 
 
 def error_code(exc: ClientError) -> str:
@@ -85,17 +97,11 @@ def transient_error(exc: Exception, service: str, operation: str, **context: Any
         )
     if service == "dynamodb" and isinstance(exc, ClientError):
         code = error_code(exc)
-        if code == "ValidationException":
-            return StoreRejectedError(
-                f"dynamodb {operation} refused the request: {error_message(exc)}",
-                service=service,
-                operation=operation,
-                code=code,
-                **context,
-            )
-        if code == "ResourceNotFoundException":
-            return ConfigurationError(
-                f"dynamodb {operation}: the table does not exist ({error_message(exc)})",
+        refused = _DYNAMODB_REFUSALS.get(code)
+        if refused is not None:
+            error_type, what = refused
+            return error_type(
+                f"dynamodb {operation} {what}: {error_message(exc)}",
                 service=service,
                 operation=operation,
                 code=code,

@@ -474,22 +474,16 @@ class RelaySession:
                 code, text = conn.starttls(context=relay.ssl_context)
             except smtplib.SMTPResponseException as exc:
                 raise _ReplyError(SmtpReply.of(exc.smtp_code, exc.smtp_error), stage) from None
-            except ssl.SSLCertVerificationError as exc:
-                conn.close()
-                raise ConfigurationError(
-                    f"the SES relay's TLS certificate does not verify: {exc.verify_message}",
-                    host=relay.host,
-                    stage=stage,
-                ) from None
             except (ssl.SSLEOFError, ssl.SSLZeroReturnError):
                 raise  # the connection ended during the handshake: a lost connection
             except ssl.SSLError as exc:
                 conn.close()
-                raise ConfigurationError(
-                    f"TLS handshake with the SES relay failed ({exc.reason or type(exc).__name__})",
-                    host=relay.host,
-                    stage=stage,
-                ) from None
+                problem = (
+                    f"the SES relay's TLS certificate does not verify: {exc.verify_message}"
+                    if isinstance(exc, ssl.SSLCertVerificationError)
+                    else f"TLS handshake with the SES relay failed ({exc.reason or 'SSLError'})"
+                )
+                raise ConfigurationError(problem, host=relay.host, stage=stage) from None
             self._expect(code, text, stage, 220)
             stage = "ehlo"
             code, text = conn.ehlo()
