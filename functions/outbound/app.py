@@ -33,6 +33,15 @@ _METRICS = {
     "retry": "OutboundRetried",
     "stopped": "OutboundStopped",
     "notify_failed": "OutboundNotifyFailed",
+    "ambiguous": "OutboundAmbiguous",
+    "unrecorded": "OutboundUnrecorded",
+    "exhausted": "OutboundRetriesExhausted",
+}
+#: The alarm of a stopped batch -> the metric its CloudWatch alarm watches.
+_ALARMS = {
+    "configuration": "ConfigurationError",
+    "quota": "QuotaExceeded",
+    "unavailable": "RelayUnavailable",
 }
 
 
@@ -48,11 +57,9 @@ def handle(event: Any, service: OutboundService, context: Any = None) -> dict[st
     result = service.handle_batch(records, remaining_ms=remaining)
     add_counts(metrics, {m: result.counts.get(n, 0) for n, m in _METRICS.items()}, skip_zero=True)
     add_outbound_counts(metrics, result.by_type, result.relay_errors)
-    if result.alarm == "configuration":
-        metrics.add_metric("ConfigurationError", MetricUnit.Count, 1)
-        logger.error("alarm: outbound configuration error", extra={"alarm": "ConfigurationError"})
-    elif result.alarm == "quota":
-        metrics.add_metric("QuotaExceeded", MetricUnit.Count, 1)
+    if result.alarm in _ALARMS:
+        metrics.add_metric(_ALARMS[result.alarm], MetricUnit.Count, 1)
+        logger.error("alarm: outbound %s", result.alarm, extra={"alarm": _ALARMS[result.alarm]})
     logger.info("outbound batch", extra={"result": result.to_dict()})
     return result.response()
 

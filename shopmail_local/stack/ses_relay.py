@@ -108,13 +108,17 @@ class ScriptedReply:
     reply
         The full reply line to send instead of the normal one (``"421 ..."``).
     drop
-        Close the connection without replying (``data``: after the message was received,
-        before the final reply; nothing is delivered).
+        Reset the connection without replying (``data``: after the message was received,
+        before the final reply; nothing is delivered unless ``deliver``). With
+        ``close=True`` the ``data`` drop closes the connection cleanly instead of resetting it.
     close
         Close the connection after sending ``reply`` (default: for 421 and ``451 4.4.2``).
     delay
         Seconds to wait before answering (``data`` with ``reply=None``: then the normal
         answer) to provoke client timeouts.
+    deliver
+        ``data`` with ``drop``: accept (deliver) the message, then drop the connection before
+        the ``250`` reply: the relay has the mail, the client cannot know.
     """
 
     stage: str
@@ -122,6 +126,7 @@ class ScriptedReply:
     drop: bool = False
     close: bool | None = None
     delay: float = 0.0
+    deliver: bool = False
 
     @property
     def closes(self) -> bool:
@@ -325,7 +330,10 @@ class _Handler:
             if item.delay:
                 await asyncio.sleep(item.delay)
             if item.drop:
-                _abort(server)
+                if item.deliver:
+                    raw = envelope.original_content or b""
+                    relay._accept(session, envelope, raw if isinstance(raw, bytes) else b"")
+                (_close if item.close else _abort)(server)
                 return ""
             if item.reply:
                 if item.closes:
@@ -485,6 +493,7 @@ class SesRelayServer:
         drop: bool = False,
         close: bool | None = None,
         delay: float = 0.0,
+        deliver: bool = False,
     ) -> None:
         """Queue a scripted reply or fault for the next time ``stage`` is reached.
 
@@ -493,6 +502,7 @@ class SesRelayServer:
         ``server.script("data", "454 Throttling failure: Maximum sending rate exceeded.")``,
         ``server.script("mail", "421 Too many concurrent SMTP connections")`` (closes),
         ``server.script("data", drop=True)`` (connection lost before the final reply),
+        ``server.script("data", drop=True, deliver=True)`` (accepted, then the reply is lost),
         ``server.script("data", delay=2.0)`` (the normal final reply, 2 s late).
         """
         if stage not in STAGES:
@@ -500,7 +510,7 @@ class SesRelayServer:
         if reply is None and not drop and not delay:
             raise ValueError("give a reply, drop=True or a delay")
         with self._state.lock:
-            self._state.script.append(ScriptedReply(stage, reply, drop, close, delay))
+            self._state.script.append(ScriptedReply(stage, reply, drop, close, delay, deliver))
 
     def reset(self) -> None:
         """Forget messages, counters, scripted replies, the rate bucket and the quota."""

@@ -482,3 +482,141 @@ def test_outcomes_are_counted_per_type_and_relay_errors_per_reply_class(h: Harne
         ("PaymentFailed", "EmailFailed"): 1,
     }
     assert result.relay_errors == {"transient": 1}
+
+
+# --- reliability: ambiguity, postponement, the last delivery, per-item isolation -------------
+
+
+class FakeRetries:
+    def __init__(self) -> None:
+        self.items: list[Any] = []
+
+    def postpone(self, items: Sequence[Any]) -> None:
+        self.items.extend(items)
+
+
+def sqs_record(event: Any, message_id: str, receives: int = 1) -> dict[str, Any]:
+    return {
+        **record(event, message_id),
+        "receiptHandle": f"handle-{message_id}-{receives}",
+        "eventSourceARN": "arn:aws:sqs:eu-west-1:123456789012:outbound",
+        "attributes": {"ApproximateReceiveCount": str(receives), "SentTimestamp": "1800000000000"},
+    }
+
+
+def with_retries(h: Harness, **settings: Any) -> FakeRetries:
+    retries = FakeRetries()
+    h.service.ports = replace(h.service.ports, retries=retries)
+    if settings:
+        h.service.settings = replace(h.service.settings, **settings)
+    return retries
+
+
+def test_ambiguous_send_counts_as_sent_once_and_is_flagged(h: Harness) -> None:
+    from shopmail.errors import DeliveryAmbiguousError
+
+    h.relay.fail = [DeliveryAmbiguousError("connection lost after the final dot")]
+    result = h.run(record(order(1), "m1"))
+    assert failures(result) == [] and result.counts["sent"] == result.counts["ambiguous"] == 1
+    (sent,) = h.publisher.of("EmailSent")
+    assert sent["ambiguous"] is True and sent["sesMessageId"] == ""
+    data = h.idem.data("OrderPlaced:ORD-1:kunde@example.com")
+    assert data is not None and data["ambiguous"] is True and data["outcome"] == "sent"
+    assert h.run(record(order(1), "m1")).counts["duplicate"] == 1  # never resent
+    assert h.relay.attempts == 1
+
+
+def test_a_key_the_store_refuses_is_dead_lettered_once(h: Harness) -> None:
+    from shopmail.errors import StoreRejectedError
+
+    def refuse(key: str, in_progress_seconds: float) -> bool:
+        raise StoreRejectedError("dynamodb PutItem refused the request: key too long")
+
+    h.idem.begin = refuse  # type: ignore[method-assign]
+    result = h.run(record(order(1), "m1"), record(order(2), "m2"))
+    assert failures(result) == [] and result.counts["dead_lettered"] == 2
+    assert [f["code"] for f in h.publisher.of("EmailFailed")] == ["store_rejected"] * 2
+    assert h.relay.attempts == 0
+
+
+def test_failed_items_are_postponed_by_their_receive_count(h: Harness) -> None:
+    from shopmail.domain.outbound.retry_schedule import retry_delay
+
+    retries = with_retries(h)
+    h.relay.fail = [DeliveryDeferredError("451 try later")]
+    result = h.run(sqs_record(order(1), "m1", receives=4), sqs_record(order(2), "m2"))
+    assert failures(result) == ["m1"]
+    (item,) = retries.items
+    assert (item.item_id, item.delay_seconds) == ("m1", retry_delay(4))
+    assert item.receipt_handle == "handle-m1-4" and item.queue_arn.endswith(":outbound")
+
+
+def test_a_stopped_batch_postpones_every_remaining_item(h: Harness) -> None:
+    retries = with_retries(h)
+    h.relay.fail = [QuotaExceededError("454 Daily message quota exceeded")]
+    result = h.run(*(sqs_record(order(i), f"m{i}", receives=2) for i in range(3)))
+    assert failures(result) == ["m0", "m1", "m2"] and result.alarm == "quota"
+    assert [(p.item_id, p.delay_seconds) for p in retries.items] == [
+        ("m0", 60),
+        ("m1", 60),
+        ("m2", 60),
+    ]
+
+
+def test_the_last_allowed_delivery_dead_letters_with_the_reason(h: Harness) -> None:
+    retries = with_retries(h, outbound_max_receive_count=5)
+    h.relay.fail = [ConfigurationError("535 Authentication Credentials Invalid")]
+    result = h.run(sqs_record(order(1), "m1", receives=5), sqs_record(order(2), "m2", receives=4))
+    assert failures(result) == ["m2"] and [p.item_id for p in retries.items] == ["m2"]
+    assert result.counts["exhausted"] == 1
+    (payload, reason) = h.dlq.items[0]
+    assert payload["sqsMessageId"] == "m1" and reason["code"] == "retries_exhausted"
+    assert "535" in reason["reason"] and reason["context"]["last_error"] == "configuration"
+    (failed,) = h.publisher.of("EmailFailed")
+    assert failed["orderId"] == "ORD-1" and failed["code"] == "retries_exhausted"
+
+
+def test_a_relay_session_that_cannot_be_opened_stops_the_batch(h: Harness) -> None:
+    def throttled() -> Any:
+        raise ServiceUnavailableError("Secrets Manager failed (ThrottlingException)")
+
+    h.service.ports = replace(h.service.ports, relay=throttled)
+    result = h.run(record(order(1), "m1"), record(order(2), "m2"))
+    assert failures(result) == ["m1", "m2"] and result.alarm == "unavailable"
+    assert result.counts["stopped"] == 2
+
+
+def test_an_unreadable_pdf_fails_that_item_only_and_alarms(h: Harness) -> None:
+    def denied(ref: AttachmentRef) -> Attachment:
+        raise ConfigurationError("access to the invoice denied (AccessDenied)")
+
+    h.attachments.fetch = denied  # type: ignore[method-assign]
+    result = h.run(
+        record(order(1), "m1"), record(sample("InvoiceIssued"), "m2"), record(order(3), "m3")
+    )
+    assert failures(result) == ["m2"] and result.alarm == "configuration"
+    assert result.counts["sent"] == 2 and h.dlq.items == []
+
+
+def test_a_missing_pdf_waits_until_the_deadline_then_fails_for_good(h: Harness) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from shopmail.errors import AttachmentMissingError
+
+    def missing(ref: AttachmentRef) -> Attachment:
+        raise AttachmentMissingError("attachment not found (NoSuchKey)", key=ref.key)
+
+    h.attachments.fetch = missing  # type: ignore[method-assign]
+    retries = with_retries(h, invoice_wait_seconds=600)
+    issued = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
+    now = [issued + timedelta(seconds=590)]
+    h.service._clock = lambda: now[0]
+    bill = sample("InvoiceIssued", time="2026-11-28T10:00:00Z")
+    result = h.run(sqs_record(bill, "m1", receives=3))
+    assert failures(result) == ["m1"]
+    assert [p.delay_seconds for p in retries.items] == [10]  # not past the deadline
+    now[0] = issued + timedelta(seconds=601)
+    result = h.run(sqs_record(bill, "m1", receives=4))
+    assert failures(result) == [] and result.counts["dead_lettered"] == 1
+    assert "INVOICE_WAIT_SECONDS" in h.dlq.items[0][1]["reason"]
+    assert h.relay.attempts == 0

@@ -49,7 +49,7 @@ def test_queues_have_redrive_to_their_dead_letter_queue(
         QueueUrl=out["OutboundDeadLetterQueueUrl"], AttributeNames=["QueueArn"]
     )["Attributes"]["QueueArn"]
     assert redrive["deadLetterTargetArn"] == dlq_arn
-    assert int(redrive["maxReceiveCount"]) == 5
+    assert int(redrive["maxReceiveCount"]) == int(provisioned.parameters["OutboundMaxReceiveCount"])
     assert set(provisioned.dead_letter_queues) == {
         "InboundDeadLetterQueue",
         "OutboundDeadLetterQueue",

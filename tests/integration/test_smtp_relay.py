@@ -13,10 +13,12 @@ import pytest
 from shopmail.adapters.smtp_relay import SesSmtpRelay, SmtpCredentials
 from shopmail.errors import (
     ConfigurationError,
+    DeliveryAmbiguousError,
     DeliveryDeferredError,
     InvalidRecipientError,
     MessageRejectedError,
     QuotaExceededError,
+    RelayUnavailableError,
 )
 
 from shopmail_local.certs import ensure_certs
@@ -187,33 +189,58 @@ def test_second_reconnect_failure_is_deferred(ses_smtp: SesSmtp) -> None:
     assert subjects(ses_smtp) == ["later"]
 
 
-def test_dropped_connection_mid_data_reconnects_and_resends(ses_smtp: SesSmtp) -> None:
-    ses_smtp.script("data", drop=True)
+@pytest.mark.parametrize(
+    ("fault", "delivered"),
+    [
+        ({"drop": True}, 0),  # reset before the relay accepted it
+        ({"drop": True, "close": True}, 0),  # clean close, nothing accepted
+        ({"drop": True, "deliver": True}, 1),  # accepted, then the 250 was lost
+        ({"drop": True, "close": True, "deliver": True}, 1),
+    ],
+    ids=["reset", "close", "reset-after-accept", "close-after-accept"],
+)
+def test_connection_lost_after_the_final_dot_is_ambiguous_and_never_resent(
+    ses_smtp: SesSmtp, fault: dict[str, bool], delivered: int
+) -> None:
+    ses_smtp.script("data", **fault)
     with ses_smtp.relay().session() as smtp:
-        ses_id = smtp.send(SENDER, [RCPT], build("resent"))
-    assert [m.message_id for m in ses_smtp.messages] == [ses_id]
-    assert subjects(ses_smtp) == ["resent"]
+        with pytest.raises(DeliveryAmbiguousError) as info:
+            smtp.send(SENDER, [RCPT], build("maybe"))
+        assert info.value.context["ambiguous"] is True and info.value.permanent
+        assert smtp.reconnects == 0
+        # the session goes on with a new connection for the next message
+        smtp.send(SENDER, [RCPT], build("next"))
+    assert subjects(ses_smtp) == ["maybe"] * delivered + ["next"]
     assert ses_smtp.server.connections == 2
 
 
-def test_dropped_twice_is_transient(ses_smtp: SesSmtp) -> None:
-    ses_smtp.script("data", drop=True)
-    ses_smtp.script("data", drop=True)
-    with ses_smtp.relay().session() as smtp, pytest.raises(DeliveryDeferredError):
-        smtp.send(SENDER, [RCPT], build())
-    assert ses_smtp.messages == []
-
-
-def test_timeout_after_the_final_dot_is_deferred_without_resending(ses_smtp: SesSmtp) -> None:
-    # The message may have been accepted: resending at once risks a duplicate, so the item
-    # is deferred (the business-key idempotency upstream decides on the retry).
-    ses_smtp.script("data", delay=1.0)
+def test_timeout_after_the_final_dot_is_ambiguous_and_never_resent(ses_smtp: SesSmtp) -> None:
+    ses_smtp.script("data", delay=1.0)  # the relay accepts it, too late for the client
     with ses_smtp.relay(timeout=0.3).session() as smtp:
-        with pytest.raises(DeliveryDeferredError) as info:
+        with pytest.raises(DeliveryAmbiguousError) as info:
             smtp.send(SENDER, [RCPT], build("slow"))
         assert info.value.context["ambiguous"] is True
         assert smtp.reconnects == 0
     assert ses_smtp.server.connections == 1
+
+
+def test_connection_lost_before_the_final_dot_is_resent_once(ses_smtp: SesSmtp) -> None:
+    ses_smtp.script("data_start", drop=True)  # at DATA: nothing can have been accepted
+    with ses_smtp.relay().session() as smtp:
+        ses_id = smtp.send(SENDER, [RCPT], build("resent"))
+        assert smtp.reconnects == 1
+    assert [m.message_id for m in ses_smtp.messages] == [ses_id]
+    assert ses_smtp.server.connections == 2
+
+
+def test_connection_lost_twice_before_the_final_dot_is_deferred(ses_smtp: SesSmtp) -> None:
+    ses_smtp.script("data_start", drop=True)
+    ses_smtp.script("data_start", drop=True)
+    with ses_smtp.relay().session() as smtp:
+        with pytest.raises(DeliveryDeferredError, match="twice"):
+            smtp.send(SENDER, [RCPT], build())
+        smtp.send(SENDER, [RCPT], build("later"))  # a message problem: the session goes on
+    assert subjects(ses_smtp) == ["later"]
 
 
 def test_451_temporary_service_failure_is_deferred_with_a_new_connection(
@@ -402,15 +429,61 @@ def test_tcp_nodelay_is_set(ses_smtp: SesSmtp) -> None:
         assert conn.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
 
 
-def test_connection_refused_is_deferred(ses_smtp: SesSmtp) -> None:
+def test_unreachable_relay_stops_the_session(ses_smtp: SesSmtp) -> None:
     import socket
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     relay = SesSmtpRelay("127.0.0.1", port, ses_smtp.credentials, timeout=2)
-    with relay.session() as smtp, pytest.raises(DeliveryDeferredError):
+    with relay.session() as smtp:
+        with pytest.raises(RelayUnavailableError) as info:
+            smtp.send(SENDER, [RCPT], build())
+        assert info.value.context["stage"] == "connect"
+        assert smtp.reconnects == 1  # tried once more
+        with pytest.raises(RelayUnavailableError):  # no further network use
+            smtp.send(SENDER, [RCPT], build())
+        assert smtp.reconnects == 1
+
+
+@pytest.mark.parametrize(
+    ("stage", "reply"),
+    [
+        ("connect", "421 Service not available"),
+        ("ehlo", "421 Service not available"),
+        ("auth", "454 Temporary authentication failure"),
+        ("starttls", "454 TLS not available due to temporary reason"),
+    ],
+)
+def test_session_opening_4xx_twice_stops_the_session(
+    ses_smtp: SesSmtp, stage: str, reply: str
+) -> None:
+    ses_smtp.script(stage, reply)
+    ses_smtp.script(stage, reply)
+    with ses_smtp.relay().session() as smtp:
+        with pytest.raises(RelayUnavailableError) as info:
+            smtp.send(SENDER, [RCPT], build())
+        assert info.value.context["stage"] == stage
+        connections = ses_smtp.server.connections
+        with pytest.raises(RelayUnavailableError):
+            smtp.send(SENDER, [RCPT], build())
+        assert ses_smtp.server.connections == connections
+    assert ses_smtp.messages == []
+
+
+def test_session_opening_4xx_once_is_retried(ses_smtp: SesSmtp) -> None:
+    ses_smtp.script("auth", "454 Temporary authentication failure")
+    with ses_smtp.relay().session() as smtp:
+        smtp.send(SENDER, [RCPT], build("second try"))
+        assert smtp.reconnects == 1
+    assert subjects(ses_smtp) == ["second try"]
+
+
+def test_5xx_while_opening_the_session_is_configuration(ses_smtp: SesSmtp) -> None:
+    ses_smtp.script("ehlo", "554 Access to this service is not permitted")
+    with ses_smtp.relay().session() as smtp, pytest.raises(ConfigurationError) as info:
         smtp.send(SENDER, [RCPT], build())
+    assert info.value.context["stage"] == "ehlo"
 
 
 @pytest.mark.parametrize(
@@ -451,3 +524,86 @@ def test_pacing_is_shared_by_the_sessions_of_an_adapter(ses_smtp: SesSmtp) -> No
         b.send(SENDER, [RCPT], build())
         b.send(SENDER, [RCPT], build())
     assert waits == pytest.approx([0.1, 0.1])
+
+
+# --- a relay that offers no STARTTLS, or no working TLS ------------------------------------
+
+
+def test_no_starttls_offered_means_no_auth_in_clear() -> None:
+    """A plain relay that would take AUTH without TLS: the client must refuse before AUTH."""
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult
+
+    logins: list[str] = []
+
+    def accept_anything(
+        server: object, session: object, envelope: object, mechanism: str, data: object
+    ) -> AuthResult:
+        logins.append(mechanism)
+        return AuthResult(success=True)
+
+    class Sink:
+        async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
+            return "250 Ok 0102-accepted-in-clear"
+
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(
+        Sink(),
+        hostname="127.0.0.1",
+        port=port,
+        auth_require_tls=False,
+        auth_required=False,
+        authenticator=accept_anything,
+    )
+    controller.start()
+    try:
+        relay = SesSmtpRelay("127.0.0.1", port, SmtpCredentials("AKIA", "pw"), timeout=5)
+        with relay.session() as smtp:
+            with pytest.raises(ConfigurationError) as info:
+                smtp.send(SENDER, [RCPT], build())
+            assert info.value.context["stage"] == "starttls"
+            with pytest.raises(ConfigurationError):  # the session stays stopped
+                smtp.send(SENDER, [RCPT], build())
+    finally:
+        controller.stop()
+    assert logins == []  # the credentials never went over the wire
+
+
+def test_failed_tls_handshake_is_a_configuration_error() -> None:
+    """A relay that says 220 to STARTTLS and then speaks no TLS."""
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    port = listener.getsockname()[1]
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with conn, conn.makefile("rwb") as f:
+            f.write(b"220 fake ESMTP\r\n")
+            f.flush()
+            f.readline()  # EHLO
+            f.write(b"250-fake\r\n250-STARTTLS\r\n250 Ok\r\n")
+            f.flush()
+            f.readline()  # STARTTLS
+            f.write(b"220 Ready to start TLS\r\n")
+            f.flush()
+            f.write(b"this is not a TLS server hello\r\n" * 4)
+            f.flush()
+            conn.recv(4096)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        relay = SesSmtpRelay("127.0.0.1", port, SmtpCredentials("AKIA", "pw"), timeout=5)
+        with relay.session() as smtp, pytest.raises(ConfigurationError, match="TLS handshake"):
+            smtp.send(SENDER, [RCPT], build())
+    finally:
+        thread.join(timeout=5)
+        listener.close()

@@ -108,3 +108,27 @@ def test_many_attachments_are_cut() -> None:
     assert out["truncated"] is True
     assert out["attachmentsOmitted"] == 5000 - len(out["attachments"])
     assert out["attachmentsOmitted"] > 0
+
+
+def test_attachments_left_unstored_beyond_the_limit_are_flagged() -> None:
+    from shopmail.domain.inbound.attachment_keys import MAX_ATTACHMENTS, planned_attachment_keys
+
+    message = _message(attachments=MAX_ATTACHMENTS + 7)
+    keys = planned_attachment_keys("attachments/", message, ENV.message_id)
+    d = build_detail(
+        message, ENV, recipient="support@shop.example", route="r", text="", attachment_keys=keys
+    )
+    assert d["attachmentsTruncated"] is True and d["attachmentsNotStored"] == 7
+    assert sum("s3Key" in a for a in d["attachments"]) == MAX_ATTACHMENTS
+    few = _message(attachments=3)
+    stored = planned_attachment_keys("attachments/", few, ENV.message_id)
+    for keys_given in (stored, None):  # all stored, or no store_attachments at all
+        d = build_detail(
+            few,
+            ENV,
+            recipient="support@shop.example",
+            route="r",
+            text="",
+            attachment_keys=keys_given,
+        )
+        assert d["attachmentsTruncated"] is False and d["attachmentsNotStored"] == 0

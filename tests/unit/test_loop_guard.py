@@ -121,6 +121,14 @@ def test_own_domain_in_from_is_refused_even_with_a_foreign_envelope_sender() -> 
     assert auto_reply_allowed(message, "bounce-relay@relay.example", DOMAIN)[0] is False
 
 
+def test_own_domain_in_from_is_refused_for_an_ordinary_envelope_sender() -> None:
+    # the envelope sender passes every other rule: only the From check can refuse it
+    message = make(from_="Shop <shop@Shop.Example>")
+    assert auto_reply_allowed(make(), "kim@relay.example", DOMAIN) == (True, "ok")
+    allowed, reason = auto_reply_allowed(message, "kim@relay.example", DOMAIN)
+    assert allowed is False and reason == "sender is on our own domain (shop.example)"
+
+
 def test_classifier_kind_refuses() -> None:
     for kind in ("bounce", "complaint", "auto_reply", "delay"):
         assert auto_reply_allowed(make(), None, DOMAIN, kind=kind)[0] is False

@@ -49,3 +49,16 @@ def test_keyed_digest_cannot_be_computed_without_the_key() -> None:
     assert keyed == make_message_id("OrderPlaced", "ORD-1", key, "shop.example", key="stack-secret")
     ref = parse_message_id(keyed, "shop.example")
     assert ref is not None and ref.aggregate_id == "ORD-1"  # replies still thread
+
+
+def test_our_domain_is_recognised_in_any_case() -> None:
+    mid = make_message_id("OrderPlaced", "ORD-7", "k", "shop.example")
+    shouted = mid.replace("@shop.example>", "@SHOP.Example>")
+    for value, domain in (
+        (shouted, "shop.example"),
+        (mid, "Shop.EXAMPLE"),
+        (shouted, "SHOP.EXAMPLE"),
+    ):
+        ref = parse_message_id(value, domain)
+        assert ref is not None and ref.aggregate_id == "ORD-7" and ref.domain == "shop.example"
+    assert [r.aggregate_id for r in find_message_refs([shouted], "shop.example")] == ["ORD-7"]

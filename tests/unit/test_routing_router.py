@@ -471,3 +471,30 @@ def test_decision_is_frozen(router: Router) -> None:
     d = decide(router, "support@shop.example")
     with pytest.raises(AttributeError):
         d.route = "x"  # type: ignore[misc]
+
+
+def test_a_later_drop_cancels_an_earlier_auto_reply() -> None:
+    routes = parse_routes(
+        """
+[[rules]]
+name = "ack"
+stop = false
+match = { recipient_local = "support" }
+actions = [
+  { type = "auto_reply", template = "AutoReply" },
+  { type = "publish", detail_type = "SupportMessageReceived" },
+]
+
+[[rules]]
+name = "junk"
+match = { subject = "(?i)winner" }
+actions = [{ type = "drop", reason = "junk" }]
+"""
+    )
+    r = Router(routes, DOMAIN)
+    kept = r.decide(make(subject="Frage"), "support@shop.example")
+    assert "auto_reply" in kept.action_names and kept.auto_reply_allowed is True
+    dropped = r.decide(make(subject="You are a WINNER"), "support@shop.example")
+    assert "auto_reply" not in dropped.action_names
+    assert dropped.auto_reply_allowed is False
+    assert dropped.auto_reply_reason == "message is quarantined or dropped"

@@ -554,14 +554,41 @@ def test_template_path_is_repo_root() -> None:
     assert (TEMPLATE_PATH.parent / "samconfig.toml").is_file()
 
 
-def test_invoice_pdf_read_is_optional_and_prefix_scoped(cfn_template: dict[str, Any]) -> None:
+def test_invoice_pdfs_are_read_and_listed_on_one_prefix(cfn_template: dict[str, Any]) -> None:
     policy = _res(cfn_template, "OutboundInvoiceReadPolicy")
-    assert policy["Condition"] == "HasInvoiceBucket"
+    assert "Condition" not in policy  # "" means the stack's own bucket, never no access
     assert policy["Properties"]["Roles"] == [{"Ref": "OutboundRole"}]
-    (stmt,) = policy["Properties"]["PolicyDocument"]["Statement"]
-    assert stmt["Action"] == "s3:GetObject"
-    assert stmt["Resource"]["Fn::Sub"].endswith(":s3:::${InvoiceBucketName}/${InvoiceKeyPrefix}*")
+    read, listing = policy["Properties"]["PolicyDocument"]["Statement"]
+    bucket = {
+        "Fn::If": ["CreateInvoiceBucket", {"Ref": "InvoiceBucket"}, {"Ref": "InvoiceBucketName"}]
+    }
+    assert read["Action"] == "s3:GetObject"
+    assert read["Resource"]["Fn::Sub"] == [
+        "arn:${AWS::Partition}:s3:::${Bucket}/${InvoiceKeyPrefix}*",
+        {"Bucket": bucket},
+    ]
+    # ListBucket makes a PDF not uploaded yet a 404 (it waits), not a 403 (access denied)
+    assert listing["Action"] == "s3:ListBucket"
+    assert listing["Resource"]["Fn::Sub"] == [
+        "arn:${AWS::Partition}:s3:::${Bucket}",
+        {"Bucket": bucket},
+    ]
+    assert listing["Condition"] == {
+        "StringLikeIfExists": {"s3:prefix": {"Fn::Sub": "${InvoiceKeyPrefix}*"}}
+    }
     assert cfn_template["Parameters"]["InvoiceBucketName"]["Default"] == ""
+    assert cfn_template["Conditions"]["CreateInvoiceBucket"] == {
+        "Fn::Equals": [{"Ref": "InvoiceBucketName"}, ""]
+    }
+    own = _res(cfn_template, "InvoiceBucket")
+    assert own["Condition"] == "CreateInvoiceBucket" and own["DeletionPolicy"] == "Retain"
+    blocks = ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets")
+    assert own["Properties"]["PublicAccessBlockConfiguration"] == dict.fromkeys(blocks, True)
+    env = _env(cfn_template, "OutboundFunction")
+    assert env["INVOICE_BUCKET"] == bucket
+    assert env["INVOICE_KEY_PREFIX"] == {"Ref": "InvoiceKeyPrefix"}
+    assert env["INVOICE_WAIT_SECONDS"] == {"Ref": "InvoiceWaitSeconds"}
+    assert cfn_template["Outputs"]["InvoiceBucketName"]["Value"] == bucket
 
 
 def test_configuration_error_alarm_matches_powertools_metrics(cfn_template: dict[str, Any]) -> None:

@@ -59,6 +59,11 @@ ENV_NAMES: dict[str, str] = {
     "shop_config": "SHOP_CONFIG",
     "templates_location": "TEMPLATES_LOCATION",
     "config_cache_seconds": "CONFIG_CACHE_SECONDS",
+    # outbound reliability: invoice location and waiting, the queues' receive limit
+    "invoice_bucket": "INVOICE_BUCKET",
+    "invoice_key_prefix": "INVOICE_KEY_PREFIX",
+    "invoice_wait_seconds": "INVOICE_WAIT_SECONDS",
+    "outbound_max_receive_count": "OUTBOUND_MAX_RECEIVE_COUNT",
 }
 
 #: The settings each function cannot run without (field names; see :meth:`Settings.require`).
@@ -114,7 +119,9 @@ class Settings:
     smtp_secret_arn: str = ""
     smtp_timeout: float = 10.0
     smtp_max_rate: float = 14.0
-    idempotency_ttl_seconds: int = 7 * 24 * 3600
+    #: At least the longest dead-letter retention (14 days) plus the inbound event age (6 h),
+    #: so a replay from a dead-letter queue never re-runs finished work.
+    idempotency_ttl_seconds: int = 15 * 24 * 3600
     transient_bounce_threshold: int = 3
     transient_bounce_window_days: int = 30
     outbound_dlq_url: str = ""
@@ -140,6 +147,17 @@ class Settings:
     #: How long a function keeps what it read from S3/SSM (shop config, templates, routes)
     #: before it looks again.
     config_cache_seconds: int = 300
+    # --- outbound reliability ------------------------------------------------------------
+    #: The only bucket InvoiceIssued PDFs may come from (``""``: not checked).
+    invoice_bucket: str = ""
+    #: The key prefix those PDFs must have (``""``: any key).
+    invoice_key_prefix: str = ""
+    #: How long after the event's time a missing invoice PDF is waited for before the mail
+    #: fails (permanently, with the reason).
+    invoice_wait_seconds: int = 3600
+    #: The outbound queues' ``maxReceiveCount``: an item still failing on that delivery is
+    #: dead-lettered with its reason (``0``: unknown, the queue's redrive moves it).
+    outbound_max_receive_count: int = 0
     extra: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:

@@ -140,6 +140,32 @@ class MessageRejectedError(PermanentError):
     code = "message_rejected"
 
 
+class DeliveryAmbiguousError(PermanentError):
+    """The connection to the relay was lost after the whole message, final dot included, was
+    sent: the relay may or may not have accepted it.
+
+    In the permanent branch because sending it again could deliver it twice: it is never
+    resent automatically. The use cases count it as sent and flag it ``ambiguous`` (see
+    ``shopmail.services.outbound``); any other caller dead-letters it with this reason.
+    """
+
+    code = "delivery_ambiguous"
+
+
+class RetriesExhaustedError(PermanentError):
+    """An item failed on its last allowed delivery (the queue's ``maxReceiveCount``): it is
+    dead-lettered with the last reason instead of being moved there without one."""
+
+    code = "retries_exhausted"
+
+
+class StoreRejectedError(PermanentError):
+    """A data store refused the request as invalid (DynamoDB ``ValidationException``, e.g. a
+    key over 2 KB): the same input fails the same way every time."""
+
+    code = "store_rejected"
+
+
 # --- transient -------------------------------------------------------------------------------
 
 
@@ -159,6 +185,21 @@ class QuotaExceededError(TransientError):
     """SES's daily quota is used up: stop the batch, keep everything queued."""
 
     code = "quota_exceeded"
+
+
+class RelayUnavailableError(TransientError):
+    """The relay cannot be used right now (unreachable, or it failed while the session was being
+    opened: greeting, EHLO, STARTTLS, AUTH, also after one reconnect): stop the batch, keep
+    everything queued; every later message would fail the same way."""
+
+    code = "relay_unavailable"
+
+
+class AttachmentMissingError(TransientError):
+    """An attachment the mail needs (an invoice PDF) is not in its bucket (yet): retry the item
+    later, for a bounded time."""
+
+    code = "attachment_missing"
 
 
 class InProgressError(TransientError):

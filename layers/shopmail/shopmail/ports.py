@@ -10,6 +10,7 @@ port here when a service needs a new capability; keep each one small.
 | :class:`RawMailStore` | ``adapters.s3_raw_mail`` | inbound |
 | :class:`EventPublisher` | ``adapters.eventbridge`` | all three |
 | :class:`DeadLetterSink` | ``adapters.sqs_dead_letter`` | all three |
+| :class:`RetryScheduler` | ``adapters.sqs_visibility`` | outbound |
 | :class:`MailSender`, :data:`MailSessionFactory` | ``adapters.smtp_relay`` | inbound, outbound |
 | :class:`IdempotencyStore` | ``adapters.dynamodb_idempotency`` | all three |
 | :class:`RateLimiter` | ``adapters.dynamodb_rate_limit`` | inbound |
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from shopmail.domain.message import Attachment, Envelope, InboundMessage
     from shopmail.domain.outbound.mime_build import Attachment as MailAttachment
     from shopmail.domain.outbound.rendering import AttachmentRef
+    from shopmail.domain.outbound.retry_schedule import Postponement
     from shopmail.domain.outbound.sent_mail import SentMail
     from shopmail.domain.suppression.entries import SuppressionEntry
 
@@ -158,6 +160,15 @@ class DeadLetterSink(Protocol):
 
     def send(self, payload: Mapping[str, Any], reason: Mapping[str, Any]) -> None:
         """Store ``payload`` and the reason it could not be handled."""
+        ...
+
+
+class RetryScheduler(Protocol):
+    """Makes failed queue messages wait before their next delivery (SQS visibility timeout)."""
+
+    def postpone(self, items: Sequence[Postponement]) -> None:
+        """Hide each message for its ``delay_seconds``; failures are logged, never raised
+        (the queue's own visibility timeout then applies)."""
         ...
 
 

@@ -5,10 +5,14 @@ attribute), ``status`` (``INPROGRESS`` | ``COMPLETED``), ``in_progress_expiratio
 milliseconds) and ``data`` (JSON, optional). A claim is a conditional put that succeeds when
 there is no record, the record expired, or an ``INPROGRESS`` claim outlived
 ``in_progress_expiration`` (the attempt that made it crashed or timed out).
+
+Keys may hold an address (the outbound business key ends with the recipient): errors name a
+key by :func:`key_digest` only, never by the key itself.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Callable, Mapping
@@ -24,6 +28,11 @@ if TYPE_CHECKING:
 
 IN_PROGRESS = "INPROGRESS"
 COMPLETED = "COMPLETED"
+
+
+def key_digest(key: str) -> str:
+    """A short, stable digest of an idempotency key (for logs and error context)."""
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
 
 
 class DynamoDbIdempotencyStore:
@@ -65,6 +74,8 @@ class DynamoDbIdempotencyStore:
             Another attempt holds an unexpired claim.
         ServiceUnavailableError
             DynamoDB throttled or failed.
+        StoreRejectedError
+            DynamoDB refused the key (``ValidationException``, e.g. over 2 KB).
         """
         now = self._clock()
         item = {
@@ -102,7 +113,7 @@ class DynamoDbIdempotencyStore:
             return self.begin(key, in_progress_seconds)
         if existing.get("status", {}).get("S") == COMPLETED:
             return False
-        raise InProgressError("another attempt is processing this item", key=key)
+        raise InProgressError("another attempt is processing this item", key=key_digest(key))
 
     def _get(self, key: str) -> Mapping[str, Any] | None:
         try:

@@ -60,10 +60,15 @@ class DynamoDbSentMailStore:
     def put(self, record: SentMail) -> None:
         """Store ``record`` under its SES message id and under its Message-ID.
 
+        A mail without an SES message id (the relay's ``250`` carried none, or the send was
+        ambiguous) is stored under its Message-ID only.
+
         Raises
         ------
         ServiceUnavailableError
             DynamoDB throttled or failed.
+        StoreRejectedError
+            DynamoDB refused the item as invalid.
         """
         if not record.expires_at:
             record = replace(record, expires_at=int(self._clock() + self.ttl_seconds))
@@ -72,8 +77,11 @@ class DynamoDbSentMailStore:
         pointer["ses_message_id"] = {
             "S": MESSAGE_ID_PREFIX + _normalize_message_id(record.message_id)
         }
-        pointer["ses_id"] = {"S": record.ses_message_id}
-        for body in (item, pointer):
+        bodies = [pointer]
+        if record.ses_message_id:
+            pointer["ses_id"] = {"S": record.ses_message_id}
+            bodies.insert(0, item)
+        for body in bodies:
             try:
                 self._ddb.put_item(TableName=self.table_name, Item=body)
             except Exception as exc:
@@ -122,7 +130,8 @@ class DynamoDbSentMailStore:
             value = item.get(name)
             return str(value.get("S", "")) if isinstance(value, Mapping) else ""
 
-        ses_id = s("ses_id") or s("ses_message_id")
+        key = s("ses_message_id")
+        ses_id = s("ses_id") if key.startswith(MESSAGE_ID_PREFIX) else key
         expires = item.get("expires_at", {}).get("N", "0")
         values: dict[str, Any] = {name: s(name) for name in _STRINGS}
         return SentMail(ses_message_id=ses_id, expires_at=int(expires), **values)

@@ -1,4 +1,10 @@
-"""Fetch mail attachments (InvoiceIssued's PDF) from S3 (IAM: ``s3:GetObject``)."""
+"""Fetch mail attachments (InvoiceIssued's PDF) from S3.
+
+IAM: ``s3:GetObject`` on the invoice prefix and ``s3:ListBucket`` limited to it, so that a PDF
+that is not uploaded yet answers 404 (:class:`AttachmentMissingError`: the item waits and is
+retried) instead of 403 (without ``ListBucket`` S3 cannot say "missing" and answers
+"access denied").
+"""
 
 from __future__ import annotations
 
@@ -9,14 +15,19 @@ from botocore.exceptions import ClientError
 from shopmail.adapters.aws_errors import error_code, transient_error
 from shopmail.domain.outbound.mime_build import Attachment
 from shopmail.domain.outbound.rendering import AttachmentRef
-from shopmail.errors import ConfigurationError, ServiceUnavailableError, TemplateError
+from shopmail.errors import (
+    AttachmentMissingError,
+    ConfigurationError,
+    ServiceUnavailableError,
+    TemplateError,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 #: SES accepts 40 MB per message (after base64); keep attachments well below.
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
-_NOT_THERE = {"NoSuchKey", "NoSuchBucket", "404", "NotFound"}
+_NOT_THERE = {"NoSuchKey", "404", "NotFound"}
 
 
 class S3AttachmentFetcher:
@@ -39,10 +50,13 @@ class S3AttachmentFetcher:
 
         Raises
         ------
+        AttachmentMissingError
+            The object is not there (yet).
         ServiceUnavailableError
-            S3 failed, or the object is not there (yet): retry later.
+            S3 failed or throttled: retry later.
         ConfigurationError
-            Access denied (the function's policy does not cover the bucket/prefix).
+            Access denied (the function's policy does not cover the bucket/prefix, or the
+            object's KMS key), or the bucket does not exist.
         TemplateError
             The object is larger than :attr:`max_bytes`.
         """
@@ -58,15 +72,23 @@ class S3AttachmentFetcher:
         except ClientError as exc:
             code = error_code(exc)
             if code in _NOT_THERE:
-                raise ServiceUnavailableError(
-                    f"attachment not found in S3 ({code})", bucket=ref.bucket, key=ref.key
+                raise AttachmentMissingError(
+                    f"attachment s3://{ref.bucket}/{ref.key} not found ({code})",
+                    bucket=ref.bucket,
+                    key=ref.key,
                 ) from exc
-            if code in ("AccessDenied", "403"):
+            if code == "NoSuchBucket":
                 raise ConfigurationError(
-                    "access to the attachment bucket denied", bucket=ref.bucket
+                    f"the attachment bucket {ref.bucket} does not exist", bucket=ref.bucket
+                ) from exc
+            if code in ("AccessDenied", "403", "KMS.AccessDeniedException"):
+                raise ConfigurationError(
+                    f"access to s3://{ref.bucket}/{ref.key} denied ({code}): check the "
+                    "function's s3:GetObject and s3:ListBucket on the invoice prefix",
+                    bucket=ref.bucket,
                 ) from exc
             raise transient_error(exc, "s3", "GetObject", bucket=ref.bucket) from exc
-        except (TemplateError, ServiceUnavailableError):
+        except (TemplateError, ServiceUnavailableError, AttachmentMissingError):
             raise
         except Exception as exc:
             raise transient_error(exc, "s3", "GetObject", bucket=ref.bucket) from exc

@@ -15,11 +15,25 @@ Usage by the outbound service (one session per SQS batch)::
             # re-raises them for every further send without touching the network)
 
 Behaviour (the reply classes are in :mod:`shopmail.domain.smtp.replies`): explicit timeout;
-STARTTLS with certificate verification (the SSL context is built once per adapter); AUTH PLAIN;
-``TCP_NODELAY``; reconnect once per message on a lost connection, ``421`` or ``451 4.4.2``; a
+STARTTLS with certificate verification (the SSL context is built once per adapter), refused when
+the relay does not offer it (AUTH never goes in clear); AUTH PLAIN; ``TCP_NODELAY``; a
 connection idle longer than ``idle_limit`` (5 s; SES drops at ~10 s) is replaced before use; the
 SES message id is read from the final ``250 Ok <id>`` reply; ``421`` during DATA (CPython
 gh-132796) is handled because this client speaks MAIL/RCPT/DATA itself.
+
+Failures, by when they happen:
+
+* **opening the session** (connect, greeting, EHLO, STARTTLS, AUTH): a lost connection or a 4xx
+  is tried once more on a new connection, then :class:`RelayUnavailableError`; 5xx, a TLS
+  handshake or certificate failure, no STARTTLS: :class:`ConfigurationError`. Both stop the
+  session (every later send raises the same error without touching the network): the relay,
+  not the message, is the problem.
+* **before the final dot** (MAIL, RCPT, DATA, the message itself): ``421``, ``451 4.4.2`` or a
+  lost connection is resent once on a new connection (nothing can have been accepted yet);
+  other replies are classified per message.
+* **after the final dot**: a lost connection of any kind (timeout, close, reset) is
+  :class:`DeliveryAmbiguousError`: the relay may have accepted the message, so it is never
+  resent in this call (the use cases treat it as sent and flag it).
 """
 
 from __future__ import annotations
@@ -47,10 +61,12 @@ from shopmail.domain.smtp.replies import (
 )
 from shopmail.errors import (
     ConfigurationError,
+    DeliveryAmbiguousError,
     DeliveryDeferredError,
     InvalidMessageError,
     InvalidRecipientError,
     QuotaExceededError,
+    RelayUnavailableError,
     ShopmailError,
 )
 
@@ -61,6 +77,8 @@ DEFAULT_PORT = 587
 DEFAULT_IDLE_LIMIT = 5.0
 _LEADING_DOT = re.compile(rb"(?m)^\.")
 _CRLF = b"\r\n"
+#: The steps that open a session; a failure there is the relay's, not the message's.
+SESSION_STAGES = frozenset({"connect", "ehlo", "starttls", "auth"})
 
 
 def default_host(region: str) -> str:
@@ -103,6 +121,20 @@ class _ReplyError(Exception):
     @property
     def outcome(self) -> ReplyOutcome:
         return self.reply.outcome
+
+    @property
+    def opening(self) -> bool:
+        """Whether it happened while the session was being opened."""
+        return self.stage in SESSION_STAGES
+
+    @property
+    def retry_once(self) -> bool:
+        """Whether one more attempt on a new connection is safe and may help."""
+        if self.ambiguous:
+            return False
+        if self.opening:
+            return self.outcome in (ReplyOutcome.RECONNECT, ReplyOutcome.TRANSIENT)
+        return self.outcome is ReplyOutcome.RECONNECT
 
 
 def _log_domain(address: str) -> str:
@@ -265,14 +297,22 @@ class RelaySession:
         Raises
         ------
         DeliveryDeferredError
-            A 4xx reply, or the connection was lost twice: retry this message later.
+            A 4xx reply to this message, or the connection was lost twice before the final
+            dot: retry this message later.
+        DeliveryAmbiguousError
+            The connection was lost after the final dot: it may have been accepted; never
+            resend it automatically.
         QuotaExceededError
             The daily quota is used up: stop the batch (later sends raise it again).
+        RelayUnavailableError
+            The session could not be opened (unreachable, 4xx or a lost connection while
+            connecting, greeting, EHLO, STARTTLS or AUTH, twice): stop the batch.
         MessageRejectedError
             552/553/554 Transaction failed...: this message can never be sent as built.
         ConfigurationError
             530/535/554 access denied/not verified/paused, a certificate that does not
-            verify, no STARTTLS: fail the batch, mark no message failed, alarm.
+            verify, a failed TLS handshake, no STARTTLS, a 5xx while opening the session:
+            fail the batch, mark no message failed, alarm.
         InvalidRecipientError, InvalidMessageError
             Bad input caught before anything was sent.
         """
@@ -288,8 +328,7 @@ class RelaySession:
                 conn = self._connection()
                 ses_id = self._transaction(conn, envelope_from, recipients, message)
             except _ReplyError as failure:
-                outcome = failure.outcome
-                if outcome is ReplyOutcome.RECONNECT and attempt == 0 and not failure.ambiguous:
+                if failure.retry_once and attempt == 0:
                     attempt += 1
                     self.reconnects += 1
                     log.info("SES relay: %s at %s, reconnecting once", failure.reply, failure.stage)
@@ -348,15 +387,18 @@ class RelaySession:
             raise InvalidMessageError("message must be non-empty bytes")
 
     def _error(self, failure: _ReplyError, context: dict[str, Any]) -> ShopmailError:
+        error: ShopmailError
         if failure.ambiguous:
-            error: ShopmailError = DeliveryDeferredError(
-                f"no reply from the SES relay after the message was sent ({failure.reply}); "
-                "it may or may not have been accepted",
+            error = DeliveryAmbiguousError(
+                f"the SES relay connection was lost after the final dot ({failure.reply}): "
+                "the message may or may not have been accepted; it is not resent",
                 stage=failure.stage,
                 ambiguous=True,
                 outcome=failure.outcome.value,
                 **context,
             )
+        elif failure.opening:
+            error = self._opening_error(failure, context)
         elif failure.outcome is ReplyOutcome.RECONNECT:
             error = DeliveryDeferredError(
                 f"SES relay connection failed twice ({failure.reply} at {failure.stage})",
@@ -368,16 +410,35 @@ class RelaySession:
             )
         else:
             error = error_for(failure.reply, failure.stage, **context)
-        if isinstance(error, QuotaExceededError | ConfigurationError):
+        if isinstance(error, QuotaExceededError | ConfigurationError | RelayUnavailableError):
             self.failed = error
             self._drop()
             log.error("SES relay: batch stopped: %s", error.reason)
+        elif failure.ambiguous:
+            log.warning("SES relay: %s", error.reason)
         elif failure.reply.code == 451 or failure.reply.code < 0:
             # SES-side failure: the next message gets a fresh connection.
             self._drop()
         else:
             log.warning("SES relay: message not sent: %s", error.reason)
         return error
+
+    @staticmethod
+    def _opening_error(failure: _ReplyError, context: dict[str, Any]) -> ShopmailError:
+        """A failure while opening the session: the relay's, never the message's."""
+        reply, stage = failure.reply, failure.stage
+        details = {"smtp_code": reply.code, "smtp_reply": reply.safe_text, "stage": stage}
+        if failure.outcome in (ReplyOutcome.CONFIGURATION, ReplyOutcome.PERMANENT):
+            return ConfigurationError(
+                f"SES relay refused the session: {reply} at {stage}", **details, **context
+            )
+        if failure.outcome is ReplyOutcome.QUOTA_EXCEEDED:
+            return error_for(reply, stage, **context)
+        return RelayUnavailableError(
+            f"SES relay unavailable: {reply} at {stage} (also after a reconnect)",
+            **details,
+            **context,
+        )
 
     def _drop(self) -> None:
         conn, self._conn = self._conn, None
@@ -415,10 +476,17 @@ class RelaySession:
                 code, text = conn.starttls(context=relay.ssl_context)
             except smtplib.SMTPResponseException as exc:
                 raise _ReplyError(SmtpReply.of(exc.smtp_code, exc.smtp_error), stage) from None
-            except ssl.SSLCertVerificationError as exc:
+            except (ssl.SSLEOFError, ssl.SSLZeroReturnError):
+                raise  # the connection ended during the handshake: a lost connection
+            except ssl.SSLError as exc:
                 conn.close()
+                problem = (
+                    f"the SES relay's TLS certificate does not verify: {exc.verify_message}"
+                    if isinstance(exc, ssl.SSLCertVerificationError)
+                    else f"TLS handshake with the SES relay failed ({exc.reason or 'SSLError'})"
+                )
                 raise ConfigurationError(
-                    f"the SES relay's TLS certificate does not verify: {exc.verify_message}",
+                    problem,
                     host=relay.host,
                     stage=stage,
                     outcome=ReplyOutcome.CONFIGURATION.value,
@@ -475,22 +543,13 @@ class RelaySession:
             conn.send(body + b"." + _CRLF)
             sent_body = True
             code, text = conn.getreply()
-        except smtplib.SMTPServerDisconnected as exc:
-            self._conn = None
-            conn.close()
-            timed_out = isinstance(exc.__context__, TimeoutError)
-            raise _ReplyError(
-                SmtpReply(DISCONNECTED, _describe(exc)),
-                stage,
-                ambiguous=sent_body and timed_out,
-            ) from None
-        except OSError as exc:
+        except (smtplib.SMTPServerDisconnected, OSError) as exc:
+            # After the final dot any loss (timeout, close, reset) is ambiguous: the relay
+            # had the whole message and may have accepted it.
             self._conn = None
             conn.close()
             raise _ReplyError(
-                SmtpReply(DISCONNECTED, _describe(exc)),
-                stage,
-                ambiguous=sent_body and isinstance(exc, TimeoutError),
+                SmtpReply(DISCONNECTED, _describe(exc)), stage, ambiguous=sent_body
             ) from None
         self._last_used = self.relay.clock()
         reply = SmtpReply.of(code, text)

@@ -3,7 +3,8 @@
 Used by the outbound Lambda handler (``functions/outbound/app.py``) and local tools. Clients
 are created lazily; the relay (and its Secrets Manager read) is built on the first send of the
 first batch and reused while the container is warm (:class:`~shopmail.bootstrap.relay.
-RelayProvider`). Mail is rendered and built with the shop's configuration and template overrides
+RelayProvider`); the SQS client is created only when a batch has failed items to postpone.
+Mail is rendered and built with the shop's configuration and template overrides
 (:class:`~shopmail.bootstrap.shop.ShopMail`, read on the first render).
 """
 
@@ -14,6 +15,7 @@ from shopmail.adapters.dynamodb_sent_mail import DynamoDbSentMailStore
 from shopmail.adapters.dynamodb_suppression import DynamoDbSuppressionList
 from shopmail.adapters.eventbridge import EventBridgePublisher
 from shopmail.adapters.s3_attachments import S3AttachmentFetcher
+from shopmail.adapters.sqs_visibility import SqsVisibilityScheduler
 from shopmail.bootstrap.clients import AwsClients, ClientFactory
 from shopmail.bootstrap.dead_letters import dead_letter_sink
 from shopmail.bootstrap.relay import RelayProvider
@@ -58,6 +60,7 @@ def build_outbound_service(
         sent_mail=DynamoDbSentMailStore(ddb, settings.sent_mail_table),
         attachments=S3AttachmentFetcher(aws.s3()),
         relay=relay or RelayProvider(settings, aws).session,
+        retries=SqsVisibilityScheduler(aws.sqs()),
     )
     mail = ShopMail(settings, aws)
     return OutboundService(settings, ports, renderer=mail.render, builder=mail.build)

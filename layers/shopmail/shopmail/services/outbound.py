@@ -2,15 +2,17 @@
 
 Per batch one relay session (one SMTP connection, opened on the first send). Per record:
 
-1. Parse the body (the EventBridge envelope) and
-   :func:`~shopmail.domain.outbound.contracts.validate` it. Invalid JSON or an invalid event is
-   permanent: dead-lettered once with its reason, ``EmailFailed`` published, counted, and the
-   item is *handled* (not retried).
+1. Parse the body (the EventBridge envelope),
+   :func:`~shopmail.domain.outbound.contracts.validate` it and check that an invoice PDF is in
+   the invoice bucket and prefix the function may read
+   (:func:`~shopmail.domain.outbound.contracts.check_invoice_location`). Invalid JSON or an
+   invalid event is permanent: dead-lettered once with its reason, ``EmailFailed`` published,
+   counted, and the item is *handled* (not retried).
 2. Claim the business key :func:`~shopmail.domain.outbound.contracts.idempotency_key`
    (``type:aggregate[:version]:recipient``) in the idempotency store. Already COMPLETED ->
    duplicate, nothing is sent (a re-delivery or a re-publish with a new EventBridge id).
    Claimed by another worker -> :class:`~shopmail.errors.InProgressError`, the item fails and
-   SQS retries it later.
+   is retried later.
 3. Suppression: a blocked recipient (:func:`~shopmail.domain.suppression.entries.is_blocked`) is
    skipped, ``EmailSuppressed`` is published and the key completed.
 4. Render, fetch attachments (S3), build the MIME message and send it through the session.
@@ -18,49 +20,86 @@ Per batch one relay session (one SMTP connection, opened on the first send). Per
    the sent-mail table and publish ``EmailSent``. If that follow-up fails the item is retried;
    the retry finds the key COMPLETED but not yet announced and only repeats the follow-up.
 
-Failure handling (``batchItemFailures`` = SQS retries the item with backoff, then redrives it
-to the outbound DLQ after ``maxReceiveCount``):
+**What stops a batch, what fails one item.** Only failures of the relay or of the whole
+function stop the batch (this and every later item fail, nothing is marked failed, an alarm):
+``ConfigurationError`` from the relay, its secret or the bus (530/535/554 access denied / not
+verified / sending paused, a TLS failure, a missing bus or table), ``QuotaExceededError``
+(daily quota) and ``RelayUnavailableError`` (the relay cannot be reached or fails while the
+session is opened). Everything else concerns one item:
 
-* ``MessageRejectedError`` / ``InvalidRecipientError`` / ``TemplateError`` / other permanent
-  errors: dead-letter with the reason + ``EmailFailed``; the item is handled. The claim is
-  released so a replay from the dead-letter queue (after a fix) can send.
-* ``DeliveryDeferredError`` / ``ServiceUnavailableError`` / ``InProgressError``: the item fails.
-* ``QuotaExceededError``: this and every remaining item fail; nothing more is sent.
-* ``ConfigurationError`` (530/535/554 access denied, unreadable secret, bad sender setting,
-  missing bus): every item not yet completed fails, none is marked failed, an alarm is logged
-  (``BatchResult.alarm``; the handler also emits the ``ConfigurationError`` metric).
+* ``MessageRejectedError`` / ``InvalidRecipientError`` / ``TemplateError`` /
+  ``StoreRejectedError`` (e.g. a key DynamoDB refuses) / other permanent errors: dead-letter with
+  the reason + ``EmailFailed``; the item is handled. The claim is released so a replay from the
+  dead-letter queue (after a fix) can send.
+* ``DeliveryDeferredError`` (a 4xx for this message), ``ServiceUnavailableError`` (S3,
+  DynamoDB, EventBridge throttled), ``InProgressError``, an unexpected exception: the item fails.
+* A missing invoice PDF (``AttachmentMissingError``) fails the item until
+  ``INVOICE_WAIT_SECONDS`` after the event's ``time``, then it is permanent (``EmailFailed``
+  with the reason). Access to the PDF denied (IAM, KMS) fails the item and raises the
+  configuration alarm, without stopping the batch.
 
-Residual window (exactly-once is impossible over SMTP): if the function dies, times out or
-cannot write the idempotency record *after* the relay answered ``250`` and *before* the key is
-marked COMPLETED, the claim expires and a retry sends the mail a second time. The same holds
-for an ambiguous send (the connection dropped after the final dot: the relay may have accepted
-it). Everything else (re-delivery, re-publish, concurrent workers, failures after the record)
-sends exactly one mail.
+**Retries wait.** Every item that fails is made invisible in its queue for
+:func:`~shopmail.domain.outbound.retry_schedule.retry_delay` of its receive count (30 s,
+doubling, at most 15 min; ``ChangeMessageVisibility`` through the
+:class:`~shopmail.ports.RetryScheduler`, only for failed items). With the queues'
+``maxReceiveCount`` (120) an outage of the relay of 28 hours loses nothing and everything is
+sent at most 15 minutes after it ends (the arithmetic is in
+:mod:`~shopmail.domain.outbound.retry_schedule`). An item that still fails on its last allowed
+delivery (``OUTBOUND_MAX_RECEIVE_COUNT``) is dead-lettered with the last reason
+(``RetriesExhaustedError``, ``EmailFailed``) instead of being moved there without one.
+
+**One ambiguity rule.** When the relay connection is lost after the final dot (timeout, close
+or reset: ``DeliveryAmbiguousError``) the relay may have accepted the mail. It is never resent:
+the mail counts as sent, its record and ``EmailSent`` carry ``ambiguous: true`` (and no SES
+message id), and it is counted (``OutboundAmbiguous``). A shop prefers a rare missing mail,
+which the customer can request again and the ``ambiguous`` flag lets the shop find, to a
+doubled order confirmation or invoice, which the customer cannot undo; and the relay had the
+whole message, so it was most likely accepted.
+
+**The remaining duplicate window** (exactly-once is impossible over SMTP): the function dies
+(timeout, out of memory) after the relay answered ``250`` and before the idempotency record is
+COMPLETED, a few milliseconds of one DynamoDB write; the claim then expires and a retry sends
+the mail a second time. If the write itself fails twice the item is *not* retried (that retry
+would send it again): the mail stays counted as sent (``unrecorded``) and only a later
+re-delivery of the same event could send it again. Everything else (re-delivery, re-publish,
+concurrent workers, failures after the record) sends exactly one mail.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from shopmail.config import Settings
-from shopmail.domain.outbound.contracts import EVENT_TYPES, ShopEvent, idempotency_key, validate
-from shopmail.domain.outbound.mime_build import BuiltMessage, build_message
-from shopmail.domain.outbound.rendering import render
+from shopmail.domain.outbound.contracts import (
+    EVENT_TYPES,
+    ShopEvent,
+    check_invoice_location,
+    idempotency_key,
+    validate,
+)
+from shopmail.domain.outbound.mime_build import Attachment, BuiltMessage, build_message
+from shopmail.domain.outbound.rendering import AttachmentRef, render
+from shopmail.domain.outbound.retry_schedule import Postponement, retry_delay
 from shopmail.domain.outbound.sent_mail import SentMail
 from shopmail.domain.smtp.replies import reply_class
 from shopmail.domain.suppression.entries import is_blocked, parse_bypass_types
 from shopmail.errors import (
+    AttachmentMissingError,
     ConfigurationError,
+    DeliveryAmbiguousError,
     InvalidEventError,
     PermanentError,
     QuotaExceededError,
+    RelayUnavailableError,
+    RetriesExhaustedError,
     ShopmailError,
     TransientError,
 )
@@ -71,6 +110,7 @@ from shopmail.ports import (
     IdempotencyStore,
     MailSender,
     MailSessionFactory,
+    RetryScheduler,
     SentMailStore,
     SuppressionList,
 )
@@ -90,10 +130,18 @@ UNSUPPORTED_TYPE = "unsupported"
 DEFAULT_IN_PROGRESS_SECONDS = 120.0
 IN_PROGRESS_MARGIN_SECONDS = 10.0
 
+#: The errors that stop a batch, and the alarm each raises.
+_STOPS: dict[type[ShopmailError], str] = {
+    QuotaExceededError: "quota",
+    RelayUnavailableError: "unavailable",
+    ConfigurationError: "configuration",
+}
+
 
 @dataclass(frozen=True)
 class OutboundPorts:
-    """Everything the outbound service talks to."""
+    """Everything the outbound service talks to (``retries``: ``None`` = the queue's own
+    visibility timeout decides when a failed item comes back)."""
 
     publisher: EventPublisher
     dead_letters: DeadLetterSink
@@ -102,6 +150,7 @@ class OutboundPorts:
     sent_mail: SentMailStore
     attachments: AttachmentFetcher
     relay: MailSessionFactory
+    retries: RetryScheduler | None = None
 
 
 # --- results -----------------------------------------------------------------------------
@@ -116,10 +165,14 @@ class BatchResult:
     failures
         ``itemIdentifier`` (SQS ``messageId``) of every item SQS must retry.
     counts
-        Outcome counters: ``sent``, ``duplicate``, ``suppressed``, ``dead_lettered``,
-        ``invalid`` (subset of dead-lettered), ``retry``, ``stopped``, ``notify_failed``.
+        Outcome counters: ``sent``, ``ambiguous`` (subset of sent), ``unrecorded`` (subset of
+        sent), ``duplicate``, ``suppressed``, ``dead_lettered``, ``invalid`` and ``exhausted``
+        (subsets of dead-lettered), ``retry``, ``stopped``, ``notify_failed``.
     alarm
-        ``configuration`` or ``quota`` when the batch was stopped.
+        ``configuration``, ``quota`` or ``unavailable`` when the batch was stopped (or an
+        item's attachment was not readable: ``configuration``).
+    postponed
+        The failed items with the delay before their next delivery.
     by_type
         Published outcomes per ``(emailType, detail-type)``, e.g.
         ``("OrderPlaced", "EmailSent")`` (bounded: supported types or ``unsupported``).
@@ -130,6 +183,7 @@ class BatchResult:
     failures: list[str] = field(default_factory=list)
     counts: Counter[str] = field(default_factory=Counter)
     alarm: str | None = None
+    postponed: list[Postponement] = field(default_factory=list)
     by_type: Counter[tuple[str, str]] = field(default_factory=Counter)
     relay_errors: Counter[str] = field(default_factory=Counter)
 
@@ -140,6 +194,65 @@ class BatchResult:
     def to_dict(self) -> dict[str, Any]:
         """A log-safe summary."""
         return {"failures": len(self.failures), "counts": dict(self.counts), "alarm": self.alarm}
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What Lambda's SQS record says about this delivery of a message.
+
+    Attributes
+    ----------
+    item_id
+        ``messageId``.
+    receive_count
+        ``attributes.ApproximateReceiveCount`` (1 on the first delivery; 1 when absent).
+    receipt_handle, queue_arn
+        ``receiptHandle`` and ``eventSourceARN`` (to postpone the message).
+    enqueued_at
+        ``attributes.SentTimestamp`` (``None`` when absent).
+    """
+
+    item_id: str
+    receive_count: int = 1
+    receipt_handle: str = ""
+    queue_arn: str = ""
+    enqueued_at: datetime | None = None
+
+    @classmethod
+    def of(cls, record: Mapping[str, Any], index: int) -> Delivery:
+        """Read a record; missing or malformed fields get the defaults."""
+        attributes = record.get("attributes")
+        attributes = attributes if isinstance(attributes, Mapping) else {}
+        try:
+            count = max(1, int(attributes.get("ApproximateReceiveCount", 1)))
+        except (TypeError, ValueError):
+            count = 1
+        enqueued = None
+        with suppress(KeyError, TypeError, ValueError, OverflowError, OSError):
+            enqueued = datetime.fromtimestamp(int(attributes["SentTimestamp"]) / 1000, UTC)
+        return cls(
+            item_id=str(record.get("messageId") or index),
+            receive_count=count,
+            receipt_handle=str(record.get("receiptHandle") or ""),
+            queue_arn=str(record.get("eventSourceARN") or ""),
+            enqueued_at=enqueued,
+        )
+
+
+class _ItemRetryError(Exception):
+    """Internal: this item fails and is retried; the batch goes on.
+
+    ``max_delay`` bounds the wait before the next delivery (an invoice PDF waited for until a
+    deadline); ``alarm`` names an alarm to raise (access to the PDF denied).
+    """
+
+    def __init__(
+        self, error: ShopmailError, *, max_delay: float | None = None, alarm: str | None = None
+    ) -> None:
+        super().__init__(error.reason)
+        self.error = error
+        self.max_delay = max_delay
+        self.alarm = alarm
 
 
 class _LazySession:
@@ -154,7 +267,12 @@ class _LazySession:
 
     def send(self, envelope_from: str, recipients: Sequence[str], message: bytes) -> str:
         if self._session is None:
-            self._session = self._stack.enter_context(self._factory())
+            try:
+                self._session = self._stack.enter_context(self._factory())
+            except TransientError as exc:  # e.g. Secrets Manager throttled: the relay's
+                raise RelayUnavailableError(
+                    f"the relay session could not be opened: {exc.reason}", **exc.context
+                ) from exc
         try:
             return self._session.send(envelope_from, recipients, message)
         except ShopmailError as exc:
@@ -169,8 +287,18 @@ def send_built(sender: MailSender, built: BuiltMessage) -> str:
     return sender.send(built.envelope_from, list(built.recipients), built.raw)
 
 
-def _now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _parse_time(value: str) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
 class OutboundService:
@@ -179,11 +307,14 @@ class OutboundService:
     Parameters
     ----------
     settings
-        Mail domain, senders, configuration set, bypass types.
+        Mail domain, senders, configuration set, bypass types, invoice location and wait, the
+        queues' receive limit.
     ports
         The adapters (or in-memory fakes).
     renderer, builder
         :func:`render` and :func:`build_message` (injectable for tests).
+    clock
+        The current UTC time (the invoice wait; tests).
     """
 
     def __init__(
@@ -193,12 +324,14 @@ class OutboundService:
         *,
         renderer: Callable[[ShopEvent, Settings], Any] = render,
         builder: Callable[..., BuiltMessage] = build_message,
+        clock: Callable[[], datetime] = _utc_now,
     ) -> None:
         self.settings = settings
         self.ports = ports
         self.bypass_types = parse_bypass_types(settings.suppression_bypass_types)
         self._render = renderer
         self._build = builder
+        self._clock = clock
 
     # --- batch ---------------------------------------------------------------------------
 
@@ -212,7 +345,8 @@ class OutboundService:
         Parameters
         ----------
         records
-            SQS records (``messageId``, ``body``...).
+            SQS records (``messageId``, ``body``, ``attributes``, ``receiptHandle``,
+            ``eventSourceARN``...).
         remaining_ms
             The Lambda context's ``get_remaining_time_in_millis`` (sizes the in-progress
             claim so that a crashed attempt's claim expires before SQS redelivers).
@@ -227,56 +361,105 @@ class OutboundService:
             for index, record in enumerate(records):
                 if not isinstance(record, Mapping):
                     record = {"body": None}
-                item_id = str(record.get("messageId") or index)
+                delivery = Delivery.of(record, index)
                 if stop is not None:
-                    result.failures.append(item_id)
-                    result.counts["stopped"] += 1
+                    self._retry_later(record, delivery, stop, result, "stopped")
                     continue
                 try:
-                    outcome, email_type = self._handle_record(record, session, in_progress)
-                except (QuotaExceededError, ConfigurationError) as exc:
-                    stop = exc
-                    result.failures.append(item_id)
-                    result.counts["stopped"] += 1
-                    if isinstance(exc, QuotaExceededError):
-                        result.alarm = "quota"
-                        log.error("outbound batch stopped: quota: %s", exc.reason)
-                    else:
-                        result.alarm = "configuration"
+                    outcome, email_type = self._handle_record(
+                        record, delivery, session, in_progress
+                    )
+                except _ItemRetryError as retry:
+                    if retry.alarm is not None:
+                        result.alarm = result.alarm or retry.alarm
                         log.error(
-                            "alarm: outbound batch stopped by a configuration error: %s",
-                            exc.reason,
-                            extra={"alarm": "ConfigurationError", "error": exc.to_dict()},
+                            "alarm: outbound item %s cannot read what it needs: %s",
+                            delivery.item_id,
+                            retry.error.reason,
+                            extra={"alarm": "ConfigurationError", "error": retry.error.to_dict()},
                         )
+                    self._retry_later(
+                        record, delivery, retry.error, result, "retry", max_delay=retry.max_delay
+                    )
+                except tuple(_STOPS) as exc:
+                    stop = exc
+                    result.alarm = next(a for t, a in _STOPS.items() if isinstance(exc, t))
+                    log.error(
+                        "alarm: outbound batch stopped (%s): %s",
+                        result.alarm,
+                        exc.reason,
+                        extra={"alarm": type(exc).__name__, "error": exc.to_dict()},
+                    )
+                    self._retry_later(record, delivery, exc, result, "stopped")
                 except TransientError as exc:
-                    result.failures.append(item_id)
-                    result.counts["retry"] += 1
                     log.warning(
                         "outbound item %s will be retried: %s",
-                        item_id,
+                        delivery.item_id,
                         exc.reason,
                         extra={"error": exc.to_dict()},
                     )
+                    self._retry_later(record, delivery, exc, result, "retry")
                 except Exception as exc:  # a defect or an unmapped AWS error: retry, not lose
-                    result.failures.append(item_id)
-                    result.counts["retry"] += 1
                     log.exception(
-                        "outbound item %s failed unexpectedly (%s)", item_id, type(exc).__name__
+                        "outbound item %s failed unexpectedly (%s)",
+                        delivery.item_id,
+                        type(exc).__name__,
                     )
+                    error = TransientError(f"unexpected {type(exc).__name__}")
+                    self._retry_later(record, delivery, error, result, "retry")
                 else:
                     for name in outcome:
                         result.counts[name] += 1
                         if name in _PUBLISHED:
                             result.by_type[(email_type, _PUBLISHED[name])] += 1
+        if result.postponed and self.ports.retries is not None:
+            self.ports.retries.postpone(result.postponed)
         log.info("outbound batch done", extra={"result": result.to_dict()})
         return result
 
+    def _retry_later(
+        self,
+        record: Mapping[str, Any],
+        delivery: Delivery,
+        error: ShopmailError,
+        result: BatchResult,
+        counter: str,
+        *,
+        max_delay: float | None = None,
+    ) -> None:
+        """Fail the item with a growing delay, or, on its last allowed delivery, dead-letter
+        it with the reason."""
+        limit = self.settings.outbound_max_receive_count
+        if limit > 0 and delivery.receive_count >= limit:
+            exhausted = RetriesExhaustedError(
+                f"still failing on delivery {delivery.receive_count} of {limit}: {error.reason}",
+                last_error=error.code,
+                receives=delivery.receive_count,
+            )
+            try:
+                payload, event, _ = self._read(record)
+                notified = self._dead_letter(record, payload, event, exhausted)
+            except Exception as exc:  # the queue's redrive keeps it (without the reason)
+                log.error("could not dead-letter item %s: %s", delivery.item_id, exc)
+            else:
+                result.counts.update(["dead_lettered", "exhausted"])
+                if not notified:
+                    result.counts["notify_failed"] += 1
+                return
+        result.failures.append(delivery.item_id)
+        result.counts[counter] += 1
+        delay = retry_delay(delivery.receive_count)
+        if max_delay is not None:
+            delay = max(1, min(delay, math.ceil(max_delay)))
+        result.postponed.append(
+            Postponement(delivery.item_id, delivery.receipt_handle, delivery.queue_arn, delay)
+        )
+
     # --- one record ----------------------------------------------------------------------
 
-    def _handle_record(
-        self, record: Mapping[str, Any], session: MailSender, in_progress: float
-    ) -> tuple[tuple[str, ...], str]:
-        """Handle one record; return its outcome names and the shop event's type."""
+    def _read(self, record: Mapping[str, Any]) -> tuple[Any, ShopEvent | None, PermanentError]:
+        """``(payload, event, error)``: the body as JSON and the checked event, or ``event``
+        ``None`` and why it is unusable (``error`` is only meaningful then)."""
         body = record.get("body")
         payload: Any = body
         try:
@@ -287,96 +470,207 @@ class OutboundService:
             except json.JSONDecodeError as exc:
                 raise InvalidEventError(f"body is not JSON ({exc.msg} at {exc.pos})") from None
             event = validate(payload)
+            check_invoice_location(
+                event, self.settings.invoice_bucket, self.settings.invoice_key_prefix
+            )
         except PermanentError as exc:
-            if isinstance(exc, ConfigurationError):
-                raise
-            notified = self._dead_letter(record, payload, None, exc)
+            return payload, None, exc
+        return payload, event, InvalidEventError("")
+
+    def _handle_record(
+        self,
+        record: Mapping[str, Any],
+        delivery: Delivery,
+        session: MailSender,
+        in_progress: float,
+    ) -> tuple[tuple[str, ...], str]:
+        """Handle one record; return its outcome names and the shop event's type."""
+        payload, event, invalid = self._read(record)
+        if event is None:
+            notified = self._dead_letter(record, payload, None, invalid)
             names = ("dead_lettered", "invalid") + (() if notified else ("notify_failed",))
             return names, _raw_type(payload)
+        outcome = self._handle_event(record, payload, event, delivery, session, in_progress)
+        return outcome, event.detail_type
 
+    def _handle_event(
+        self,
+        record: Mapping[str, Any],
+        payload: Any,
+        event: ShopEvent,
+        delivery: Delivery,
+        session: MailSender,
+        in_progress: float,
+    ) -> tuple[str, ...]:
         key = idempotency_key(event)
-        store = self.ports.idempotency
-        if not store.begin(key, in_progress):  # InProgressError propagates: retry later
-            return self._duplicate(event, key), event.detail_type
-        sent = False
         try:
-            entry = self.ports.suppression.get(event.recipient)
-            if is_blocked(entry, event.email_class, event.detail_type, self.bypass_types):
-                assert entry is not None
-                self.ports.publisher.publish(
-                    SUPPRESSED_DETAIL_TYPE,
-                    {
-                        **self._summary(event, key),
-                        "suppressionClass": entry.suppression_class,
-                        "suppressionReason": entry.reason[:200],
-                    },
-                    SOURCE,
-                )
-                store.complete(key, {"outcome": "suppressed"})
-                log.info(
-                    "%s %s: recipient at %s suppressed (%s)",
+            fresh = self.ports.idempotency.begin(key, in_progress)  # InProgressError: retry
+        except PermanentError as exc:  # e.g. a key the store refuses
+            notified = self._dead_letter(record, payload, event, exc)
+            return ("dead_lettered",) + (() if notified else ("notify_failed",))
+        if not fresh:
+            return self._duplicate(event, key)
+        ambiguous = False
+        try:
+            suppressed = self._suppress(event, key)
+            if suppressed:
+                return suppressed
+            built = self._build_mail(event)
+            try:
+                ses_id = session.send(built.envelope_from, list(built.recipients), built.raw)
+            except DeliveryAmbiguousError as exc:  # one rule: counted as sent, never resent
+                ses_id, ambiguous = "", True
+                log.warning(
+                    "%s %s to %s counted as sent without a reply: %s",
                     event.detail_type,
                     event.aggregate_id,
                     event.recipient_domain,
-                    entry.suppression_class,
+                    exc.reason,
                 )
-                return ("suppressed",), event.detail_type
-            built = self._build_mail(event)
-            ses_id = session.send(built.envelope_from, list(built.recipients), built.raw)
-            sent = True
         except ConfigurationError:
-            store.release(key)
+            self._release(key)
             raise
+        except AttachmentMissingError as exc:
+            self._release(key)
+            left = self._invoice_wait_left(event, delivery)
+            if left > 0:
+                raise _ItemRetryError(exc, max_delay=left) from exc
+            gone = InvalidEventError(
+                f"{exc.reason}, {self.settings.invoice_wait_seconds} s after the event "
+                "(INVOICE_WAIT_SECONDS): detail.invoice.pdf names no uploaded PDF",
+                **exc.context,
+            )
+            notified = self._dead_letter(record, payload, event, gone)
+            return ("dead_lettered",) + (() if notified else ("notify_failed",))
         except PermanentError as exc:
-            store.release(key)
+            self._release(key)
             notified = self._dead_letter(record, payload, event, exc)
-            return ("dead_lettered",) + (() if notified else ("notify_failed",)), event.detail_type
+            return ("dead_lettered",) + (() if notified else ("notify_failed",))
         except BaseException:
-            if not sent:
-                store.release(key)
+            self._release(key)
             raise
-        data = {
+        return self._after_send(event, key, built, ses_id, ambiguous)
+
+    def _suppress(self, event: ShopEvent, key: str) -> tuple[str, ...]:
+        """``("suppressed",)`` after skipping a blocked recipient, else ``()``."""
+        entry = self.ports.suppression.get(event.recipient)
+        if not is_blocked(entry, event.email_class, event.detail_type, self.bypass_types):
+            return ()
+        assert entry is not None
+        self.ports.publisher.publish(
+            SUPPRESSED_DETAIL_TYPE,
+            {
+                **self._summary(event, key),
+                "suppressionClass": entry.suppression_class,
+                "suppressionReason": entry.reason[:200],
+            },
+            SOURCE,
+        )
+        self.ports.idempotency.complete(key, {"outcome": "suppressed"})
+        log.info(
+            "%s %s: recipient at %s suppressed (%s)",
+            event.detail_type,
+            event.aggregate_id,
+            event.recipient_domain,
+            entry.suppression_class,
+        )
+        return ("suppressed",)
+
+    def _after_send(
+        self, event: ShopEvent, key: str, built: BuiltMessage, ses_id: str, ambiguous: bool
+    ) -> tuple[str, ...]:
+        """Record, log and announce a mail the relay accepted (or may have accepted)."""
+        data: dict[str, Any] = {
             "outcome": "sent",
             "sesMessageId": ses_id,
             "messageId": built.message_id,
-            "sentAt": _now_iso(),
+            "sentAt": self._clock().isoformat(timespec="seconds"),
             "eventId": event.event_id,
         }
-        self._complete_after_send(key, data)
+        if ambiguous:
+            data["ambiguous"] = True
+        recorded = self._complete_after_send(key, data)
+        names = [
+            "sent",
+            *(["ambiguous"] if ambiguous else []),
+            *([] if recorded else ["unrecorded"]),
+        ]
         log.info(
             "%s %s sent to %s as %s (SES %s)",
             event.detail_type,
             event.aggregate_id,
             event.recipient_domain,
             built.message_id,
-            ses_id,
+            ses_id or ("unknown: ambiguous" if ambiguous else "-"),
         )
-        self._announce(event, key, data)
-        return ("sent",), event.detail_type
+        try:
+            self._announce(event, key, data)
+        except PermanentError as exc:
+            log.error("mail %s was sent but cannot be announced: %s", built.message_id, exc.reason)
+            names.append("notify_failed")
+        except ShopmailError as exc:
+            if recorded:
+                raise  # the retry finds the record COMPLETED and only announces
+            log.error(
+                "mail %s was sent but neither recorded nor announced: %s",
+                built.message_id,
+                exc.reason,
+            )
+            names.append("notify_failed")
+        return tuple(names)
 
     def _build_mail(self, event: ShopEvent) -> BuiltMessage:
         rendered = self._render(event, self.settings)
-        attachments = [self.ports.attachments.fetch(ref) for ref in rendered.attachments_refs]
+        attachments = self._fetch(rendered.attachments_refs)
         return self._build(event, rendered, self.settings, attachments=attachments)
 
-    def _complete_after_send(self, key: str, data: Mapping[str, Any]) -> None:
+    def _fetch(self, refs: Sequence[AttachmentRef]) -> list[Attachment]:
+        try:
+            return [self.ports.attachments.fetch(ref) for ref in refs]
+        except ConfigurationError as exc:  # this item's PDF, not the batch: alarm and retry
+            raise _ItemRetryError(exc, alarm="configuration") from exc
+
+    def _invoice_wait_left(self, event: ShopEvent, delivery: Delivery) -> float:
+        """Seconds left to wait for a missing PDF (from the event's time, else the enqueue
+        time; unknown: the whole wait, the receive limit then bounds it)."""
+        start = _parse_time(event.time) or delivery.enqueued_at
+        wait = float(self.settings.invoice_wait_seconds)
+        if start is None:
+            return wait
+        return wait - (self._clock() - start).total_seconds()
+
+    def _release(self, key: str) -> None:
+        """Drop the claim after a failed attempt; if that fails too, the claim expires."""
+        try:
+            self.ports.idempotency.release(key)
+        except Exception as exc:
+            log.warning("could not release a claim (%s): it expires by itself", exc)
+
+    def _complete_after_send(self, key: str, data: Mapping[str, Any]) -> bool:
+        """Complete the key (twice if need be); ``False`` when that failed.
+
+        A mail whose record could not be completed is not retried: the retry would find the
+        claim expired and send it again.
+        """
         for attempt in (1, 2):
             try:
                 self.ports.idempotency.complete(key, data)
-                return
-            except TransientError as exc:
-                if attempt == 2:
+                return True
+            except ShopmailError as exc:
+                if attempt == 2 or exc.permanent:
                     log.error(
                         "mail %s was sent but its idempotency record could not be completed "
-                        "(%s): a retry may send it again",
+                        "(%s): it is not retried; a re-delivery after the claim expires could "
+                        "send it again",
                         data.get("messageId"),
                         exc.reason,
                     )
-                    raise
+                    return False
+        return False  # pragma: no cover - the loop always returns
 
     def _announce(self, event: ShopEvent, key: str, data: Mapping[str, Any]) -> None:
         """Record the sent mail and publish ``EmailSent``; then mark the key announced."""
-        ses_id = str(data["sesMessageId"])
+        ses_id = str(data.get("sesMessageId") or "")
         self.ports.sent_mail.put(
             SentMail(
                 ses_message_id=ses_id,
@@ -397,12 +691,13 @@ class OutboundService:
                 "sesMessageId": ses_id,
                 "messageId": str(data["messageId"]),
                 "sentAt": str(data.get("sentAt", "")),
+                "ambiguous": bool(data.get("ambiguous")),
             },
             SOURCE,
         )
         try:
             self.ports.idempotency.complete(key, {**data, "announced": True})
-        except TransientError as exc:  # harmless: a redelivery would announce once more
+        except ShopmailError as exc:  # harmless: a redelivery would announce once more
             log.warning("could not mark %s announced: %s", data.get("messageId"), exc.reason)
 
     def _duplicate(self, event: ShopEvent, key: str) -> tuple[str, ...]:

@@ -32,6 +32,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from shopmail.domain.addresses import address_hash
 from shopmail.domain.outbound.message_ids import MessageRef, parse_message_id
 from shopmail.errors import InvalidEventError
 
@@ -171,11 +172,12 @@ class FeedbackEvent:
         """A stable key for this event: ``feedbackId`` when SES gives one.
 
         Deliveries, delays and rejects carry no ``feedbackId``; their key is built from the
-        SES message id, the kind, the timestamp and the recipients.
+        SES message id, the kind, the timestamp and a hash of the recipients (a key holds no
+        address and stays short however many recipients there are).
         """
         if self.feedback_id:
             return f"ses-feedback:{self.feedback_id}"
-        rcpts = ",".join(sorted(a.lower() for a in self.addresses))
+        rcpts = address_hash(",".join(sorted(a.lower() for a in self.addresses)))
         return f"ses-feedback:{self.kind}:{self.ses_message_id}:{self.timestamp}:{rcpts}"
 
 

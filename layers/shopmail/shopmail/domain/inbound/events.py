@@ -101,12 +101,15 @@ def build_detail(
     text
         The text to publish (normally the stripped reply text).
     attachment_keys
-        S3 key per attachment index, when ``store_attachments`` ran.
+        S3 key per attachment index, when ``store_attachments`` ran. Attachments it left out
+        (beyond :data:`~shopmail.domain.inbound.attachment_keys.MAX_ATTACHMENTS` per message)
+        are counted in ``attachmentsNotStored`` and flagged ``attachmentsTruncated``.
     extra
         Additional top-level fields (e.g. ``quarantineKey``, ``reason``).
     """
     sender = message.from_[0] if message.from_ else None
     reply_to = message.reply_to[0] if message.reply_to else sender
+    not_stored = len(message.attachments) - len(attachment_keys) if attachment_keys else 0
     detail: dict[str, Any] = {
         "version": SCHEMA_VERSION,
         "messageId": envelope.message_id,
@@ -132,6 +135,8 @@ def build_detail(
         "text": text,
         "hasHtml": message.html is not None,
         "attachments": attachment_entries(message, attachment_keys),
+        "attachmentsTruncated": not_stored > 0,
+        "attachmentsNotStored": max(0, not_stored),
         "verdicts": camel_keys(envelope.verdicts),
         "flags": camel_keys(message.flags),
         "headersTruncated": envelope.headers_truncated,

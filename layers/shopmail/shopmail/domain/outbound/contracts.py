@@ -103,6 +103,10 @@ PRIORITY_TYPES: frozenset[str] = frozenset(n for n, t in EVENT_TYPES.items() if 
 
 _LOCALE = re.compile(r"^([a-z]{2,3})(?:[-_]([A-Za-z]{2}))?$")
 
+#: The longest business key (UTF-8 bytes) :func:`validate` accepts; the schemas keep every part
+#: short, this bounds the sum well below DynamoDB's 2,048-byte partition key.
+MAX_KEY_BYTES = 1024
+
 
 @dataclass(frozen=True, slots=True)
 class ShopEvent:
@@ -224,7 +228,7 @@ def validate(event: Mapping[str, Any]) -> ShopEvent:
     if detail_type == "SendEmailRequested":
         email_class = "marketing" if detail.get("emailClass") == "marketing" else "transactional"
         template = str(detail["template"])
-    return ShopEvent(
+    shop_event = ShopEvent(
         detail_type=detail_type,
         event_id=event_id,
         source=source,
@@ -239,6 +243,63 @@ def validate(event: Mapping[str, Any]) -> ShopEvent:
         data=MappingProxyType(dict(detail)),
         time=str(event.get("time", "")),
     )
+    if len(idempotency_key(shop_event).encode("utf-8")) > MAX_KEY_BYTES:
+        raise InvalidEventError(
+            f"the business key (type, aggregate id, version, recipient) is longer than "
+            f"{MAX_KEY_BYTES} bytes",
+            detail_type=detail_type,
+            event_id=event_id,
+        )
+    return shop_event
+
+
+def check_invoice_location(event: ShopEvent, bucket: str, prefix: str = "") -> None:
+    """Refuse an invoice PDF that is not where the stack may read it.
+
+    The outbound function may read one bucket (``InvoiceBucketName``, ``INVOICE_BUCKET``) under
+    one prefix (``InvoiceKeyPrefix``); a PDF elsewhere could only fail with "access denied",
+    on every delivery. Checking it here makes that a permanent, explained failure of the one
+    event.
+
+    Parameters
+    ----------
+    event
+        A validated event (only ``InvoiceIssued`` mail carries a PDF).
+    bucket
+        The invoice bucket (``""``: not checked).
+    prefix
+        The key prefix (``""``: any key).
+
+    Raises
+    ------
+    InvalidEventError
+        ``detail.invoice.pdf`` names another bucket or a key outside the prefix.
+
+    Example
+    -------
+    >>> ev = validate({"detail-type": "OrderDelivered", "id": "e-1", "source": "shop",
+    ...     "detail": {"locale": "de", "recipient": {"email": "kunde@example.com"},
+    ...                "order": {"id": "ORD-1"}, "shipment": {"id": "S1",
+    ...                "deliveredAt": "2026-11-28T10:00:00Z"}}})
+    >>> check_invoice_location(ev, "shop-invoices", "invoices/")  # no PDF: nothing to check
+    """
+    invoice = event.data.get("invoice")
+    pdf = invoice.get("pdf") if isinstance(invoice, Mapping) else None
+    if event.template != "InvoiceIssued" or not isinstance(pdf, Mapping) or not bucket:
+        return
+    if pdf.get("bucket") != bucket:
+        raise InvalidEventError(
+            f"detail.invoice.pdf.bucket {str(pdf.get('bucket'))[:63]!r} is not the invoice "
+            f"bucket {bucket!r} the outbound function reads (InvoiceBucketName)",
+            detail_type=event.detail_type,
+            event_id=event.event_id,
+        )
+    if prefix and not str(pdf.get("key", "")).startswith(prefix):
+        raise InvalidEventError(
+            f"detail.invoice.pdf.key is outside the invoice prefix {prefix!r} (InvoiceKeyPrefix)",
+            detail_type=event.detail_type,
+            event_id=event.event_id,
+        )
 
 
 def idempotency_key(event: ShopEvent) -> str:

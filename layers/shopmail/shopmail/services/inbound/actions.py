@@ -4,8 +4,11 @@ Every action gets the same :class:`ActionContext` (the message, the router's
 :class:`~shopmail.domain.inbound.routing.model.RoutingDecision` and the action's
 :class:`~shopmail.domain.inbound.routing.model.ActionSpec`) and returns an :class:`ActionOutcome`
 (log-safe: ids, domains, keys, never addresses or bodies). Actions raise shopmail errors:
-transient and configuration ones make the whole invocation retry, permanent ones are
-dead-lettered by the service while the other actions still run.
+transient and configuration ones (the relay's 535, sending paused, a TLS failure, an
+unreachable relay) make the whole invocation retry, permanent ones are dead-lettered by the
+service while the other actions still run. A send whose relay connection was lost after the
+final dot counts as sent and is never resent (``ambiguous`` in the outcome), the same rule as
+outbound mail.
 
 :data:`EXECUTORS` has exactly one executor per
 :class:`~shopmail.domain.inbound.routing.model.ActionName` (the router's registry).
@@ -29,7 +32,7 @@ from shopmail.domain.inbound.routing.model import (
     RoutingDecision,
 )
 from shopmail.domain.message import Envelope, InboundMessage
-from shopmail.errors import InvalidEventError, RouteConfigError
+from shopmail.errors import DeliveryAmbiguousError, InvalidEventError, RouteConfigError
 from shopmail.ports import (
     AttachmentReader,
     EventPublisher,
@@ -41,6 +44,7 @@ from shopmail.ports import (
 
 if TYPE_CHECKING:
     from shopmail.domain.feedback.model import Classification
+    from shopmail.domain.inbound.forwarding import OutgoingMail
 
 logger = logging.getLogger(__name__)
 
@@ -182,6 +186,22 @@ class StoreAttachmentsAction:
         return ActionOutcome(self.name, ActionStatus.DONE, {"stored": stored})
 
 
+def _send(ctx: ActionContext, sender: MailSender, mail: OutgoingMail) -> dict[str, Any]:
+    """Send ``mail`` through the relay.
+
+    Returns the outcome info: ``ses_message_id``, and ``ambiguous: True`` when the relay
+    connection was lost after the final dot (counted as sent, never resent).
+    """
+    try:
+        return {"ses_message_id": sender.send(mail.envelope_from, mail.recipients, mail.message)}
+    except DeliveryAmbiguousError as exc:
+        logger.warning(
+            "relay reply lost after the final dot: counted as sent, not resent",
+            extra=ctx.log_extra(action=str(ctx.spec.name), reason=exc.reason),
+        )
+        return {"ses_message_id": "", "ambiguous": True}
+
+
 def _targets(value: Any) -> list[str]:
     if isinstance(value, str):
         return [v.strip() for v in value.split(",") if v.strip()]
@@ -217,11 +237,11 @@ class ForwardAction:
             recipient=ctx.recipient,
         )
         del raw
-        ses_id = sender.send(mail.envelope_from, mail.recipients, mail.message)
+        sent = _send(ctx, sender, mail)
         return ActionOutcome(
             self.name,
             ActionStatus.DONE,
-            {"ses_message_id": ses_id, "to_domains": sorted({domain_of(t) for t in to})},
+            {**sent, "to_domains": sorted({domain_of(t) for t in to})},
         )
 
 
@@ -263,12 +283,12 @@ class AutoReplyAction:
             )
             return ActionOutcome(self.name, ActionStatus.SKIPPED, {"reason": "rate_limited"})
         try:
-            ses_id = ports.sender.send(mail.envelope_from, mail.recipients, mail.message)
+            sent = _send(ctx, ports.sender, mail)
         except Exception:
             if limiter is not None:
                 limiter.release(limit_key)
             raise
-        return ActionOutcome(self.name, ActionStatus.DONE, {"ses_message_id": ses_id})
+        return ActionOutcome(self.name, ActionStatus.DONE, sent)
 
 
 class QuarantineAction:
