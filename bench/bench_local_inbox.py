@@ -20,7 +20,7 @@ from typing import Any
 
 import boto3
 
-from shopmail_local.stack.provision import provision_template
+from shopmail_local.stack.provision import local_credentials, provision_template
 from shopmail_local.stack.snapshot import restore_snapshot, take_snapshot
 from shopmail_local.stack.state import StateStore
 from shopmail_local.stack.webinbox import WebApp, WebData
@@ -124,15 +124,17 @@ def _snapshot() -> dict[str, float]:
     server.start()
     endpoint = f"http://127.0.0.1:{port}"
 
+    key, secret = local_credentials()  # moto accepts any: fresh ones, none written down
+
     def client(service: str) -> Any:
         make: Any = boto3.client
         return make(service, region_name="eu-west-1", endpoint_url=endpoint,
-                    aws_access_key_id="testing", aws_secret_access_key="testing")  # fmt: skip
+                    aws_access_key_id=key, aws_secret_access_key=secret)  # fmt: skip
 
     try:
         requests.post(f"{endpoint}/moto-api/reset", timeout=10)
         start = time.perf_counter()
-        out = provision_template(TEMPLATE, endpoint)
+        out = provision_template(TEMPLATE, endpoint, credentials=(key, secret))
         provision = time.perf_counter() - start
         ddb, s3, sqs = client("dynamodb"), client("s3"), client("sqs")
         table = out.tables["SuppressionTable"]
@@ -155,7 +157,7 @@ def _snapshot() -> dict[str, float]:
             take_snapshot(client, Path(tmp), "bench", settle_seconds=0)
             take = time.perf_counter() - start
             requests.post(f"{endpoint}/moto-api/reset", timeout=10)
-            provision_template(TEMPLATE, endpoint)
+            provision_template(TEMPLATE, endpoint, credentials=(key, secret))
             start = time.perf_counter()
             restored = restore_snapshot(client, Path(tmp))
             restore = time.perf_counter() - start

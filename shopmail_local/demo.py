@@ -69,6 +69,8 @@ class DemoConfig:
     region: str = "eu-west-1"
     timeout: float = 30.0
     event_file: Path = ORDER_EVENT
+    #: The moto server's credentials (default: the stack file's, else the environment's).
+    credentials: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -122,14 +124,20 @@ class Demo:
         """A boto3 client bound to the stack's moto server."""
         import boto3
 
+        from shopmail_local.stack.stack_file import read_stack_file
+
+        kwargs: dict[str, Any] = {
+            "region_name": self.config.region,
+            "endpoint_url": self.config.endpoint,
+        }
+        credentials = self.config.credentials
+        if credentials is None:
+            found = read_stack_file(self.config.state_dir)
+            credentials = found.credentials if found is not None else None
+        if credentials and all(credentials):
+            kwargs["aws_access_key_id"], kwargs["aws_secret_access_key"] = credentials
         make: Any = boto3.client
-        return make(
-            service,
-            region_name=self.config.region,
-            endpoint_url=self.config.endpoint,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",  # noqa: S106 - local moto server
-        )
+        return make(service, **kwargs)
 
     def _store(self) -> StateStore:
         if self.state is None:

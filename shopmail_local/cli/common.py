@@ -2,7 +2,8 @@
 
 - **Finding the stack**: ``shopmail run`` writes ``<state>/stack.json`` (state folder:
   ``--state``, else ``SHOPMAIL_LOCAL_STATE``, else ``.local/`` in the repository). Commands read
-  the moto endpoint, ports, CA file and fake credentials from it, so nothing has to be exported.
+  the moto endpoint, ports, CA file and the run's credentials from it, so nothing has to be
+  exported and no credentials are written in the code.
 - **Where AWS calls go** (:func:`aws_target`): ``--endpoint``/``--endpoint-url``, else
   ``AWS_ENDPOINT_URL``, else (for commands that may also talk to AWS) real AWS when
   ``AWS_PROFILE`` or ``AWS_ACCESS_KEY_ID`` is set, else the local stack when its stack file
@@ -11,6 +12,12 @@
 - **One-line errors** (:func:`cli_errors`): expected conditions (the stack is down, a table or
   queue is missing, no credentials) print one line saying what is wrong and what to do, and the
   command exits non-zero; never a traceback.
+- **A stack's outputs** (:func:`stack_outputs`): ``--stack NAME`` reads a deployed stack's
+  ``Outputs`` with CloudFormation ``DescribeStacks`` (region and credentials from the usual
+  AWS variables: ``AWS_REGION``/``AWS_DEFAULT_REGION``, ``AWS_PROFILE``...); without it, the
+  running local stack's ``stack.json`` gives the same outputs. :meth:`StackOutputs.settings`
+  turns them into the layer's settings, so operator commands run the same use cases as the
+  functions.
 - **Files and events**: :func:`iter_files` (``FILE...|DIR`` arguments), :func:`load_shop_event`
   (render/preview), :func:`to_entry` (a PutEvents entry from an event file).
 - **The shop's look** (:func:`shop_mail`): ``--shop-config FILE`` and ``--templates DIR``
@@ -36,12 +43,7 @@ from shopmail.config import Settings, env_setting
 from shopmail.domain.outbound.contracts import ShopEvent, validate, with_locale
 from shopmail.errors import PermanentError, ShopmailError
 
-from shopmail_local.stack.stack_file import (
-    FAKE_ACCESS_KEY_ID,
-    FAKE_SECRET_ACCESS_KEY,
-    StackFile,
-    read_stack_file,
-)
+from shopmail_local.stack.stack_file import StackFile, read_stack_file
 
 if TYPE_CHECKING:
     from shopmail.bootstrap.clients import AwsClients
@@ -131,23 +133,18 @@ class AwsTarget:
         return self.endpoint or f"AWS ({self.region})"
 
     def client(self, service: str) -> Any:
-        """A boto3 client for this target (fake credentials for a local one)."""
+        """A boto3 client for this target (a local stack's credentials from its stack file;
+        otherwise the environment's: ``AWS_PROFILE``, ``AWS_ACCESS_KEY_ID``...)."""
         import boto3
 
         kwargs: dict[str, Any] = {"region_name": self.region}
         if self.endpoint:
             kwargs["endpoint_url"] = self.endpoint
-        if self.local and not _env_credentials():
-            key, secret = (
-                self.stack.credentials
-                if self.stack
-                else (
-                    FAKE_ACCESS_KEY_ID,
-                    FAKE_SECRET_ACCESS_KEY,
-                )
-            )
-            kwargs["aws_access_key_id"] = key
-            kwargs["aws_secret_access_key"] = secret
+        if self.local and not _env_credentials() and self.stack is not None:
+            key, secret = self.stack.credentials  # the run's own (random) credentials
+            if key and secret:
+                kwargs["aws_access_key_id"] = key
+                kwargs["aws_secret_access_key"] = secret
         make: Any = boto3.client
         return make(service, **kwargs)
 
@@ -226,6 +223,128 @@ def aws_target(
 def _looks_local(url: str) -> bool:
     host = (urllib.parse.urlsplit(url).hostname or "").lower()
     return host in ("localhost", "::1") or host.startswith("127.")
+
+
+# ---------------------------------------------------------------------- a stack's outputs
+#: Settings field -> the template output that holds it.
+OUTPUT_SETTINGS: dict[str, str] = {
+    "mail_domain": "MailDomain",
+    "raw_mail_bucket": "RawMailBucketName",
+    "raw_mail_prefix": "RawMailPrefix",
+    "attachments_prefix": "AttachmentsPrefix",
+    "quarantine_prefix": "QuarantinePrefix",
+    "event_bus_name": "ShopEventBusName",
+    "idempotency_table": "IdempotencyTableName",
+    "rate_limit_table": "RateLimitTableName",
+    "suppression_table": "SuppressionTableName",
+    "sent_mail_table": "SentMailTableName",
+    "erasure_index_table": "ErasureIndexTableName",
+    "inbound_dlq_url": "InboundDeadLetterQueueUrl",
+    "outbound_dlq_url": "OutboundDeadLetterQueueUrl",
+    "feedback_dlq_url": "FeedbackDeadLetterQueueUrl",
+    "erasure_dlq_url": "ErasureDeadLetterQueueUrl",
+}
+
+
+@dataclass(frozen=True)
+class StackOutputs:
+    """The outputs of the stack a command works on, and where its AWS calls go.
+
+    Attributes
+    ----------
+    target
+        Where the calls go (the local moto server, or AWS).
+    outputs
+        The template's ``Outputs`` (``OutputKey -> OutputValue``).
+    name
+        The stack name (``local`` for the offline stack).
+    """
+
+    target: AwsTarget
+    outputs: dict[str, str]
+    name: str
+
+    @property
+    def local(self) -> bool:
+        """Whether this is the offline stack."""
+        return self.target.local
+
+    def output(self, key: str) -> str:
+        """One output; :class:`CommandError` when the stack has none of that name."""
+        value = self.outputs.get(key)
+        if not value:
+            raise CommandError(
+                f"stack {self.name} has no output {key}",
+                "deploy the current template.yaml (or restart the local stack)",
+            )
+        return value
+
+    def settings(self) -> Settings:
+        """The layer's settings for this stack (outputs it lacks keep their defaults)."""
+        values: dict[str, Any] = {
+            f: self.outputs[o] for f, o in OUTPUT_SETTINGS.items() if self.outputs.get(o)
+        }
+        return Settings(region=self.target.region, **values)
+
+    def clients(self) -> Any:
+        """:class:`shopmail.bootstrap.clients.AwsClients` bound to this stack's target."""
+        from shopmail.bootstrap.clients import AwsClients
+
+        return AwsClients(self.target.client)
+
+
+def stack_outputs(
+    stack: str | None,
+    region: str | None = None,
+    state: str | Path | None = None,
+) -> StackOutputs:
+    """The deployed stack ``stack`` (``DescribeStacks``), or the running local stack.
+
+    Raises
+    ------
+    CommandError
+        The local stack is not running, or the deployed stack does not exist.
+    """
+    if stack:
+        env_region = env_setting("region") or os.environ.get("AWS_DEFAULT_REGION")
+        endpoint = env_setting("aws_endpoint_url") or None
+        target = AwsTarget(
+            endpoint, region or env_region or DEFAULT_REGION, local=False, stack=None
+        )
+        try:
+            found = target.client("cloudformation").describe_stacks(StackName=stack)["Stacks"]
+        except Exception as exc:
+            err = explain(exc, target)
+            if err is not None and "does not exist" in err.reason:
+                raise CommandError(
+                    f"no stack {stack!r} in {target.where}", "check --stack and AWS_REGION"
+                ) from exc
+            raise
+        outputs = {
+            str(o["OutputKey"]): str(o.get("OutputValue", "")) for o in found[0].get("Outputs", [])
+        }
+        return StackOutputs(target, outputs, stack)
+    local = find_stack(state)
+    if local is None or not local.is_running():
+        raise CommandError(
+            "the local stack is not running (and no --stack NAME was given)",
+            f"{START_HINT}, or pass --stack NAME for a deployed stack",
+        )
+    outputs = {str(k): str(v) for k, v in (local.get("outputs") or {}).items()}
+    target = AwsTarget(local.endpoint, region or local.region, local=True, stack=local)
+    return StackOutputs(target, outputs, "local")
+
+
+def add_stack_arguments(parser: Any) -> None:
+    """``--stack``, ``--region`` and ``--state`` (see :func:`stack_outputs`)."""
+    parser.add_argument(
+        "--stack",
+        metavar="NAME",
+        help="a deployed stack (outputs from CloudFormation; region and credentials from "
+        "AWS_REGION/AWS_PROFILE...); default: the running local stack",
+    )
+    parser.add_argument("--region", help="AWS region (default: AWS_REGION or the stack's)")
+    parser.add_argument("--state", help="the local stack's state folder (default: .local)")
 
 
 # ---------------------------------------------------------------------- one-line errors

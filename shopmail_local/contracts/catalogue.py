@@ -24,6 +24,8 @@ _EMITTERS = {
         "the feedback function (SES events) and the inbound function (bounce and complaint "
         "mail), once per recipient of a report"
     ),
+    "shopmail.unsubscribe": "the unsubscribe function, once per one-click unsubscribe (POST)",
+    "shopmail.erasure": "the erasure function (or `shopmail erase`), once per erasure",
 }
 
 

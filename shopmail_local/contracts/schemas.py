@@ -30,7 +30,13 @@ SCHEMA_DIR = REPO / "events" / "schemas" / "emitted"
 #: The custom keyword naming the ``source`` of a detail-type's events.
 SOURCE_KEYWORD = "x-shopmail-source"
 #: The order of the sources in generated documents.
-SOURCES = ("shopmail.inbound", "shopmail.outbound", "shopmail.feedback")
+SOURCES = (
+    "shopmail.inbound",
+    "shopmail.outbound",
+    "shopmail.feedback",
+    "shopmail.unsubscribe",
+    "shopmail.erasure",
+)
 #: The schema of an inbound detail-type that has none of its own.
 INBOUND_FALLBACK = "MessageReceived"
 CAMEL_CASE = re.compile(r"^[a-z][a-zA-Z0-9]*$")

@@ -32,6 +32,7 @@ from botocore.exceptions import ClientError
 from shopmail_local.stack.template_model import (
     PhysicalResource,
     Resolver,
+    TemplateError,
     creation_order,
     load_template,
 )
@@ -124,6 +125,7 @@ class StackOutputs:
     buses: list[str] = field(default_factory=list)
     smtp_credentials: dict[str, str] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)  # logical id -> why not created
+    function_urls: dict[str, str] = field(default_factory=dict)  # function logical id -> URL
 
     def __getitem__(self, logical_id: str) -> str:
         """The physical id (``Ref``) of a resource."""
@@ -156,6 +158,10 @@ class Provisioner:
         The moto server, e.g. ``http://127.0.0.1:4566``.
     parameters
         Parameter overrides (merged over :data:`DEFAULT_PARAMETERS`).
+    credentials
+        ``(access key id, secret)`` for the moto server (moto accepts any; the stack's own).
+    function_url
+        The URL the local function URL server answers at (``AWS::Lambda::Url``; one function).
     """
 
     def __init__(
@@ -167,8 +173,12 @@ class Provisioner:
         region: str = "eu-west-1",
         account_id: str = "123456789012",
         stack_name: str = "shopmail-local",
+        credentials: tuple[str, str] | None = None,
+        function_url: str = "https://127.0.0.1:8026/",
     ) -> None:
         self.template = template
+        self.credentials = credentials or local_credentials()
+        self.function_url = function_url
         self.endpoint_url = endpoint_url
         self.region = region
         params = {**DEFAULT_PARAMETERS, **(parameters or {})}
@@ -195,8 +205,8 @@ class Provisioner:
                 service,
                 region_name=self.region,
                 endpoint_url=self.endpoint_url,
-                aws_access_key_id="testing",
-                aws_secret_access_key="testing",  # noqa: S106 - moto accepts anything
+                aws_access_key_id=self.credentials[0],
+                aws_secret_access_key=self.credentials[1],
             )
         return self._clients[service]
 
@@ -387,7 +397,7 @@ class Provisioner:
         if "SecretString" in p:
             kwargs["SecretString"] = p["SecretString"]
         elif "GenerateSecretString" in p:
-            kwargs["SecretString"] = json.dumps({"password": _rand(32)})
+            kwargs["SecretString"] = _generated_secret(p["GenerateSecretString"])
         arn = self.client("secretsmanager").create_secret(**kwargs)["ARN"]
         self._set(logical, arn, Id=arn, Name=name)
 
@@ -545,6 +555,22 @@ class Provisioner:
         self.out.skipped[logical] = f"{rtype} is not supported by moto (skipped)"
         log.info("%s %s skipped: moto has no EventBridge schema registry", rtype, logical)
 
+    # ------------------------------------------------------------------ function URLs
+    def _function_url(self, logical: str, props: Mapping[str, Any]) -> None:
+        """A function URL: the local function URL server (one function) answers at it."""
+        p = self.resolver.resolve(props)
+        target = self.out.function_by_arn(str(p.get("TargetFunctionArn", "")))
+        if target is None:
+            raise TemplateError(f"{logical}: TargetFunctionArn names no function of the template")
+        if self.out.function_urls:
+            raise TemplateError(f"{logical}: only one function URL is served locally")
+        self.out.function_urls[target.logical_id] = self.function_url
+        arn = self._arn("lambda", f"function:{target.name}")
+        self._set(logical, arn, FunctionUrl=self.function_url, FunctionArn=arn)
+        self.out.skipped[logical] = (
+            f"served by the local function URL server at {self.function_url}"
+        )
+
     # ------------------------------------------------------------------ Lambda (in-process)
     def _function_logical_by_arn(self, arn: str) -> str:
         for logical, res in self.resolver.physical.items():
@@ -689,7 +715,29 @@ Provisioner._HANDLERS = {
     "AWS::EventSchemas::Schema": Provisioner._not_in_moto,
     "AWS::Serverless::Function": Provisioner._function,
     "AWS::Lambda::Function": Provisioner._function,
+    "AWS::Lambda::Url": Provisioner._function_url,
 }
+
+
+def local_credentials() -> tuple[str, str]:
+    """Fresh random credentials for a local moto server (it accepts any; none are fixed)."""
+    return "AKIALOCAL" + _rand(11), _rand(40, string.ascii_letters + string.digits)
+
+
+def _generated_secret(spec: Mapping[str, Any]) -> str:
+    """What Secrets Manager's ``GenerateSecretString`` makes: a random password, as the whole
+    string or under ``GenerateStringKey`` of the ``SecretStringTemplate`` object."""
+    length = int(spec.get("PasswordLength", 32))
+    alphabet = string.ascii_letters + string.digits
+    if not _truthy(spec.get("ExcludePunctuation", False)):
+        alphabet += "!#$%&()*+,-.:;<=>?@[]^_{|}~"
+    password = _rand(length, alphabet)
+    key = spec.get("GenerateStringKey")
+    if not key:
+        return password
+    data = json.loads(spec.get("SecretStringTemplate") or "{}")
+    data[key] = password
+    return json.dumps(data)
 
 
 def _truthy(value: Any) -> bool:
@@ -749,6 +797,8 @@ def provision_template(
     parameters: Mapping[str, Any] | None = None,
     region: str = "eu-west-1",
     stack_name: str = "shopmail-local",
+    credentials: tuple[str, str] | None = None,
+    function_url: str = "https://127.0.0.1:8026/",
 ) -> StackOutputs:
     """Load ``template_path`` and provision it into the moto server at ``endpoint_url``.
 
@@ -760,5 +810,11 @@ def provision_template(
     """
     template = load_template(template_path)
     return Provisioner(
-        template, endpoint_url, parameters=parameters, region=region, stack_name=stack_name
+        template,
+        endpoint_url,
+        parameters=parameters,
+        region=region,
+        stack_name=stack_name,
+        credentials=credentials,
+        function_url=function_url,
     ).provision()

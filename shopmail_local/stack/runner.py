@@ -3,7 +3,9 @@
 Order: moto server -> provision from ``template.yaml`` -> local certificates -> handlers loaded
 in-process with the template's environment -> SES-inbound emulator -> SES relay (its delivery
 hook loops shop mail back, simulates the mailbox simulator, fills the outbox) -> SQS pollers
-(event source mappings) -> bus observer -> web inbox. Everything binds to 127.0.0.1.
+(event source mappings) -> function URL server (the unsubscribe endpoint, HTTPS) -> bus
+observer -> web inbox. Everything binds to 127.0.0.1. The AWS credentials of a run are random
+(moto accepts any) and written to ``stack.json``, where the CLI finds them.
 """
 
 from __future__ import annotations
@@ -27,7 +29,12 @@ from shopmail_local.certs import server_tls_context
 from shopmail_local.stack.decisions import attach as attach_decisions
 from shopmail_local.stack.lambda_runtime import AsyncInvoker, AsyncOutcome, Handler, load_handler
 from shopmail_local.stack.plumbing import Observer, QueuePoller, replay_dead_letters
-from shopmail_local.stack.provision import FunctionSpec, StackOutputs, provision_template
+from shopmail_local.stack.provision import (
+    FunctionSpec,
+    StackOutputs,
+    local_credentials,
+    provision_template,
+)
 from shopmail_local.stack.relay_delivery import RelayDelivery
 from shopmail_local.stack.release import ReleaseTarget
 from shopmail_local.stack.ses_inbound import (
@@ -44,8 +51,6 @@ from shopmail_local.stack.snapshot import (
     take_snapshot,
 )
 from shopmail_local.stack.stack_file import (
-    FAKE_ACCESS_KEY_ID,
-    FAKE_SECRET_ACCESS_KEY,
     read_stack_file,
     update_stack_file,
     write_stack_file,
@@ -68,6 +73,7 @@ class RunConfig:
     inbound_port: int = 2525
     relay_port: int = 2587
     web_port: int = 8025
+    unsubscribe_port: int = 8026
     region: str = "eu-west-1"
     stack_name: str = "shopmail-local"
     parameters: dict[str, str] = field(default_factory=dict)
@@ -84,14 +90,14 @@ class StateFolderInUseError(OSError):
     """Another running stack uses the same state folder."""
 
 
-def _client(service: str, endpoint: str, region: str) -> Any:
+def _client(service: str, endpoint: str, region: str, credentials: tuple[str, str]) -> Any:
     make: Any = boto3.client
     return make(
         service,
         region_name=region,
         endpoint_url=endpoint,
-        aws_access_key_id=FAKE_ACCESS_KEY_ID,
-        aws_secret_access_key=FAKE_SECRET_ACCESS_KEY,
+        aws_access_key_id=credentials[0],
+        aws_secret_access_key=credentials[1],
     )
 
 
@@ -141,6 +147,8 @@ class LocalStack:
         self._shared_env: dict[str, str] = {}
         self._lock = threading.Lock()
         self.generation = uuid.uuid4().hex
+        self.credentials = local_credentials()
+        self.function_url = f"https://{HOST}:{self.config.unsubscribe_port}/"
         self.started = False
         self.restored: SnapshotSummary | None = None
         self.state_note = ""
@@ -148,7 +156,7 @@ class LocalStack:
     # ------------------------------------------------------------------ helpers
     def client(self, service: str) -> Any:
         """A boto3 client bound to the stack's moto server."""
-        return _client(service, self.endpoint, self.config.region)
+        return _client(service, self.endpoint, self.config.region, self.credentials)
 
     def _environment(self, out: StackOutputs) -> dict[str, str]:
         """Process-wide environment for the in-process handlers (and the CLI they call)."""
@@ -159,8 +167,8 @@ class LocalStack:
             {
                 "AWS_REGION": self.config.region,
                 "AWS_DEFAULT_REGION": self.config.region,
-                "AWS_ACCESS_KEY_ID": "testing",
-                "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_ACCESS_KEY_ID": self.credentials[0],
+                "AWS_SECRET_ACCESS_KEY": self.credentials[1],
                 "AWS_ENDPOINT_URL": self.endpoint,
                 "SMTP_HOST": HOST,
                 "SMTP_PORT": str(self.config.relay_port),
@@ -207,6 +215,7 @@ class LocalStack:
                 "inbound": cfg.inbound_port,
                 "relay": cfg.relay_port,
                 "web": cfg.web_port if cfg.start_web else 0,
+                "unsubscribe": cfg.unsubscribe_port,
             }
         )
         restore = self._prepare_state()
@@ -229,6 +238,8 @@ class LocalStack:
             parameters=cfg.parameters,
             region=cfg.region,
             stack_name=cfg.stack_name,
+            credentials=self.credentials,
+            function_url=self.function_url,
         )
         self.outputs = out
         if restore:
@@ -242,6 +253,7 @@ class LocalStack:
 
         wanted = {a.function_logical_id for r in out.receipt_rules for a in r.lambda_actions}
         wanted |= {k for k, f in out.functions.items() if f.sqs_sources}
+        wanted |= set(out.function_urls)
         for logical in sorted(wanted):
             handler = self._load_handler(out.functions[logical])
             if handler is not None:
@@ -252,6 +264,7 @@ class LocalStack:
         self._start_relay(out, certs.cert_file, certs.key_file)
         if cfg.start_pollers:
             self._start_pollers(out)
+        self._start_function_urls(out, certs.cert_file, certs.key_file)
         self._start_observer(out)
         if cfg.start_web:
             from shopmail_local.stack.webinbox import WebInbox
@@ -339,16 +352,18 @@ class LocalStack:
             "started_at": time.time(),
             "endpoint": self.endpoint,
             "region": cfg.region,
-            "aws_access_key_id": FAKE_ACCESS_KEY_ID,
-            "aws_secret_access_key": FAKE_SECRET_ACCESS_KEY,
+            "aws_access_key_id": self.credentials[0],
+            "aws_secret_access_key": self.credentials[1],
             "host": HOST,
             "ports": {
                 "moto": cfg.moto_port,
                 "inbound": cfg.inbound_port,
                 "relay": cfg.relay_port,
                 "web": cfg.web_port if cfg.start_web else 0,
+                "unsubscribe": cfg.unsubscribe_port if out and out.function_urls else 0,
             },
             "web_url": f"http://{HOST}:{cfg.web_port}" if cfg.start_web else "",
+            "unsubscribe_url": self.function_url if out and out.function_urls else "",
             "ca_file": self.ca_file,
             "state_dir": str(cfg.state_dir),
             "mail_domain": str(out.parameters.get("MailDomain", "")) if out else "",
@@ -445,6 +460,26 @@ class LocalStack:
                 poller.start()
                 self._stoppers.append(poller.stop)
 
+    def _start_function_urls(self, out: StackOutputs, cert: Path, key: Path) -> None:
+        from shopmail_local.stack.function_url import FunctionUrlServer
+
+        for logical in out.function_urls:
+            handler = self.handlers.get(logical)
+            if handler is None:
+                continue
+            fn = out.functions[logical]
+            server = FunctionUrlServer(
+                handler,
+                function_name=fn.name,
+                function_arn=fn.arn,
+                timeout=fn.timeout,
+                host=HOST,
+                port=self.config.unsubscribe_port,
+                tls=server_tls_context(str(cert), str(key)),
+            )
+            server.start()
+            self._stoppers.append(server.stop)
+
     def _start_observer(self, out: StackOutputs) -> None:
         buses = sorted(set(out.buses) | {"default"})
 
@@ -540,6 +575,7 @@ class LocalStack:
             f"  AWS APIs (moto)  {self.endpoint}",
             f"  SES inbound      smtp://{HOST}:{cfg.inbound_port}  (STARTTLS offered; *@{domain})",
             f"  SES relay        smtp://{HOST}:{cfg.relay_port}  (STARTTLS + AUTH required)",
+            f"  unsubscribe      {self.function_url}  (RFC 8058 one-click endpoint)",
             f"  CA certificate   {self.ca_file}",
             f"  state            {cfg.state_dir}  (reset with `shopmail run --reset`)",
         ]

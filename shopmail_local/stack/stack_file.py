@@ -12,10 +12,11 @@ Keys (version 1; new keys may be added, existing ones keep their meaning)::
     started_at     UNIX time; stopped_at after a clean stop
     endpoint       moto server, e.g. "http://127.0.0.1:4566"
     region         AWS region of the local resources
-    aws_access_key_id, aws_secret_access_key   the fake credentials moto accepts
+    aws_access_key_id, aws_secret_access_key   this run's random credentials (moto accepts any)
     host           "127.0.0.1"
-    ports          {"moto", "inbound", "relay", "web"}
+    ports          {"moto", "inbound", "relay", "web", "unsubscribe"}
     web_url        the web inbox
+    unsubscribe_url   the one-click unsubscribe endpoint (HTTPS, the local CA)
     ca_file        CA certificate of the emulators' STARTTLS
     mail_domain    the SES identity / MailDomain parameter
     bus            the shop's event bus name
@@ -42,8 +43,6 @@ from typing import Any
 
 FILE_NAME = "stack.json"
 VERSION = 1
-FAKE_ACCESS_KEY_ID = "testing"
-FAKE_SECRET_ACCESS_KEY = "testing"  # noqa: S105 - moto accepts any credentials
 
 
 @dataclass(frozen=True)
@@ -74,7 +73,8 @@ class StackFile:
         return str(self.data.get("host", "") or "127.0.0.1")
 
     def port(self, name: str) -> int:
-        """The port of ``moto``, ``inbound``, ``relay`` or ``web`` (0 when unknown)."""
+        """The port of ``moto``, ``inbound``, ``relay``, ``web`` or ``unsubscribe`` (0 when
+        unknown)."""
         try:
             return int((self.data.get("ports") or {}).get(name) or 0)
         except (TypeError, ValueError):
@@ -82,10 +82,11 @@ class StackFile:
 
     @property
     def credentials(self) -> tuple[str, str]:
-        """The fake access key id and secret the local moto server accepts."""
+        """The run's access key id and secret for the local moto server (``("", "")`` when
+        the file has none: then the environment's credentials are used)."""
         return (
-            str(self.data.get("aws_access_key_id") or FAKE_ACCESS_KEY_ID),
-            str(self.data.get("aws_secret_access_key") or FAKE_SECRET_ACCESS_KEY),
+            str(self.data.get("aws_access_key_id") or ""),
+            str(self.data.get("aws_secret_access_key") or ""),
         )
 
     def get(self, key: str, default: Any = None) -> Any:

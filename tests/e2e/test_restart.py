@@ -26,13 +26,14 @@ SUPPRESSED = "restart-test@example.org"
 
 
 def _config(state: Path, ports: list[int], **kwargs: object) -> RunConfig:
-    moto, inbound, relay, web = ports
+    moto, inbound, relay, web = ports[:4]
     return RunConfig(
         state_dir=state,
         moto_port=moto,
         inbound_port=inbound,
         relay_port=relay,
         web_port=web,
+        unsubscribe_port=ports[4] if len(ports) > 4 else free_ports(1)[0],
         retry_delays=(0.05, 0.05),
         **kwargs,  # type: ignore[arg-type]
     )
@@ -80,7 +81,7 @@ def _fill(stack: LocalStack) -> str:
 
 
 def test_stop_and_immediate_restart_keeps_every_page_in_agreement(tmp_path: Path) -> None:
-    ports = free_ports(4)
+    ports = free_ports(5)
     state = tmp_path / "state"
     first = LocalStack(_config(state, ports)).start()
     try:
@@ -108,7 +109,7 @@ def test_stop_and_immediate_restart_keeps_every_page_in_agreement(tmp_path: Path
 
 
 def test_an_unclean_stop_resets_the_mail_together_with_moto(tmp_path: Path) -> None:
-    ports = free_ports(4)
+    ports = free_ports(5)
     state = tmp_path / "state"
     first = LocalStack(_config(state, ports)).start()
     try:
@@ -133,7 +134,7 @@ def test_an_unclean_stop_resets_the_mail_together_with_moto(tmp_path: Path) -> N
 
 
 def test_reset_starts_empty(tmp_path: Path) -> None:
-    ports = free_ports(4)
+    ports = free_ports(5)
     state = tmp_path / "state"
     first = LocalStack(_config(state, ports)).start()
     try:

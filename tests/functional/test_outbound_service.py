@@ -263,7 +263,8 @@ def test_invalid_event_is_dead_lettered_once_not_retried(h: Harness, body: str) 
     assert result.counts["invalid"] == 1 and result.counts["sent"] == 1
     assert len(h.dlq.items) == 1
     payload, reason = h.dlq.items[0]
-    assert payload["sqsMessageId"] == "bad"
+    # the record itself goes to the dead-letter queue: its body unchanged (redrivable as is)
+    assert payload["messageId"] == "bad" and payload["body"] == body
     assert reason["permanent"] is True and reason["reason"]
     (failed,) = h.publisher.of("EmailFailed")
     assert failed["code"] in {"invalid_event", "invalid_recipient"}
@@ -570,7 +571,7 @@ def test_the_last_allowed_delivery_dead_letters_with_the_reason(h: Harness) -> N
     assert failures(result) == ["m2"] and [p.item_id for p in retries.items] == ["m2"]
     assert result.counts["exhausted"] == 1
     (payload, reason) = h.dlq.items[0]
-    assert payload["sqsMessageId"] == "m1" and reason["code"] == "retries_exhausted"
+    assert payload["messageId"] == "m1" and reason["code"] == "retries_exhausted"
     assert "535" in reason["reason"] and reason["context"]["last_error"] == "configuration"
     (failed,) = h.publisher.of("EmailFailed")
     assert failed["orderId"] == "ORD-1" and failed["code"] == "retries_exhausted"

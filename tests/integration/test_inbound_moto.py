@@ -91,10 +91,14 @@ def test_missing_raw_object_goes_to_dlq_with_reason(inbound_stack: Stack) -> Non
     event = json.loads((EVENTS / "inbound" / "support.json").read_text())  # nothing in S3
     result = inbound_stack.handle(event)
     assert result["dead_lettered"] == 1
-    (entry,) = inbound_stack.drain(inbound_stack.dlq_url)
-    assert entry["reason"]["code"] == "raw_mail_missing"
-    assert "does not exist" in entry["reason"]["reason"]
-    assert entry["event"] == event
+    (entry,) = inbound_stack.dead_letter_entries()
+    # one format in the inbound queue: a Lambda invocation record, the reason in attributes
+    assert entry.origin == "service" and entry.source == "shopmail.inbound"
+    assert entry.code == "raw_mail_missing" and "does not exist" in entry.reason
+    body = json.loads(entry.body)
+    assert body["requestPayload"] == event
+    assert body["requestContext"]["condition"] == "PermanentFailure"
+    assert json.loads(entry.redrive_body or "") == event
     assert inbound_stack.drain(inbound_stack.observed_url) == []
 
 
@@ -230,8 +234,9 @@ def test_eventbridge_failed_entry_is_transient(inbound_stack: Stack) -> None:
 def test_dead_letter_sink_and_missing_queue(inbound_stack: Stack) -> None:
     sink = SqsDeadLetterSink(inbound_stack.client("sqs"), inbound_stack.dlq_url)
     sink.send({"Records": []}, {"code": "invalid_event", "reason": "Records is missing"})
-    (entry,) = inbound_stack.drain(inbound_stack.dlq_url)
-    assert entry["event"] == {"Records": []} and entry["reason"]["code"] == "invalid_event"
+    (entry,) = inbound_stack.dead_letter_entries()
+    assert json.loads(entry.body)["requestPayload"] == {"Records": []}
+    assert (entry.code, entry.reason) == ("invalid_event", "Records is missing")
     bad = SqsDeadLetterSink(inbound_stack.client("sqs"), inbound_stack.dlq_url + "-missing")
     with pytest.raises((ClientError, ServiceUnavailableError)):
         bad.send({}, {})

@@ -95,8 +95,8 @@ def test_replay_permanent_again_writes_a_new_entry(
     assert main(["replay"]) == 0
     # the new entry is seen in the same run and left alone (no replay loop)
     assert [x["status"] for x in _lines(capsys)] == ["dead_lettered_again", "skipped"]
-    (entry,) = _dlq_bodies(env)  # the old entry is gone, the new one carries the reason
-    assert entry["reason"]["code"] == "raw_mail_missing"
+    (entry,) = env.dead_letter_entries()  # the old entry is gone, the new one has the reason
+    assert entry.code == "raw_mail_missing"
 
 
 def test_replay_needs_a_queue(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -54,6 +54,7 @@ def test_queues_have_redrive_to_their_dead_letter_queue(
         "InboundDeadLetterQueue",
         "OutboundDeadLetterQueue",
         "FeedbackDeadLetterQueue",
+        "ErasureDeadLetterQueue",
     }
 
 

@@ -134,11 +134,16 @@ def test_554_transaction_failed_dead_letters_with_email_failed(
     assert failed["detail-type"] == "EmailFailed"
     assert failed["detail"]["code"] == "message_rejected"
     assert failed["detail"]["orderId"] == "ORD-100234"
-    (dead,) = st.dead_letters()
-    assert dead["source"] == "shopmail.outbound"
-    assert dead["reason"]["code"] == "message_rejected"
-    assert dead["event"]["sqsMessageId"] == records[0]["messageId"]
-    assert dead["event"]["event"]["detail-type"] == "OrderPlaced"
+    (dead,) = st.dead_letter_entries()
+    # the original body, unchanged (a plain SQS redrive puts it back), the reason beside it
+    assert dead.body == records[0]["body"] and dead.redrive_body == records[0]["body"]
+    assert (dead.origin, dead.source, dead.code) == (
+        "service",
+        "shopmail.outbound",
+        "message_rejected",
+    )
+    assert dead.attributes["shopmail.messageId"] == records[0]["messageId"]
+    assert dead.detail_type == "OrderPlaced"
 
 
 def test_invalid_event_is_dead_lettered_once(outbound_stack: OutboundStack) -> None:
@@ -148,8 +153,8 @@ def test_invalid_event_is_dead_lettered_once(outbound_stack: OutboundStack) -> N
     st.put_event(bad)
     records = st.receive()
     assert failures(st.handle(records)) == []
-    (dead,) = st.dead_letters()
-    assert dead["reason"]["code"] == "invalid_event" and "total" in dead["reason"]["reason"]
+    (dead,) = st.dead_letter_entries()
+    assert dead.code == "invalid_event" and "total" in dead.reason
     assert types(st.observed()) == ["EmailFailed"]
     assert st.relay.messages == []
 

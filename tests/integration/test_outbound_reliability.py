@@ -109,7 +109,7 @@ def test_missing_invoice_pdf_waits_alone_and_is_sent_once_uploaded(
     assert st.scheduler is not None
     (delay,) = st.scheduler.delays(late)
     assert delay == retry_delay(1)  # waits, does not hammer
-    assert st.dead_letters() == []
+    assert st.dead_letter_entries() == []
     assert detail_types(st) == ["EmailSent"] * 9
 
     pdf = bill["detail"]["invoice"]["pdf"]
@@ -140,9 +140,9 @@ def test_invoice_pdf_still_missing_after_the_wait_fails_alone_with_its_reason(
     st.put_event(order(st, 1))
     _, failed = st.deliver()
     assert failed == []
-    (dead,) = st.dead_letters()
-    assert dead["reason"]["code"] == "invalid_event"
-    assert "INVOICE_WAIT_SECONDS" in dead["reason"]["reason"]
+    (dead,) = st.dead_letter_entries()
+    assert dead.code == "invalid_event"
+    assert "INVOICE_WAIT_SECONDS" in dead.reason
     assert detail_types(st) == ["EmailFailed", "EmailSent"]
     assert len(st.relay.messages) == 1
 
@@ -158,7 +158,7 @@ def test_invoice_pdf_access_denied_fails_that_item_only_and_raises_the_alarm(
     assert hits  # the real adapter got S3's 403
     assert len(failed) == 1 and len(st.relay.messages) == 9
     assert st.metrics is not None and st.metrics.get("ConfigurationError") == [1.0]
-    assert st.dead_letters() == []
+    assert st.dead_letter_entries() == []
 
 
 def test_invoice_from_another_bucket_fails_once_and_the_batch_goes_on(
@@ -168,9 +168,9 @@ def test_invoice_from_another_bucket_fails_once_and_the_batch_goes_on(
     put_events(st, [order(st, 1), invoice(st, bucket="someone-elses-bucket"), order(st, 2)])
     _, failed = st.deliver()
     assert failed == [] and len(st.relay.messages) == 2
-    (dead,) = st.dead_letters()
-    assert dead["reason"]["code"] == "invalid_event"
-    assert "is not the invoice bucket" in dead["reason"]["reason"]
+    (dead,) = st.dead_letter_entries()
+    assert dead.code == "invalid_event"
+    assert "is not the invoice bucket" in dead.reason
     assert detail_types(st) == ["EmailFailed", "EmailSent", "EmailSent"]
     st.elapse()
     assert st.deliver() == ([], [])  # handled: never delivered again
@@ -181,8 +181,8 @@ def test_key_outside_the_invoice_prefix_fails_once(outbound_stack: OutboundStack
     st.put_event(invoice(st, key="private/salaries.pdf"))
     _, failed = st.deliver()
     assert failed == []
-    (dead,) = st.dead_letters()
-    assert "outside the invoice prefix" in dead["reason"]["reason"]
+    (dead,) = st.dead_letter_entries()
+    assert "outside the invoice prefix" in dead.reason
 
 
 def test_s3_throttling_is_retried_with_backoff(outbound_stack: OutboundStack) -> None:
@@ -229,14 +229,14 @@ def test_a_24_hour_relay_outage_loses_nothing_and_then_sends_everything_once(
     assert deliveries > 5  # the old maxReceiveCount: everything would be dead-lettered by now
     assert waited == time_covered(deliveries + 1)
     assert st.metrics is not None and st.metrics.get("ConfigurationError") == [1.0]
-    assert st.dead_letters() == [] and st.relay.messages == []
+    assert st.dead_letter_entries() == [] and st.relay.messages == []
 
     sm.put_secret_value(SecretId=st.settings.smtp_secret_arn, SecretString=good)
     records, failed = st.deliver()
     assert failed == [] and len(records) == 3
     assert len(st.relay.messages) == 3
     assert detail_types(st) == ["EmailSent"] * 3
-    assert st.deliver() == ([], []) and st.dead_letters() == []
+    assert st.deliver() == ([], []) and st.dead_letter_entries() == []
 
 
 def test_daily_quota_keeps_the_mail_queued_and_counts_the_alarm(
@@ -252,7 +252,7 @@ def test_daily_quota_keeps_the_mail_queued_and_counts_the_alarm(
         assert st.scheduler is not None
         assert {p.delay_seconds for p in st.scheduler.calls[-1]} == {retry_delay(n)}
         st.elapse()
-    assert st.dead_letters() == []
+    assert st.dead_letter_entries() == []
     st.relay.server.daily_quota = None
     assert st.deliver()[1] == [] and len(st.relay.messages) == 2
 
@@ -276,7 +276,7 @@ def test_unreachable_relay_stops_the_batch_after_one_reconnect(
     assert len(failed) == 4
     assert st.metrics is not None and st.metrics.get("RelayUnavailable") == [1.0]
     assert st.metrics.get("OutboundStopped") == [4.0]
-    assert st.dead_letters() == []
+    assert st.dead_letter_entries() == []
 
 
 def test_a_4xx_for_one_message_backs_off_instead_of_hammering(
@@ -309,11 +309,10 @@ def test_last_delivery_dead_letters_with_the_reason_instead_of_a_silent_redrive(
         st.elapse()
     _, failed = st.deliver()
     assert failed == []  # handled: dead-lettered by the function, with the reason
-    (dead,) = st.dead_letters()
-    assert dead["reason"]["code"] == "retries_exhausted"
-    assert "Daily message quota" in dead["reason"]["reason"]
-    assert dead["reason"]["context"]["last_error"] == "quota_exceeded"
-    assert dead["event"]["event"]["detail-type"] == "OrderPlaced"
+    (dead,) = st.dead_letter_entries()
+    assert dead.code == "retries_exhausted"
+    assert "Daily message quota" in dead.reason
+    assert dead.detail_type == "OrderPlaced"
     (failed_event,) = st.observed()
     assert failed_event["detail"]["code"] == "retries_exhausted"
 
@@ -359,7 +358,7 @@ def test_connection_lost_after_the_final_dot_never_doubles_a_mail(
     assert delivered == rounds * 2  # reset or close after the relay accepted it
     records = idempotency_items(st)
     assert all(i["status"]["S"] == COMPLETED for i in records.values())
-    assert st.dead_letters() == []
+    assert st.dead_letter_entries() == []
     with capsys.disabled():
         print(
             f"\nafter-the-dot faults: {len(events)}, mails per event at most 1 (duplicates 0), "
@@ -476,9 +475,9 @@ def test_over_long_version_is_refused_once_with_the_field(outbound_stack: Outbou
     st.put_event(event)
     _, failed = st.deliver()
     assert failed == []
-    (dead,) = st.dead_letters()
-    assert dead["reason"]["code"] == "invalid_event"
-    assert "detail.version" in dead["reason"]["reason"]
+    (dead,) = st.dead_letter_entries()
+    assert dead.code == "invalid_event"
+    assert "detail.version" in dead.reason
     assert detail_types(st) == ["EmailFailed"]
     assert idempotency_items(st) == {}
 

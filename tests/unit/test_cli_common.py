@@ -46,7 +46,7 @@ def test_stack_file_is_written_atomically_and_read_back(tmp_path: Path) -> None:
     found = read_stack_file(tmp_path)
     assert found is not None and found.get("version") == 1
     assert found.port("moto") == 1 and found.port("web") == 0
-    assert found.credentials == ("testing", "testing")
+    assert found.credentials == ("", "")  # none in the file: the environment's are used
     update_stack_file(tmp_path, status="stopped")
     again = read_stack_file(tmp_path)
     assert again is not None and again.status == "stopped" and again.get("pid") == os.getpid()

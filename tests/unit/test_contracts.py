@@ -145,11 +145,14 @@ def test_send_email_requested_checks_template_data_and_marketing_unsubscribe() -
     bad = copy.deepcopy(event)
     del bad["detail"]["data"]["heading"]
     assert "heading" in reason_of(bad)
-    bad = copy.deepcopy(event)
-    bad["detail"]["emailClass"] = "marketing"
-    assert "unsubscribeUrl" in reason_of(bad)
-    bad["detail"]["unsubscribeUrl"] = "https://shop.example/u?t=1"
-    assert validate(bad).email_class == "marketing"
+    marketing = copy.deepcopy(event)
+    marketing["detail"]["emailClass"] = "marketing"
+    # the stack's one-click endpoint gives marketing mail its link: the shop's is optional
+    assert validate(marketing).email_class == "marketing"
+    marketing["detail"]["unsubscribeUrl"] = "http://shop.example/u?t=1"
+    assert "unsubscribeUrl" in reason_of(marketing)
+    marketing["detail"]["unsubscribeUrl"] = "https://shop.example/u?t=1"
+    assert validate(marketing).email_class == "marketing"
 
 
 def test_invalid_recipient_is_a_permanent_recipient_error() -> None:

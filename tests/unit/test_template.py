@@ -11,11 +11,19 @@ from shopmail.config import ENV_NAMES
 
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATE_PATH = REPO / "template.yaml"
-FUNCTIONS = ("InboundFunction", "OutboundFunction", "FeedbackFunction", "RuleSetActivatorFunction")
+FUNCTIONS = (
+    "InboundFunction",
+    "OutboundFunction",
+    "FeedbackFunction",
+    "RuleSetActivatorFunction",
+    "UnsubscribeFunction",
+    "ErasureFunction",
+)
 DEAD_LETTER_QUEUES = (
     "InboundDeadLetterQueue",
     "OutboundDeadLetterQueue",
     "FeedbackDeadLetterQueue",
+    "ErasureDeadLetterQueue",
 )
 
 
@@ -226,13 +234,19 @@ def test_consumed_queues_redrive_to_dead_letter_queues(cfn_template: dict[str, A
         "OutboundQueue": "OutboundDeadLetterQueue",
         "OutboundPriorityQueue": "OutboundDeadLetterQueue",
         "FeedbackQueue": "FeedbackDeadLetterQueue",
+        "ErasureQueue": "ErasureDeadLetterQueue",
     }
+    timeouts = {"Outbound": 60, "Feedback": 30, "Erasure": 900}
     for queue, dlq in expected.items():
         redrive = _props(cfn_template, queue)["RedrivePolicy"]
         assert redrive["deadLetterTargetArn"] == {"Fn::GetAtt": [dlq, "Arn"]}
         assert redrive["maxReceiveCount"]
         # the visibility timeout covers the function timeout (AWS: at least 6x for retries)
-        timeout = 60 if queue.startswith("Outbound") else 30
+        timeout = next(t for prefix, t in timeouts.items() if queue.startswith(prefix))
+        function = {"Outbound": "OutboundFunction", "Feedback": "FeedbackFunction"}.get(
+            queue.removesuffix("Queue").removesuffix("Priority"), "ErasureFunction"
+        )
+        assert _props(cfn_template, function)["Timeout"] <= timeout
         assert _props(cfn_template, queue)["VisibilityTimeout"] >= 6 * timeout
 
 
@@ -345,7 +359,14 @@ def test_tables_encrypted_with_expected_keys(cfn_template: dict[str, Any]) -> No
         "RateLimitTable",
         "SuppressionTable",
         "SentMailTable",
+        "ErasureIndexTable",
     }
+    index = _props(cfn_template, "ErasureIndexTable")  # adapters/dynamodb_erasure_index.py
+    assert index["KeySchema"] == [
+        {"AttributeName": "address_hash", "KeyType": "HASH"},
+        {"AttributeName": "object_key", "KeyType": "RANGE"},
+    ]
+    assert index["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
     for name, table in tables.items():
         assert table["Properties"]["SSESpecification"]["SSEEnabled"] is True, name
     idem = _props(cfn_template, "IdempotencyTable")
@@ -396,6 +417,8 @@ def test_queue_policies_allow_only_their_rules(cfn_template: dict[str, Any]) -> 
             ["OutboundBulkRule", "OutboundPriorityRule"],
         ),
         "FeedbackDeadLetterQueuePolicy": ("FeedbackDeadLetterQueue", ["FeedbackRule"]),
+        "ErasureQueuePolicy": ("ErasureQueue", ["ErasureRule"]),
+        "ErasureDeadLetterQueuePolicy": ("ErasureDeadLetterQueue", ["ErasureRule"]),
     }
     for policy, (queue, rules) in expected.items():
         props = _props(cfn_template, policy)
@@ -475,7 +498,12 @@ def test_reputation_and_configuration_alarms(cfn_template: dict[str, Any]) -> No
         for p in _of_type(cfn_template, "AWS::CloudWatch::Alarm").values()
         if p["Properties"].get("MetricName") == "Errors"
     }
-    assert errors == {"InboundFunction", "OutboundFunction", "FeedbackFunction"}
+    assert errors == {
+        "InboundFunction",
+        "OutboundFunction",
+        "FeedbackFunction",
+        "UnsubscribeFunction",
+    }
     topic = _props(cfn_template, "AlarmTopic")
     assert topic["KmsMasterKeyId"] == {"Ref": "ShopmailKey"}
     assert _res(cfn_template, "AlarmEmailSubscription")["Condition"] == "HasAlarmEmail"
@@ -523,6 +551,11 @@ def test_outputs_cover_what_callers_need(cfn_template: dict[str, Any]) -> None:
         "SmtpSecretArn",
         "ConfigurationSetName",
         "AlarmTopicArn",
+        "ErasureIndexTableName",
+        "ErasureQueueUrl",
+        "ErasureDeadLetterQueueUrl",
+        "UnsubscribeUrl",
+        "UnsubscribeSecretArn",
     }
 
 
@@ -657,3 +690,120 @@ def test_senders_and_bypass_types_are_parameters(cfn_template: dict[str, Any]) -
     assert (
         cfn_template["Parameters"]["SuppressionBypassTypes"]["Default"] == "PasswordResetRequested"
     )
+
+
+# ----------------------------------------------------------------- unsubscribe and erasure
+
+
+def test_unsubscribe_endpoint_is_a_public_url_of_its_own_function(
+    cfn_template: dict[str, Any],
+) -> None:
+    url = _props(cfn_template, "UnsubscribeFunctionUrl")
+    assert url["AuthType"] == "NONE"
+    assert url["TargetFunctionArn"] == {"Fn::GetAtt": ["UnsubscribeFunction", "Arn"]}
+    skips = _res(cfn_template, "UnsubscribeFunctionUrl")["Metadata"]["checkov"]["skip"]
+    assert [s["id"] for s in skips] == ["CKV_AWS_258"] and all(s["comment"] for s in skips)
+    permissions = {
+        _props(cfn_template, name)["Action"]: _props(cfn_template, name)
+        for name in _of_type(cfn_template, "AWS::Lambda::Permission")
+        if _props(cfn_template, name).get("Principal") == "*"
+    }
+    assert set(permissions) == {"lambda:InvokeFunctionUrl", "lambda:InvokeFunction"}
+    assert permissions["lambda:InvokeFunctionUrl"]["FunctionUrlAuthType"] == "NONE"
+    assert permissions["lambda:InvokeFunction"]["InvokedViaFunctionUrl"] is True
+    for perm in permissions.values():
+        assert perm["FunctionName"] == {"Fn::GetAtt": ["UnsubscribeFunction", "Arn"]}
+
+
+def test_unsubscribe_keys_are_generated_encrypted_and_shared_with_outbound(
+    cfn_template: dict[str, Any],
+) -> None:
+    secret = _props(cfn_template, "UnsubscribeSecret")
+    assert secret["KmsKeyId"] == {"Ref": "ShopmailKey"}
+    generate = secret["GenerateSecretString"]
+    assert generate["GenerateStringKey"] == "current"  # SigningKeys.from_secret reads it
+    assert generate["PasswordLength"] >= 32
+    outbound = _env(cfn_template, "OutboundFunction")
+    assert outbound["UNSUBSCRIBE_BASE_URL"] == {
+        "Fn::GetAtt": ["UnsubscribeFunctionUrl", "FunctionUrl"]
+    }
+    assert outbound["UNSUBSCRIBE_SECRET_ARN"] == {"Ref": "UnsubscribeSecret"}
+    assert outbound["UNSUBSCRIBE_TOKEN_DAYS"] == {"Ref": "UnsubscribeTokenDays"}
+    assert cfn_template["Parameters"]["UnsubscribeTokenDays"]["MinValue"] > 30
+    for fn in ("OutboundFunction", "UnsubscribeFunction"):
+        reads = [
+            s["Resource"]
+            for s in _statements(_role_of(cfn_template, fn))
+            if "secretsmanager:GetSecretValue" in _as_list(s["Action"])
+        ]
+        assert {"Ref": "UnsubscribeSecret"} in reads, fn
+    unsub = {
+        a
+        for s in _statements(_role_of(cfn_template, "UnsubscribeFunction"))
+        for a in _as_list(s["Action"])
+    }
+    assert not any(a.startswith(("s3:", "sqs:")) for a in unsub)
+    assert "dynamodb:DeleteItem" not in unsub  # it only adds unsubscribe entries
+
+
+def test_erasure_is_fed_by_the_shop_event_and_scoped_to_the_stack_stores(
+    cfn_template: dict[str, Any],
+) -> None:
+    rule = _props(cfn_template, "ErasureRule")
+    assert rule["EventBusName"] == {"Ref": "ShopEventBusName"}
+    assert rule["EventPattern"] == {
+        "source": [{"Ref": "ShopEventSource"}],
+        "detail-type": ["CustomerDataErasureRequested"],
+    }
+    assert rule["Targets"][0]["DeadLetterConfig"]["Arn"] == {
+        "Fn::GetAtt": ["ErasureDeadLetterQueue", "Arn"]
+    }
+    (source,) = _props(cfn_template, "ErasureFunction")["Events"].values()
+    assert source["Properties"]["Queue"] == {"Fn::GetAtt": ["ErasureQueue", "Arn"]}
+    assert source["Properties"]["BatchSize"] == 1
+    by_action: dict[str, list[Any]] = {}
+    for stmt in _statements(_role_of(cfn_template, "ErasureFunction")):
+        for action in _as_list(stmt["Action"]):
+            by_action.setdefault(action, []).extend(_as_list(stmt["Resource"]))
+    assert by_action["s3:DeleteObjectVersion"] == [
+        {"Fn::Sub": "${RawMailBucket.Arn}/${RawMailPrefix}*"},
+        {"Fn::Sub": "${RawMailBucket.Arn}/${AttachmentsPrefix}*"},
+        {"Fn::Sub": "${RawMailBucket.Arn}/${QuarantinePrefix}*"},
+    ]
+    assert by_action["s3:ListBucketVersions"] == [{"Fn::GetAtt": ["RawMailBucket", "Arn"]}]
+    scrubbed = {r["Fn::GetAtt"][0] for r in by_action["sqs:ReceiveMessage"]}
+    assert scrubbed == set(DEAD_LETTER_QUEUES) | {"ErasureQueue"}
+    env = _env(cfn_template, "ErasureFunction")
+    for name in ("INBOUND_DLQ_URL", "OUTBOUND_DLQ_URL", "FEEDBACK_DLQ_URL", "ERASURE_DLQ_URL",
+                 "ERASURE_INDEX_TABLE", "SENT_MAIL_TABLE", "RATE_LIMIT_TABLE"):  # fmt: skip
+        assert name in env, name
+
+
+def test_inbound_index_outlives_every_stored_object(cfn_template: dict[str, Any]) -> None:
+    env = _env(cfn_template, "InboundFunction")
+    assert env["ERASURE_INDEX_TABLE"] == {"Ref": "ErasureIndexTable"}
+    for setting, parameter in (
+        ("RAW_MAIL_RETENTION_DAYS", "RawMailRetentionDays"),
+        ("ATTACHMENTS_RETENTION_DAYS", "AttachmentsRetentionDays"),
+        ("QUARANTINE_RETENTION_DAYS", "QuarantineRetentionDays"),
+    ):
+        assert env[setting] == {"Ref": parameter}
+    writes = [
+        s["Resource"]
+        for s in _statements(_role_of(cfn_template, "InboundFunction"))
+        if "dynamodb:BatchWriteItem" in _as_list(s["Action"])
+    ]
+    assert writes == [{"Fn::GetAtt": ["ErasureIndexTable", "Arn"]}]
+
+
+def test_every_suppression_reader_may_read_both_forms(cfn_template: dict[str, Any]) -> None:
+    """Lookups read the address and its hash in one BatchGetItem."""
+    for fn in ("InboundFunction", "OutboundFunction", "FeedbackFunction", "UnsubscribeFunction",
+               "ErasureFunction"):  # fmt: skip
+        actions = {
+            a
+            for s in _statements(_role_of(cfn_template, fn))
+            if s["Resource"] == {"Fn::GetAtt": ["SuppressionTable", "Arn"]}
+            for a in _as_list(s["Action"])
+        }
+        assert "dynamodb:BatchGetItem" in actions, fn

@@ -53,6 +53,15 @@ ENV_NAMES: dict[str, str] = {
     "feedback_topic_arns": "FEEDBACK_TOPIC_ARNS",
     "message_id_key": "MESSAGE_ID_KEY",
     "aws_endpoint_url": "AWS_ENDPOINT_URL",
+    # one-click unsubscribe and erasure
+    "unsubscribe_base_url": "UNSUBSCRIBE_BASE_URL",
+    "unsubscribe_secret_arn": "UNSUBSCRIBE_SECRET_ARN",
+    "unsubscribe_token_days": "UNSUBSCRIBE_TOKEN_DAYS",
+    "erasure_index_table": "ERASURE_INDEX_TABLE",
+    "erasure_dlq_url": "ERASURE_DLQ_URL",
+    "raw_mail_retention_days": "RAW_MAIL_RETENTION_DAYS",
+    "attachments_retention_days": "ATTACHMENTS_RETENTION_DAYS",
+    "quarantine_retention_days": "QUARANTINE_RETENTION_DAYS",
     "service_name": "POWERTOOLS_SERVICE_NAME",
     "metrics_namespace": "POWERTOOLS_METRICS_NAMESPACE",
     # --- a shop's brand, texts and rules as configuration (s3://, ssm: or a path) ---------
@@ -71,6 +80,8 @@ REQUIRED_SETTINGS: Final[dict[str, tuple[str, ...]]] = {
     "inbound": (),
     "outbound": ("idempotency_table", "suppression_table", "sent_mail_table"),
     "feedback": ("suppression_table",),
+    "unsubscribe": ("suppression_table", "unsubscribe_secret_arn"),
+    "erasure": ("suppression_table", "raw_mail_bucket"),
 }
 
 
@@ -134,6 +145,20 @@ class Settings:
     message_id_key: str = field(default="", repr=False)
     #: An endpoint for every AWS client (moto locally); ``""`` = the real AWS endpoints.
     aws_endpoint_url: str = ""
+    # --- one-click unsubscribe (RFC 8058) and erasure (GDPR Art. 17)
+    #: The unsubscribe endpoint (HTTPS); ``""``: marketing mail uses the shop's unsubscribeUrl.
+    unsubscribe_base_url: str = ""
+    #: Secret with the HMAC keys of unsubscribe tokens (``{"current": ..., "previous": ...}``).
+    unsubscribe_secret_arn: str = ""
+    #: How long an unsubscribe link works after the mail was sent.
+    unsubscribe_token_days: int = 90
+    #: Table of the erasure index (address hash -> S3 keys); ``""``: no index is written.
+    erasure_index_table: str = ""
+    erasure_dlq_url: str = ""
+    #: Lifecycle expiry of the bucket's prefixes (the erasure index outlives the longest).
+    raw_mail_retention_days: int = 30
+    attachments_retention_days: int = 365
+    quarantine_retention_days: int = 90
     #: Powertools' service name and metrics namespace (``""``: the function's default name).
     service_name: str = ""
     metrics_namespace: str = "shopmail"
@@ -172,13 +197,23 @@ class Settings:
         if not self.smtp_host:
             object.__setattr__(self, "smtp_host", f"email-smtp.{self.region}.amazonaws.com")
 
+    @property
+    def erasure_index_days(self) -> int:
+        """Days an erasure index item is kept: one more than the longest object retention."""
+        return 1 + max(
+            self.raw_mail_retention_days,
+            self.attachments_retention_days,
+            self.quarantine_retention_days,
+        )
+
     def require(self, function: str) -> Settings:
         """Check that the settings ``function`` needs are set; return ``self``.
 
         Parameters
         ----------
         function
-            ``inbound``, ``outbound`` or ``feedback`` (a key of :data:`REQUIRED_SETTINGS`).
+            ``inbound``, ``outbound``, ``feedback``, ``unsubscribe`` or ``erasure`` (a key of
+        :data:`REQUIRED_SETTINGS`).
 
         Raises
         ------

@@ -166,6 +166,19 @@ class StoreRejectedError(PermanentError):
     code = "store_rejected"
 
 
+class InvalidTokenError(PermanentError):
+    """A signed token (one-click unsubscribe) that is malformed, forged or expired.
+
+    ``problem`` says which: ``malformed``, ``forged`` or ``expired``.
+    """
+
+    code = "invalid_token"
+
+    def __init__(self, reason: str, problem: str, **context: object) -> None:
+        super().__init__(reason, problem=problem, **context)
+        self.problem = problem
+
+
 # --- transient -------------------------------------------------------------------------------
 
 

@@ -19,6 +19,10 @@ port here when a service needs a new capability; keep each one small.
 | :class:`BounceCounter` | ``adapters.dynamodb_bounce_counter`` | feedback |
 | :class:`AttachmentFetcher` | ``adapters.s3_attachments`` | outbound |
 | :class:`FeedbackSink` | the feedback service (``bootstrap.inbound``) | inbound |
+| :class:`SigningKeySource` | ``adapters.secrets_signing_keys`` | unsubscribe, outbound |
+| :class:`ErasureIndex` | ``adapters.dynamodb_erasure_index`` | inbound, erasure |
+| :class:`MailObjectEraser` | ``adapters.s3_mail_objects`` | erasure |
+| :class:`Scrubber` | ``adapters.dynamodb_scrubber``, ``adapters.sqs_dead_letter_queue`` | erasure |
 | :class:`Decider` | ``domain.inbound.routing.Router`` | inbound |
 | :class:`MessageParser`, :class:`AttachmentReader` | ``domain.inbound.parsing`` | inbound |
 """
@@ -30,6 +34,7 @@ from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from shopmail.domain.erasure.matcher import AddressMatcher
     from shopmail.domain.feedback.outcome import FeedbackOutcome, MailFeedback
     from shopmail.domain.inbound.routing.model import RoutingDecision
     from shopmail.domain.message import Attachment, Envelope, InboundMessage
@@ -37,6 +42,7 @@ if TYPE_CHECKING:
     from shopmail.domain.outbound.rendering import AttachmentRef
     from shopmail.domain.outbound.retry_schedule import Postponement
     from shopmail.domain.outbound.sent_mail import SentMail
+    from shopmail.domain.outbound.unsubscribe import SigningKeys
     from shopmail.domain.suppression.entries import SuppressionEntry
 
 
@@ -112,11 +118,20 @@ class SuppressionList(Protocol):
     """The suppression list: addresses shopmail must not (or only partly) mail."""
 
     def get(self, address: str) -> SuppressionEntry | None:
-        """The entry of ``address`` (any case), ``None`` when absent or expired."""
+        """The entry of ``address`` (any case), ``None`` when absent or expired.
+
+        Both forms are read, the address and its hash (``hash:<sha256>``, what an erasure
+        leaves); the one that blocks more is returned
+        (:func:`~shopmail.domain.suppression.entries.effective_entry`).
+        """
         ...
 
     def put(self, entry: SuppressionEntry) -> None:
-        """Create or replace the entry of ``entry.address``."""
+        """Create or replace the entry of ``entry.address`` (an address or a ``hash:`` key)."""
+        ...
+
+    def delete(self, address: str) -> bool:
+        """Remove the entry stored under ``address`` itself; ``True`` when one existed."""
         ...
 
 
@@ -141,6 +156,51 @@ class BounceCounter(Protocol):
 
     def record(self, address: str, bounce_id: str, timestamp: str, window_days: int) -> list[str]:
         """Add the bounce ``bounce_id`` at ``timestamp``; return every recorded timestamp."""
+        ...
+
+
+class ErasureIndex(Protocol):
+    """Which S3 objects name an address: address hash -> raw-mail keys (DynamoDB)."""
+
+    def record(self, address_hashes: Iterable[str], key: str, ttl_days: int) -> None:
+        """Note that the object ``key`` names each of ``address_hashes`` (kept ``ttl_days``)."""
+        ...
+
+    def keys(self, address_hash: str) -> list[str]:
+        """The object keys recorded for ``address_hash``."""
+        ...
+
+    def forget(self, address_hash: str) -> int:
+        """Remove every item of ``address_hash``; return how many there were."""
+        ...
+
+
+class MailObjectEraser(Protocol):
+    """Deletes stored mail objects for good (every version, S3)."""
+
+    def erase(self, keys: Iterable[str], prefixes: Iterable[str] = ()) -> tuple[list[str], int]:
+        """Delete ``keys`` and everything under ``prefixes``, every version of each.
+
+        Returns the keys that existed and the number of versions (and delete markers) removed.
+        """
+        ...
+
+
+class Scrubber(Protocol):
+    """Removes whatever names one address from one store (a table, a dead-letter queue)."""
+
+    name: str
+
+    def scrub(self, matcher: AddressMatcher) -> int:
+        """Remove (or redact) every item naming ``matcher``'s address; return how many."""
+        ...
+
+
+class SigningKeySource(Protocol):
+    """The HMAC keys of unsubscribe tokens (Secrets Manager, cached)."""
+
+    def keys(self) -> SigningKeys:
+        """The current keys; raise ``ConfigurationError`` when the secret is unusable."""
         ...
 
 

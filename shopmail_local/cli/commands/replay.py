@@ -17,7 +17,7 @@ failed or was unreadable.
 
 Against the local stack nothing has to be exported: without ``AWS_ENDPOINT_URL`` and AWS
 credentials in the environment, the running stack's state file (``.local/stack.json``) gives
-the endpoint, the fake credentials and the functions' environment (``INBOUND_DLQ_URL``, table
+the endpoint, the run's credentials and the functions' environment (``INBOUND_DLQ_URL``, table
 and bucket names). A missing queue or a stopped stack prints one line and exits 1.
 """
 
@@ -71,7 +71,8 @@ def use_local_stack(state: str | None = None) -> bool:
         "AWS_DEFAULT_REGION": target.stack.region,
     }
     for name, value in wanted.items():
-        os.environ.setdefault(name, value)
+        if value:
+            os.environ.setdefault(name, value)
     return True
 
 

@@ -31,9 +31,15 @@ def register(subparsers: Any) -> None:
     p.add_argument("--relay-port", type=int, default=defaults.relay_port)
     p.add_argument("--web-port", type=int, default=defaults.web_port)
     p.add_argument(
+        "--unsubscribe-port",
+        type=int,
+        default=defaults.unsubscribe_port,
+        help="the one-click unsubscribe endpoint (HTTPS)",
+    )
+    p.add_argument(
         "--ports",
-        metavar="MOTO,INBOUND,RELAY,WEB",
-        help="all four ports at once, e.g. 4566,2525,2587,8025",
+        metavar="MOTO,INBOUND,RELAY,WEB[,UNSUBSCRIBE]",
+        help="the ports at once, e.g. 4566,2525,2587,8025 (or 4566,2525,2587,8025,8026)",
     )
     p.add_argument(
         "--param",
@@ -125,12 +131,15 @@ def run(args: argparse.Namespace) -> int:
         params[name] = value
     if args.ports:
         try:
-            args.moto_port, args.inbound_port, args.relay_port, args.web_port = (
-                int(x) for x in args.ports.split(",")
-            )
+            ports = [int(x) for x in args.ports.split(",")]
+            if len(ports) not in (4, 5):
+                raise ValueError(args.ports)
         except ValueError:
-            print("--ports expects four comma-separated numbers", file=sys.stderr)
+            print("--ports expects four or five comma-separated numbers", file=sys.stderr)
             return 2
+        args.moto_port, args.inbound_port, args.relay_port, args.web_port = ports[:4]
+        if len(ports) == 5:
+            args.unsubscribe_port = ports[4]
     try:
         release = release_target(args)
     except ValueError as exc:
@@ -143,6 +152,7 @@ def run(args: argparse.Namespace) -> int:
         inbound_port=args.inbound_port,
         relay_port=args.relay_port,
         web_port=args.web_port,
+        unsubscribe_port=args.unsubscribe_port,
         parameters=params,
         reset=args.reset,
         release=release,

@@ -11,7 +11,7 @@ Examples::
 
     shopmail suppression list
     shopmail suppression add kunde@example.org --class manual --reason "customer asked"
-    shopmail suppression remove kunde@example.org
+    shopmail suppression remove kunde@example.org   # also the hash entry of an erasure
     shopmail suppression export --format csv -o suppression.csv
 """
 
@@ -35,6 +35,7 @@ from shopmail.domain.suppression.entries import (
     TRANSIENT_BOUNCES,
     UNSUBSCRIBE,
     SuppressionEntry,
+    hashed_suppression_key,
     suppression_key,
 )
 from shopmail.errors import ShopmailError
@@ -207,13 +208,16 @@ def run_add(args: argparse.Namespace) -> int:
 
 
 def run_remove(args: argparse.Namespace) -> int:
-    """Remove each address; exit 1 when any was not on the list."""
+    """Remove each address (its plain entry and the hash entry an erasure left); exit 1 when
+    any was not on the list."""
     missing = 0
     try:
         sl = open_list(args)
         for address in args.addresses:
-            if sl.delete(address):
-                print(f"removed {suppression_key(address)}")
+            plain = sl.delete(address)
+            hashed = sl.delete(hashed_suppression_key(address))
+            if plain or hashed:
+                print(f"removed {suppression_key(address)}" + (" (hash entry)" if hashed else ""))
             else:
                 missing += 1
                 print(f"not suppressed: {suppression_key(address)}", file=sys.stderr)

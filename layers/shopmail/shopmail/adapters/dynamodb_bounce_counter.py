@@ -15,21 +15,20 @@ IAM: ``dynamodb:UpdateItem`` on the idempotency table.
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from shopmail.adapters.aws_errors import transient_error
+from shopmail.adapters.dynamodb_table import DynamoDbTable
 from shopmail.domain.suppression.policy import parse_timestamp
 
 if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
+    pass
 
 KEY_PREFIX = "transient-bounce#"
 logger = logging.getLogger(__name__)
 
 
-class DynamoDbBounceCounter:
+class DynamoDbBounceCounter(DynamoDbTable):
     """Implements ``services.feedback.BounceCounter``.
 
     Parameters
@@ -41,13 +40,6 @@ class DynamoDbBounceCounter:
     clock
         Epoch seconds (tests).
     """
-
-    def __init__(
-        self, client: DynamoDBClient, table_name: str, clock: Callable[[], float] = time.time
-    ) -> None:
-        self._ddb = client
-        self.table_name = table_name
-        self._clock = clock
 
     def record(self, address: str, bounce_id: str, timestamp: str, window_days: int) -> list[str]:
         """Add one bounce; return the timestamps of every recorded bounce of ``address``.

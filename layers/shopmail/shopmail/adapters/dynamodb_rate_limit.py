@@ -7,30 +7,22 @@ condition also accepts an expired record.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
 from shopmail.adapters.aws_errors import error_code, transient_error
+from shopmail.adapters.dynamodb_table import DynamoDbTable
 
 if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
+    pass
 
 
-class DynamoDbRateLimiter:
+class DynamoDbRateLimiter(DynamoDbTable):
     """Implements ``ports.RateLimiter``.
 
     IAM: ``dynamodb:PutItem`` and ``dynamodb:DeleteItem`` on the table (``RATE_LIMIT_TABLE``).
     """
-
-    def __init__(
-        self, client: DynamoDBClient, table_name: str, clock: Callable[[], float] = time.time
-    ) -> None:
-        self._ddb = client
-        self.table_name = table_name
-        self._clock = clock
 
     def acquire(self, key: str, period_seconds: int) -> bool:
         """Record ``key`` for ``period_seconds``; ``False`` if it is already recorded."""

@@ -1,23 +1,34 @@
 """The suppression list in DynamoDB (``SUPPRESSION_TABLE``; partition key ``address``).
 
-Item: ``address`` (lower-cased, 7-bit), ``class``, ``reason``, ``since`` (ISO 8601), ``source``
-and optionally ``expires_at`` (epoch seconds, the table's TTL attribute). DynamoDB deletes
-expired items only eventually, so :meth:`DynamoDbSuppressionList.get` ignores them itself.
+Item: ``address`` (lower-cased, 7-bit; or ``hash:<sha256>`` for an address kept as a hash
+after an erasure), ``class``, ``reason``, ``since`` (ISO 8601), ``source`` and optionally
+``expires_at`` (epoch seconds, the table's TTL attribute). DynamoDB deletes expired items only
+eventually, so :meth:`DynamoDbSuppressionList.get` ignores them itself.
 
-IAM: ``dynamodb:GetItem`` (outbound), ``PutItem``/``DeleteItem``/``Scan`` (feedback, CLI).
+A lookup reads both keys of an address in one ``BatchGetItem`` and returns the entry that
+blocks more (:func:`~shopmail.domain.suppression.entries.effective_entry`).
+
+IAM: ``dynamodb:BatchGetItem`` (lookups), ``PutItem`` (feedback, unsubscribe, erasure),
+``DeleteItem``/``Scan`` (erasure, CLI).
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from shopmail.adapters.aws_errors import transient_error
-from shopmail.domain.suppression.entries import SuppressionEntry, suppression_key
+from shopmail.adapters.dynamodb_table import DynamoDbTable
+from shopmail.domain.suppression.entries import (
+    SuppressionEntry,
+    effective_entry,
+    suppression_key,
+    suppression_keys,
+)
+from shopmail.errors import ServiceUnavailableError
 
 if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
+    pass
 
 
 def entry_from_item(item: Mapping[str, Any]) -> SuppressionEntry:
@@ -53,7 +64,7 @@ def item_from_entry(entry: SuppressionEntry) -> dict[str, Any]:
     return item
 
 
-class DynamoDbSuppressionList:
+class DynamoDbSuppressionList(DynamoDbTable):
     """Read and maintain the suppression list.
 
     Parameters
@@ -73,32 +84,39 @@ class DynamoDbSuppressionList:
     'hard_bounce'
     """
 
-    def __init__(
-        self, client: DynamoDBClient, table_name: str, clock: Callable[[], float] = time.time
-    ) -> None:
-        self._ddb = client
-        self.table_name = table_name
-        self._clock = clock
-
     def get(self, address: str) -> SuppressionEntry | None:
-        """The entry of ``address`` (any case), or ``None`` when absent or expired.
+        """The entry of ``address`` (any case; plain or hash form), ``None`` when absent or
+        expired.
 
         Raises
         ------
         ServiceUnavailableError
             DynamoDB throttled or failed.
         """
-        try:
-            response = self._ddb.get_item(
-                TableName=self.table_name, Key={"address": {"S": suppression_key(address)}}
-            )
-        except Exception as exc:
-            raise transient_error(exc, "dynamodb", "GetItem") from exc
-        item = response.get("Item")
-        if not item:
-            return None
-        entry = entry_from_item(item)
-        return None if entry.expired(self._clock()) else entry
+        keys = list(dict.fromkeys(suppression_keys(address)))
+        wanted: list[Any] = [{"address": {"S": k}} for k in keys]
+        items: list[Mapping[str, Any]] = []
+        for _attempt in range(3):
+            try:
+                response = self._ddb.batch_get_item(
+                    RequestItems={self.table_name: {"Keys": wanted, "ConsistentRead": True}}
+                )
+            except Exception as exc:
+                raise transient_error(exc, "dynamodb", "BatchGetItem") from exc
+            items += response.get("Responses", {}).get(self.table_name, [])
+            unprocessed: Any = response.get("UnprocessedKeys", {}).get(self.table_name, {})
+            wanted = list(unprocessed.get("Keys", []))
+            if not wanted:
+                break
+        else:
+            raise ServiceUnavailableError("dynamodb BatchGetItem left keys unprocessed")
+        now = self._clock()
+        by_key: dict[str, SuppressionEntry] = {}
+        for item in items:
+            entry = entry_from_item(item)
+            if not entry.expired(now):
+                by_key[entry.address] = entry
+        return effective_entry(*(by_key.get(k) for k in keys))
 
     def put(self, entry: SuppressionEntry) -> None:
         """Create or replace the entry of ``entry.address``."""
@@ -108,7 +126,8 @@ class DynamoDbSuppressionList:
             raise transient_error(exc, "dynamodb", "PutItem") from exc
 
     def delete(self, address: str) -> bool:
-        """Remove ``address``; ``True`` when an entry existed."""
+        """Remove the entry stored under ``address`` (an address or a ``hash:`` key); ``True``
+        when one existed."""
         try:
             response = self._ddb.delete_item(
                 TableName=self.table_name,
@@ -122,17 +141,7 @@ class DynamoDbSuppressionList:
     def list(self, *, include_expired: bool = False) -> Iterator[SuppressionEntry]:
         """Every entry (a paginated scan), expired ones only when asked."""
         now = self._clock()
-        kwargs: dict[str, Any] = {"TableName": self.table_name}
-        while True:
-            try:
-                response = self._ddb.scan(**kwargs)
-            except Exception as exc:
-                raise transient_error(exc, "dynamodb", "Scan") from exc
-            for item in response.get("Items", []):
-                entry = entry_from_item(item)
-                if include_expired or not entry.expired(now):
-                    yield entry
-            last = response.get("LastEvaluatedKey")
-            if not last:
-                return
-            kwargs["ExclusiveStartKey"] = last
+        for item in self.scan():
+            entry = entry_from_item(item)
+            if include_expired or not entry.expired(now):
+                yield entry

@@ -17,11 +17,10 @@ import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
+from shopmail.adapters.secrets import secret_string
 from shopmail.adapters.smtp_relay import SmtpCredentials
 from shopmail.domain.smtp.password import smtp_password
-from shopmail.errors import ConfigurationError, ServiceUnavailableError
+from shopmail.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
@@ -32,7 +31,6 @@ _KEY_ID = ("AccessKeyId", "access_key_id", "aws_access_key_id", "accessKeyId")
 _SECRET = ("SecretAccessKey", "secret_access_key", "aws_secret_access_key", "secretAccessKey")
 _USER = ("username", "smtp_username", "SmtpUsername")
 _PASSWORD = ("password", "smtp_password", "SmtpPassword")
-_MISSING_CODES = {"ResourceNotFoundException", "AccessDeniedException", "DecryptionFailure"}
 _CACHE: dict[tuple[str, str], SmtpCredentials] = {}
 _LOCK = threading.Lock()
 
@@ -109,24 +107,7 @@ class SecretsManagerSmtpCredentials:
             cached = _CACHE.get(key)
         if cached is not None:
             return cached
-        try:
-            response = self.client.get_secret_value(SecretId=self.secret_id)
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            if code in _MISSING_CODES:
-                raise ConfigurationError(
-                    f"cannot read the SMTP secret ({code})", secret=self.secret_id
-                ) from None
-            raise ServiceUnavailableError(
-                f"Secrets Manager failed ({code or 'unknown'})", secret=self.secret_id
-            ) from None
-        except BotoCoreError as exc:
-            raise ServiceUnavailableError(
-                f"Secrets Manager unreachable ({type(exc).__name__})", secret=self.secret_id
-            ) from None
-        text = response.get("SecretString")
-        if not text:
-            raise ConfigurationError("the SMTP secret has no SecretString", secret=self.secret_id)
+        text = secret_string(self.client, self.secret_id, "SMTP secret")
         credentials = credentials_from_secret(text, self.region)
         with _LOCK:
             _CACHE[key] = credentials

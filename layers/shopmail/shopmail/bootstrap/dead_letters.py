@@ -12,6 +12,7 @@ from typing import Any
 
 from shopmail.adapters.sqs_dead_letter import SqsDeadLetterSink
 from shopmail.bootstrap.clients import AwsClients
+from shopmail.domain.dead_letters import DeadLetterBody
 from shopmail.ports import DeadLetterSink
 
 log = logging.getLogger(__name__)
@@ -31,8 +32,17 @@ class LogOnlyDeadLetterSink:
         )
 
 
-def dead_letter_sink(queue_url: str, clients: AwsClients, source: str) -> DeadLetterSink:
-    """The SQS sink for ``queue_url``, or :class:`LogOnlyDeadLetterSink` when it is empty."""
+def dead_letter_sink(
+    queue_url: str,
+    clients: AwsClients,
+    source: str,
+    body: DeadLetterBody = DeadLetterBody.RECORD,
+) -> DeadLetterSink:
+    """The SQS sink for ``queue_url``, or :class:`LogOnlyDeadLetterSink` when it is empty.
+
+    ``body`` is the queue's format (:mod:`shopmail.domain.dead_letters`): ``record`` for the
+    queue-fed functions, ``invocation`` for the inbound function's on-failure queue.
+    """
     if not queue_url:
         return LogOnlyDeadLetterSink(source)
-    return SqsDeadLetterSink(clients.sqs(), queue_url, source=source)
+    return SqsDeadLetterSink(clients.sqs(), queue_url, source=source, body=body)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from shopmail.adapters.dynamodb_erasure_index import DynamoDbErasureIndex
 from shopmail.adapters.dynamodb_idempotency import DynamoDbIdempotencyStore
 from shopmail.adapters.dynamodb_rate_limit import DynamoDbRateLimiter
 from shopmail.adapters.eventbridge import EventBridgePublisher
@@ -22,6 +23,7 @@ from shopmail.bootstrap.dead_letters import dead_letter_sink
 from shopmail.bootstrap.relay import RelayProvider
 from shopmail.bootstrap.remote_config import Reloading, config_source
 from shopmail.config import ENV_NAMES, Settings
+from shopmail.domain.dead_letters import DeadLetterBody
 from shopmail.domain.locations import parse_location
 from shopmail.ports import Decider, FeedbackSink, MailSender
 from shopmail.services.inbound import ActionPorts, InboundService
@@ -191,6 +193,11 @@ def build_inbound_service(
         strip_reply=strip_reply,
         feedback=feedback or LazyFeedbackSink(lambda: _feedback_service(settings, aws)),
         classify=gate.full,
+        erasure_index=(
+            DynamoDbErasureIndex(ddb, settings.erasure_index_table)
+            if settings.erasure_index_table
+            else None
+        ),
     )
     return InboundService(
         settings,
@@ -204,7 +211,9 @@ def build_inbound_service(
             if settings.idempotency_table
             else None
         ),
-        dead_letter_sink(settings.inbound_dlq_url, aws, "shopmail.inbound"),
+        dead_letter_sink(
+            settings.inbound_dlq_url, aws, "shopmail.inbound", DeadLetterBody.INVOCATION
+        ),
     )
 
 

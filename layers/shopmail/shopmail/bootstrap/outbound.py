@@ -5,7 +5,9 @@ are created lazily; the relay (and its Secrets Manager read) is built on the fir
 first batch and reused while the container is warm (:class:`~shopmail.bootstrap.relay.
 RelayProvider`); the SQS client is created only when a batch has failed items to postpone.
 Mail is rendered and built with the shop's configuration and template overrides
-(:class:`~shopmail.bootstrap.shop.ShopMail`, read on the first render).
+(:class:`~shopmail.bootstrap.shop.ShopMail`, read on the first render). With the unsubscribe
+endpoint configured (``UNSUBSCRIBE_BASE_URL``, ``UNSUBSCRIBE_SECRET_ARN``) marketing mail gets
+its signed one-click link (:class:`~shopmail.services.unsubscribe.UnsubscribeLinks`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from shopmail.bootstrap.clients import AwsClients, ClientFactory
 from shopmail.bootstrap.dead_letters import dead_letter_sink
 from shopmail.bootstrap.relay import RelayProvider
 from shopmail.bootstrap.shop import ShopMail
+from shopmail.bootstrap.unsubscribe import unsubscribe_links
 from shopmail.config import Settings
 from shopmail.ports import MailSessionFactory
 from shopmail.services.outbound import OutboundPorts, OutboundService
@@ -63,7 +66,9 @@ def build_outbound_service(
         retries=SqsVisibilityScheduler(aws.sqs()),
     )
     mail = ShopMail(settings, aws)
-    return OutboundService(settings, ports, renderer=mail.render, builder=mail.build)
+    links = unsubscribe_links(settings, aws)
+    renderer = mail.render if links is None else links.renderer(mail.render)
+    return OutboundService(settings, ports, renderer=renderer, builder=mail.build)
 
 
 def outbound_service(settings: Settings) -> OutboundService:

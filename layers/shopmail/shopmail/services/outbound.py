@@ -732,9 +732,8 @@ class OutboundService:
             exc.reason,
             extra={"error": reason, "sqs_message_id": record.get("messageId")},
         )
-        self.ports.dead_letters.send(
-            {"sqsMessageId": record.get("messageId"), "event": payload}, reason
-        )
+        # the record itself: its body goes to the DLQ unchanged (a redrive re-queues it as is)
+        self.ports.dead_letters.send(dict(record), reason)
         detail: dict[str, Any]
         if event is not None:
             detail = self._summary(event, idempotency_key(event))

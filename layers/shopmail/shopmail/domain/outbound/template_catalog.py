@@ -118,6 +118,14 @@ def load_catalog(
     return _load(folder, normalize_tag(reference), normalize_tag(fallback))
 
 
+@cache
+def language_strings(language: str, root: str | Path | None = None) -> Mapping[str, Any]:
+    """The ``strings.json`` of one language folder (``{}`` when it cannot be read)."""
+    folder = Path(root).resolve() if root is not None else TEMPLATE_DIR
+    strings, _errors = _read_strings(folder / language)
+    return strings
+
+
 def placeholders(text: str) -> frozenset[str]:
     """The ``{name}`` placeholders in ``text``."""
     return frozenset(PLACEHOLDER.findall(text))

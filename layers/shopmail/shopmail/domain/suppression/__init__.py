@@ -5,11 +5,16 @@ what a piece of feedback does to an address.
 """
 
 from shopmail.domain.suppression.entries import (
+    HASH_PREFIX,
     SuppressionClass,
     SuppressionEntry,
+    effective_entry,
+    hashed_suppression_key,
     is_blocked,
+    is_hashed_key,
     parse_bypass_types,
     suppression_key,
+    suppression_keys,
 )
 from shopmail.domain.suppression.policy import (
     PolicyAction,
@@ -21,15 +26,20 @@ from shopmail.domain.suppression.policy import (
 )
 
 __all__ = [
+    "HASH_PREFIX",
     "PolicyAction",
     "SuppressionClass",
     "SuppressionDecision",
     "SuppressionEntry",
     "decide",
     "decide_complaint",
+    "effective_entry",
+    "hashed_suppression_key",
     "is_blocked",
+    "is_hashed_key",
     "keeps",
     "parse_bypass_types",
     "suppression_key",
+    "suppression_keys",
     "threshold_reached",
 ]

@@ -9,6 +9,11 @@ Policy:
   default ``PasswordResetRequested``: a customer must always be able to reset a password).
 * An entry whose ``expires_at`` lies in the past no longer suppresses.
 
+Hash form: after an erasure an address is kept only as ``hash:`` + the SHA-256 of its
+normalized form (:func:`hashed_suppression_key`), so the shop still never mails it while nothing
+stored names it. Every lookup reads both forms (:func:`suppression_keys`) and decides on the
+entry that blocks more (:func:`effective_entry`); :func:`is_blocked` then applies the policy.
+
 Example
 -------
 >>> entry = SuppressionEntry("kunde@example.com", "unsubscribe", "one-click", "2026-11-01")
@@ -20,6 +25,7 @@ True
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -98,6 +104,51 @@ def suppression_key(address: str) -> str:
     return address.strip().lower()
 
 
+#: Prefix of a suppression key that holds a hash instead of the address.
+HASH_PREFIX: Final = "hash:"
+
+
+def is_hashed_key(key: str) -> bool:
+    """Whether ``key`` is the hash form of an address (``hash:<sha256>``)."""
+    return key.startswith(HASH_PREFIX)
+
+
+def hashed_suppression_key(address: str) -> str:
+    """``hash:`` + the SHA-256 (hex) of :func:`suppression_key` of ``address``.
+
+    A key that already is in hash form is returned as it is.
+
+    Example
+    -------
+    >>> hashed_suppression_key("Kunde@Example.com") == hashed_suppression_key("kunde@example.com")
+    True
+    >>> hashed_suppression_key("kunde@example.com")[:13]
+    'hash:fb61a1c0'
+    """
+    key = suppression_key(address)
+    if is_hashed_key(key):
+        return key
+    return HASH_PREFIX + hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def suppression_keys(address: str) -> tuple[str, str]:
+    """The two keys an address may be suppressed under: plain and hashed."""
+    return suppression_key(address), hashed_suppression_key(address)
+
+
+def effective_entry(*entries: SuppressionEntry | None) -> SuppressionEntry | None:
+    """The entry that decides for an address found under several keys.
+
+    An entry that blocks every stream wins over one that blocks marketing only; otherwise the
+    first one given (the plain entry before the hashed one).
+    """
+    present = [e for e in entries if e is not None]
+    for entry in present:
+        if entry.suppression_class not in MARKETING_ONLY:
+            return entry
+    return present[0] if present else None
+
+
 def parse_bypass_types(value: str | Iterable[str]) -> frozenset[str]:
     """Parse ``SUPPRESSION_BYPASS_TYPES`` (comma-separated detail-types).
 
@@ -123,7 +174,8 @@ def is_blocked(
     Parameters
     ----------
     entry
-        The suppression entry (``None``: the address is not suppressed).
+        The suppression entry (``None``: the address is not suppressed); for an address that
+        may be suppressed in both forms, :func:`effective_entry` of the two.
     email_class
         ``transactional`` or ``marketing``.
     detail_type

@@ -35,6 +35,7 @@ from shopmail.domain.message import Envelope, InboundMessage
 from shopmail.errors import DeliveryAmbiguousError, InvalidEventError, RouteConfigError
 from shopmail.ports import (
     AttachmentReader,
+    ErasureIndex,
     EventPublisher,
     FeedbackSink,
     MailSender,
@@ -69,6 +70,8 @@ class ActionPorts:
     feedback: FeedbackSink | None = None
     #: The router's feedback classifier (cached per message), reused by the ``feedback`` action.
     classify: Callable[[InboundMessage], Classification] | None = None
+    #: Where the addresses a stored mail names are recorded for erasure (``None``: nowhere).
+    erasure_index: ErasureIndex | None = None
 
 
 @dataclass

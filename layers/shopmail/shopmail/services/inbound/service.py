@@ -1,10 +1,13 @@
 """The inbound use case: an SES receipt event in, route actions executed.
 
 For each record: stream the raw mail from S3 (``RAW_MAIL_PREFIX + messageId``), parse it with
-the envelope, then for each envelope recipient ask the router for a decision and run its
-actions. Each action runs at most once per (SES messageId, recipient, action): an idempotency
-record (conditional put, ``INPROGRESS`` with an expiry, then ``COMPLETED`` until its TTL) makes a
-re-delivered event publish and send nothing twice, and lets a crashed attempt be retried.
+the envelope, record the hash of every address it names in the erasure index (so an erasure
+finds the raw mail, its attachments and its quarantine copy; a failing index write is
+transient: the event is retried), then for each envelope recipient ask the router for a
+decision and run its actions. Each action runs at most once per (SES messageId, recipient,
+action): an idempotency record (conditional put, ``INPROGRESS`` with an expiry, then
+``COMPLETED`` until its TTL) makes a re-delivered event publish and send nothing twice, and lets
+a crashed attempt be retried.
 
 Errors:
 
@@ -174,6 +177,7 @@ class InboundService:
         except PermanentError as exc:
             self._dead_letter(event, exc, envelope.message_id, "parse", result)
             return
+        self._index(message, raw_key)
         logger.info(
             "inbound message",
             extra={
@@ -207,6 +211,20 @@ class InboundService:
                 "context": {"message_id": envelope.message_id, "failures": failures},
             }
             self._send_dead_letter(event, reason, envelope.message_id, "actions", result)
+
+    def _index(self, message: InboundMessage, raw_key: str) -> None:
+        """Record the addresses ``message`` names for the erasure of their data."""
+        index = self.ports.erasure_index
+        if index is None:
+            return
+        from shopmail.domain.erasure.mentions import mentioned_addresses  # lazy: regexes
+
+        hashes = {
+            address_hash(a)
+            for a in mentioned_addresses(message, mail_domain=self.settings.mail_domain)
+        }
+        if hashes:
+            index.record(hashes, raw_key, self.settings.erasure_index_days)
 
     def _handle_recipient(
         self,
