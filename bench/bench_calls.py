@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import math
 import socket
 from collections import Counter
@@ -280,6 +281,7 @@ def measure() -> dict[str, dict[str, Any]]:
     from shopmail.bootstrap.outbound import build_outbound_service
     from shopmail_local.stack.provision import local_credentials, provision_template
 
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
     port = _free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import importlib.util
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -27,6 +27,7 @@ from shopmail.errors import (
     ServiceUnavailableError,
     ShopmailError,
     TemplateError,
+    TransientError,
 )
 from shopmail.services.outbound import OutboundPorts, OutboundService
 
@@ -74,6 +75,15 @@ class FakePublisher:
         assert_emitted(detail_type, detail, source)  # every event matches its contract
         self.events.append((detail_type, dict(detail), source))
 
+    def publish_many(self, events: Sequence[tuple[str, Mapping[str, Any], str]]) -> list[int]:
+        failed = []
+        for index, (detail_type, detail, source) in enumerate(events):
+            try:
+                self.publish(detail_type, detail, source)
+            except TransientError:  # the adapter's per-entry failure (FailedEntryCount)
+                failed.append(index)
+        return failed
+
     def of(self, detail_type: str) -> list[dict[str, Any]]:
         return [d for t, d, _ in self.events if t == detail_type]
 
@@ -112,6 +122,10 @@ class FakeIdempotency:
     def data(self, key: str) -> Mapping[str, Any] | None:
         return self.items.get(key, {}).get("data")
 
+    def complete_many(self, items: Sequence[tuple[str, Mapping[str, Any] | None]]) -> None:
+        for key, data in items:
+            self.complete(key, data)
+
 
 class FakeSuppression:
     def __init__(self) -> None:
@@ -120,6 +134,9 @@ class FakeSuppression:
     def get(self, address: str) -> SuppressionEntry | None:
         return self.entries.get(address.lower())
 
+    def get_many(self, addresses: Iterable[str]) -> dict[str, SuppressionEntry | None]:
+        return {a: self.get(a) for a in addresses}
+
 
 class FakeSentMail:
     def __init__(self) -> None:
@@ -127,6 +144,10 @@ class FakeSentMail:
 
     def put(self, record: SentMail) -> None:
         self.records[record.ses_message_id] = record
+
+    def put_many(self, records: Sequence[SentMail]) -> None:
+        for r in records:
+            self.put(r)
 
 
 class FakeAttachments:

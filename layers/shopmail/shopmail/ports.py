@@ -101,6 +101,10 @@ class IdempotencyStore(Protocol):
         """The ``data`` stored by :meth:`complete` (``None`` when absent)."""
         ...
 
+    def complete_many(self, items: Sequence[tuple[str, Mapping[str, Any] | None]]) -> None:
+        """Mark every ``(key, data)`` COMPLETED, in as few calls as the store allows."""
+        ...
+
 
 class RateLimiter(Protocol):
     """At most one event per key and period (DynamoDB conditional put with TTL)."""
@@ -126,8 +130,19 @@ class SuppressionList(Protocol):
         """
         ...
 
+    def get_many(self, addresses: Iterable[str]) -> dict[str, SuppressionEntry | None]:
+        """:meth:`get` of every address at once (keyed by the address as given)."""
+        ...
+
     def put(self, entry: SuppressionEntry) -> None:
         """Create or replace the entry of ``entry.address`` (an address or a ``hash:`` key)."""
+        ...
+
+    def put_if(
+        self, entry: SuppressionEntry, replaceable: Iterable[str]
+    ) -> SuppressionEntry | None:
+        """Store ``entry`` unless its key holds an unexpired entry of a class not in
+        ``replaceable`` (one conditional write); ``None`` when stored, else the entry kept."""
         ...
 
     def delete(self, address: str) -> bool:
@@ -140,6 +155,10 @@ class SentMailStore(Protocol):
 
     def put(self, record: SentMail) -> None:
         """Store ``record``."""
+        ...
+
+    def put_many(self, records: Sequence[SentMail]) -> None:
+        """Store every record, in as few calls as the store allows."""
         ...
 
     def get(self, ses_message_id: str) -> SentMail | None:
@@ -207,11 +226,23 @@ class SigningKeySource(Protocol):
 # --- messaging ---------------------------------------------------------------------------
 
 
+#: One event to publish: ``(detail_type, detail, source)``.
+EventEntry = tuple[str, Mapping[str, Any], str]
+
+
 class EventPublisher(Protocol):
     """Publishes events to the shop bus (EventBridge)."""
 
     def publish(self, detail_type: str, detail: Mapping[str, Any], source: str) -> None:
         """Publish one event; raise ``ServiceUnavailableError`` on a (partial) failure."""
+        ...
+
+    def publish_many(self, events: Sequence[EventEntry]) -> list[int]:
+        """Publish ``events`` in as few calls as allowed, retrying only failed entries.
+
+        Returns the indexes of the events that still failed (empty: all published); raises
+        ``ServiceUnavailableError`` when a call failed as a whole.
+        """
         ...
 
 
