@@ -275,10 +275,10 @@ def measure() -> dict[str, dict[str, Any]]:
     """Run every unit once against a fresh moto server; return the figures per unit."""
     import requests
     from moto.server import ThreadedMotoServer
-
     from shopmail.bootstrap.feedback import build_feedback_service
     from shopmail.bootstrap.inbound import build_inbound_service
     from shopmail.bootstrap.outbound import build_outbound_service
+
     from shopmail_local.stack.provision import local_credentials, provision_template
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
