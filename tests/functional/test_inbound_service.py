@@ -204,12 +204,13 @@ def test_crashed_attempt_is_retried_after_claim_expiry(inbound_harness: InboundH
     inbound_harness.publisher.fail.append(ServiceUnavailableError("boom"))
     with pytest.raises(ServiceUnavailableError):
         inbound_harness.service.handle_event(event)
-    statuses = {
-        k.rsplit(":", 1)[1]: v["status"] for k, v in inbound_harness.idempotency.items.items()
-    }
+    # one ledger record per (message, recipient), holding each action's state
+    (record,) = inbound_harness.idempotency.items.values()
+    statuses = {a.split(":", 1)[1]: "COMPLETED" for a in record["done"]}
     assert statuses == {"store_attachments": "COMPLETED"}  # the failed claim was released
-    inbound_harness.idempotency.begin(
-        next(iter(_claim_keys(inbound_harness, event))), in_progress_seconds=60
+    assert record["status"] == "RELEASED"
+    inbound_harness.idempotency.claim(
+        next(iter(_claim_keys(inbound_harness, event))), lease_seconds=60
     )  # simulate a crash while publishing
     with pytest.raises(InProgressError):
         inbound_harness.service.handle_event(event)
@@ -222,7 +223,7 @@ def _claim_keys(h: InboundHarness, event: dict[str, Any]) -> list[str]:
     from shopmail.domain.addresses import address_hash as hash_key
 
     mid = event["Records"][0]["ses"]["mail"]["messageId"]
-    return [f"inbound#{mid}#{hash_key('support@shop.example')}#0:publish"]
+    return [f"inbound#{mid}#{hash_key('support@shop.example')}"]
 
 
 def test_one_auto_reply_per_sender_and_period(

@@ -12,7 +12,8 @@ port here when a service needs a new capability; keep each one small.
 | :class:`DeadLetterSink` | ``adapters.sqs_dead_letter`` | all three |
 | :class:`RetryScheduler` | ``adapters.sqs_visibility`` | outbound |
 | :class:`MailSender`, :data:`MailSessionFactory` | ``adapters.smtp_relay`` | inbound, outbound |
-| :class:`IdempotencyStore` | ``adapters.dynamodb_idempotency`` | all three |
+| :class:`IdempotencyStore` | ``adapters.dynamodb_idempotency`` | outbound, feedback |
+| :class:`ActionLedger` | ``adapters.dynamodb_action_ledger`` | inbound |
 | :class:`RateLimiter` | ``adapters.dynamodb_rate_limit`` | inbound |
 | :class:`SuppressionList` | ``adapters.dynamodb_suppression`` | outbound, feedback |
 | :class:`SentMailStore` | ``adapters.dynamodb_sent_mail`` | outbound, feedback |
@@ -31,7 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 if TYPE_CHECKING:
     from shopmail.domain.erasure.matcher import AddressMatcher
@@ -103,6 +104,46 @@ class IdempotencyStore(Protocol):
 
     def complete_many(self, items: Sequence[tuple[str, Mapping[str, Any] | None]]) -> None:
         """Mark every ``(key, data)`` COMPLETED, in as few calls as the store allows."""
+        ...
+
+
+class LedgerClaim(NamedTuple):
+    """What :meth:`ActionLedger.claim` found: whether the record is finished, and the ids of
+    the actions done."""
+
+    finished: bool
+    done: frozenset[str]
+
+
+class ActionLedger(Protocol):
+    """One record per (inbound message, recipient): which of its route actions are done
+    (DynamoDB, the idempotency table)."""
+
+    def claim(self, key: str, lease_seconds: float) -> LedgerClaim:
+        """Claim the record for one attempt (one conditional write).
+
+        Returns ``finished`` when every action is done (nothing to claim), else the actions
+        an earlier attempt finished. Raises ``InProgressError`` while another attempt holds an
+        unexpired claim.
+        """
+        ...
+
+    def finish(self, key: str, done: Iterable[str], *, complete: bool) -> None:
+        """Record the actions ``done`` and drop the claim; ``complete``: the record is
+        finished (a later claim finds it so), else a retry runs the actions not done."""
+        ...
+
+    #: Whether :meth:`finish_all` records a message's mentions in the erasure index.
+    records_mentions: bool
+
+    def finish_all(
+        self,
+        finishes: Sequence[tuple[str, Iterable[str], bool]],
+        mentions: tuple[Iterable[str], str, int] | None = None,
+    ) -> None:
+        """:meth:`finish` of every ``(key, done, complete)`` and, when :attr:`records_mentions`,
+        the erasure index items of ``mentions`` (address hashes, object key, days kept): in as
+        few calls as the store allows."""
         ...
 
 

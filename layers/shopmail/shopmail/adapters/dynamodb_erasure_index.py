@@ -53,21 +53,26 @@ class DynamoDbErasureIndex(DynamoDbTable):
         ServiceUnavailableError
             DynamoDB throttled or failed (the inbound event is retried).
         """
+        self._write(self.put_requests(address_hashes, key, ttl_days))
+
+    def put_requests(
+        self, address_hashes: Iterable[str], key: str, ttl_days: int
+    ) -> list[dict[str, Any]]:
+        """The ``BatchWriteItem`` requests of :meth:`record` (for a caller that writes them
+        together with its own items)."""
         expires = str(int(self._clock() + ttl_days * 86400))
-        self._write(
-            [
-                {
-                    "PutRequest": {
-                        "Item": {
-                            HASH_KEY: {"S": h},
-                            SORT_KEY: {"S": key},
-                            "expires_at": {"N": expires},
-                        }
+        return [
+            {
+                "PutRequest": {
+                    "Item": {
+                        HASH_KEY: {"S": h},
+                        SORT_KEY: {"S": key},
+                        "expires_at": {"N": expires},
                     }
                 }
-                for h in sorted(set(address_hashes))
-            ]
-        )
+            }
+            for h in sorted(set(address_hashes))
+        ]
 
     def keys(self, address_hash: str) -> list[str]:
         """Every object key recorded for ``address_hash`` (a paginated query)."""

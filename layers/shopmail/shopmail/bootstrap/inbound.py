@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from shopmail.adapters.dynamodb_action_ledger import DynamoDbActionLedger
 from shopmail.adapters.dynamodb_erasure_index import DynamoDbErasureIndex
-from shopmail.adapters.dynamodb_idempotency import DynamoDbIdempotencyStore
 from shopmail.adapters.dynamodb_rate_limit import DynamoDbRateLimiter
 from shopmail.adapters.eventbridge import EventBridgePublisher
 from shopmail.adapters.s3_raw_mail import S3RawMailStore
@@ -205,9 +205,7 @@ def build_inbound_service(
         router or build_router(settings, gate, aws),
         parse_message,
         (
-            DynamoDbIdempotencyStore(
-                ddb, settings.idempotency_table, settings.idempotency_ttl_seconds
-            )
+            DynamoDbActionLedger(ddb, settings.idempotency_table, settings.idempotency_ttl_seconds)
             if settings.idempotency_table
             else None
         ),
