@@ -355,3 +355,47 @@ def test_lambda_handler_counts_dead_letters(
     assert emf
     assert emf[-1]["InboundDeadLettered"] in (1.0, [1.0])
     assert emf[-1]["InboundRecords"] in (1.0, [1.0])
+
+
+def test_finished_redelivery_reads_no_raw_mail(inbound_harness: InboundHarness) -> None:
+    """One ledger record per (message, recipient): a redelivery of a finished message is
+    recognised before the raw mail is read."""
+    event = inbound_harness.put_sample("support")
+    reads: list[str] = []
+    iter_chunks = inbound_harness.store.iter_chunks
+
+    def counted(key: str, chunk_size: int = 65536) -> Any:
+        reads.append(key)
+        return iter_chunks(key, chunk_size)
+
+    inbound_harness.store.iter_chunks = counted  # type: ignore[method-assign]
+    first = inbound_harness.service.handle_event(copy.deepcopy(event)).to_dict()
+    assert len(reads) == 1 and sum(first["actions"].values()) == 3
+    again = inbound_harness.service.handle_event(copy.deepcopy(event)).to_dict()
+    assert len(reads) == 1  # no second read
+    assert again["duplicates"] == 3 and again["actions"] == {}
+    assert inbound_harness.publisher.types() == ["SupportMessageReceived"]
+    assert inbound_harness.idempotency is not None
+    (record,) = inbound_harness.idempotency.items.values()
+    assert record["status"] == "COMPLETED" and len(record["done"]) == 3
+
+
+def test_a_claim_held_elsewhere_releases_the_other_recipients(
+    inbound_harness: InboundHarness,
+) -> None:
+    event = inbound_harness.put_sample("support")
+    mail = event["Records"][0]["ses"]["mail"]
+    mail["destination"] = ["orders@shop.example", "support@shop.example"]
+    event["Records"][0]["ses"]["receipt"]["recipients"] = list(mail["destination"])
+    assert inbound_harness.idempotency is not None
+    held = _claim_keys(inbound_harness, event)[0]  # support@: another attempt works on it
+    inbound_harness.idempotency.claim(held, lease_seconds=60)
+    with pytest.raises(InProgressError):
+        inbound_harness.service.handle_event(copy.deepcopy(event))
+    assert inbound_harness.publisher.events == []
+    statuses = sorted(v["status"] for v in inbound_harness.idempotency.items.values())
+    assert statuses == ["INPROGRESS", "RELEASED"]  # orders@ was released, not left claimed
+    inbound_harness.clock.now += 61
+    result = inbound_harness.service.handle_event(copy.deepcopy(event)).to_dict()
+    assert result["routes"] == {"orders": 1, "support": 1}
+    assert len(inbound_harness.publisher.events) == 2

@@ -128,11 +128,6 @@ class ActionLedger(Protocol):
         """
         ...
 
-    def finish(self, key: str, done: Iterable[str], *, complete: bool) -> None:
-        """Record the actions ``done`` and drop the claim; ``complete``: the record is
-        finished (a later claim finds it so), else a retry runs the actions not done."""
-        ...
-
     #: Whether :meth:`finish_all` records a message's mentions in the erasure index.
     records_mentions: bool
 
@@ -141,9 +136,11 @@ class ActionLedger(Protocol):
         finishes: Sequence[tuple[str, Iterable[str], bool]],
         mentions: tuple[Iterable[str], str, int] | None = None,
     ) -> None:
-        """:meth:`finish` of every ``(key, done, complete)`` and, when :attr:`records_mentions`,
-        the erasure index items of ``mentions`` (address hashes, object key, days kept): in as
-        few calls as the store allows."""
+        """Finish every record ``(key, done, complete)``: its actions ``done`` (all of them)
+        recorded and the claim dropped; ``complete``: finished (a later claim finds it so), else
+        a retry runs the actions not done. When :attr:`records_mentions`, also the erasure index
+        items of ``mentions`` (address hashes, object key, days kept). In as few calls as the
+        store allows."""
         ...
 
 

@@ -10,12 +10,11 @@ having crashed or timed out) and ``done`` (a string set of action ids, ``<index>
 A claim is one ``UpdateItem`` whose condition accepts a missing, expired or released record or
 a lapsed claim; its refusal returns the record it found
 (``ReturnValuesOnConditionCheckFailure=ALL_OLD``), so a re-delivered message that is finished
-costs that one call and no read of the raw mail. :meth:`DynamoDbActionLedger.finish` is one
-``UpdateItem`` too (the done actions added, the claim removed);
-:meth:`DynamoDbActionLedger.finish_all` writes the finished records of a message together with
-its erasure index items in one ``BatchWriteItem`` (two tables, 25 items per call): the index is
-written exactly when the records are finished, so a retry of a message that is not finished
-writes it again and a finished one needs it no more.
+costs that one call and no read of the raw mail. :meth:`DynamoDbActionLedger.finish_all`
+writes the finished records of a message together with its erasure index items in one
+``BatchWriteItem`` (two tables, 25 items per call): the index is written exactly when the
+records are finished, so a retry of a message that is not finished writes it again and a
+finished one needs it no more.
 
 IAM: ``dynamodb:UpdateItem`` and ``dynamodb:BatchWriteItem`` on the table
 (``BatchWriteItem`` on the erasure index table too).
@@ -118,7 +117,7 @@ class DynamoDbActionLedger(DynamoDbTable):
         except ClientError as exc:
             if error_code(exc) != "ConditionalCheckFailedException":
                 raise transient_error(exc, "dynamodb", "UpdateItem") from exc
-            found: Any = exc.response.get("Item") or {}  # type: ignore[typeddict-item]
+            found: Any = exc.response.get("Item") or {}
             if found.get("status", {}).get("S") == COMPLETED:
                 return LedgerClaim(True, _done(found))
             raise InProgressError(
@@ -129,37 +128,6 @@ class DynamoDbActionLedger(DynamoDbTable):
         old: Any = response.get("Attributes") or {}
         expired = int(old.get("expiration", {}).get("N", "0") or 0) < int(now)
         return LedgerClaim(False, frozenset() if expired else _done(old))
-
-    def finish(self, key: str, done: Iterable[str], *, complete: bool) -> None:
-        """Add ``done`` to the record's actions and drop the claim (``COMPLETED`` or
-        ``RELEASED``).
-
-        Raises
-        ------
-        ServiceUnavailableError
-            DynamoDB throttled or failed.
-        """
-        actions = sorted(set(done))
-        update = "SET #status = :status, #exp = :exp REMOVE #ipexp"
-        values: dict[str, Any] = {
-            ":status": {"S": COMPLETED if complete else RELEASED},
-            ":exp": {"N": str(int(self._clock() + self.ttl_seconds))},
-        }
-        names = {k: v for k, v in _NAMES.items() if k in ("#status", "#exp", "#ipexp")}
-        if actions:
-            update += " ADD #done :done"
-            names["#done"] = "done"
-            values[":done"] = {"SS": actions}
-        try:
-            self._ddb.update_item(
-                TableName=self.table_name,
-                Key={"id": {"S": key}},
-                UpdateExpression=update,
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-            )
-        except Exception as exc:
-            raise transient_error(exc, "dynamodb", "UpdateItem") from exc
 
     def finish_all(
         self,

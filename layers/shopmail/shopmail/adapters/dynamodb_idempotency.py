@@ -119,7 +119,7 @@ class DynamoDbIdempotencyStore:
         except ClientError as exc:
             if error_code(exc) != "ConditionalCheckFailedException":
                 raise transient_error(exc, "dynamodb", "PutItem") from exc
-            existing = exc.response.get("Item")  # type: ignore[typeddict-item]
+            existing = exc.response.get("Item")
         if not isinstance(existing, Mapping):  # a store that does not return it: read it
             existing = self._get(key)
         if existing is None:  # deleted between our put and get: try once more

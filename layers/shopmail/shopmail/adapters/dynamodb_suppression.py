@@ -188,7 +188,7 @@ class DynamoDbSuppressionList(DynamoDbTable):
         except ClientError as exc:
             if error_code(exc) != "ConditionalCheckFailedException":
                 raise transient_error(exc, "dynamodb", "PutItem") from exc
-            old = exc.response.get("Item")  # type: ignore[typeddict-item]
+            old = exc.response.get("Item")
             if isinstance(old, Mapping):
                 return entry_from_item(old)
             return self.get(entry.address) or entry

@@ -180,6 +180,11 @@ def build_inbound_service(
     if mail_sender is None:
         mail_sender = LazyMailSender(mail_sender_factory or RelayProvider(settings, aws).sender)
     ddb = aws.dynamodb()
+    erasure_index = (
+        DynamoDbErasureIndex(ddb, settings.erasure_index_table)
+        if settings.erasure_index_table
+        else None
+    )
     ports = ActionPorts(
         store=S3RawMailStore(aws.s3(), settings.raw_mail_bucket),
         publisher=EventBridgePublisher(aws.events(), settings.event_bus_name),
@@ -193,11 +198,7 @@ def build_inbound_service(
         strip_reply=strip_reply,
         feedback=feedback or LazyFeedbackSink(lambda: _feedback_service(settings, aws)),
         classify=gate.full,
-        erasure_index=(
-            DynamoDbErasureIndex(ddb, settings.erasure_index_table)
-            if settings.erasure_index_table
-            else None
-        ),
+        erasure_index=erasure_index,
     )
     return InboundService(
         settings,
@@ -205,7 +206,12 @@ def build_inbound_service(
         router or build_router(settings, gate, aws),
         parse_message,
         (
-            DynamoDbActionLedger(ddb, settings.idempotency_table, settings.idempotency_ttl_seconds)
+            DynamoDbActionLedger(
+                ddb,
+                settings.idempotency_table,
+                settings.idempotency_ttl_seconds,
+                erasure_index=erasure_index,  # written with the finished records
+            )
             if settings.idempotency_table
             else None
         ),

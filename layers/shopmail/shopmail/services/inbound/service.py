@@ -188,9 +188,13 @@ class InboundService:
             recipients = [r for r in recipients if r in claims]
             if not recipients:
                 return  # every recipient finished before: no read of the raw mail
+        ledger = self.idempotency
+        deferred = claims is not None and ledger is not None and ledger.records_mentions
         try:
             message = self.parse(self.ports.store.iter_chunks(raw_key), envelope)
-            self._index(message, raw_key)
+            mentions = self._mentions(message, raw_key)
+            if not deferred:
+                self._index(mentions)
         except PermanentError as exc:
             self._release(claims)
             self._dead_letter(event, exc, envelope.message_id, "parse", result)
@@ -214,6 +218,7 @@ class InboundService:
             },
         )
         failures: list[dict[str, Any]] = []
+        finishes: list[tuple[str, frozenset[str], bool]] = []
         for recipient in recipients:
             claim = claims.pop(recipient) if claims is not None else None
             done = set(claim[1]) if claim is not None else None
@@ -222,11 +227,13 @@ class InboundService:
             except BaseException:
                 if claim is not None:
                     claims = {recipient: (claim[0], frozenset(done or ())), **(claims or {})}
-                self._release(claims)
+                self._release(claims, finishes)
                 raise
-            if claim is not None and self.idempotency is not None:
-                self.idempotency.finish(claim[0], done or (), complete=not failed)
+            if claim is not None:
+                finishes.append((claim[0], frozenset(done or ()), not failed))
             failures.extend(failed)
+        if ledger is not None and finishes:  # the records and the index, in one write
+            ledger.finish_all(finishes, mentions if deferred else None)
         if failures:
             reason = {
                 "error": "ActionFailed",
@@ -275,29 +282,45 @@ class InboundService:
                 claims[recipient] = (key, state.done)
         return claims
 
-    def _release(self, claims: Mapping[str, tuple[str, frozenset[str]]] | None) -> None:
-        """Drop the claims of an attempt that ends early (their done actions stay done)."""
-        if not claims or self.idempotency is None:
+    def _release(
+        self,
+        claims: Mapping[str, tuple[str, frozenset[str]]] | None,
+        finishes: list[tuple[str, frozenset[str], bool]] | None = None,
+    ) -> None:
+        """End an attempt early: the recipients already handled are finished, the claims of
+        the others dropped (their done actions stay done; the index waits for the retry)."""
+        ledger = self.idempotency
+        if ledger is None:
             return
-        for key, done in claims.values():
-            try:
-                self.idempotency.finish(key, done, complete=False)
-            except Exception as exc:  # the claim lapses by itself
-                logger.warning("could not release a claim (%s)", type(exc).__name__)
+        ending = list(finishes or ()) + [(k, d, False) for k, d in (claims or {}).values()]
+        if not ending:
+            return
+        try:
+            ledger.finish_all(ending)
+        except Exception as exc:  # the claims lapse by themselves
+            logger.warning("could not release the claims (%s)", type(exc).__name__)
 
-    def _index(self, message: InboundMessage, raw_key: str) -> None:
-        """Record the addresses ``message`` names for the erasure of their data."""
-        index = self.ports.erasure_index
-        if index is None:
-            return
+    def _mentions(self, message: InboundMessage, raw_key: str) -> tuple[set[str], str, int]:
+        """The hashes of the addresses ``message`` names, its key and how long they are kept
+        (for the erasure of their data)."""
+        if self.ports.erasure_index is None and not (
+            self.idempotency is not None and self.idempotency.records_mentions
+        ):
+            return set(), raw_key, self.settings.erasure_index_days
         from shopmail.domain.erasure.mentions import mentioned_addresses  # lazy: regexes
 
         hashes = {
             address_hash(a)
             for a in mentioned_addresses(message, mail_domain=self.settings.mail_domain)
         }
-        if hashes:
-            index.record(hashes, raw_key, self.settings.erasure_index_days)
+        return hashes, raw_key, self.settings.erasure_index_days
+
+    def _index(self, mentions: tuple[set[str], str, int]) -> None:
+        """Record ``mentions`` in the erasure index now."""
+        index = self.ports.erasure_index
+        hashes, raw_key, days = mentions
+        if index is not None and hashes:
+            index.record(hashes, raw_key, days)
 
     def _handle_recipient(
         self,
