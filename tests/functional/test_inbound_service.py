@@ -399,3 +399,26 @@ def test_a_claim_held_elsewhere_releases_the_other_recipients(
     result = inbound_harness.service.handle_event(copy.deepcopy(event)).to_dict()
     assert result["routes"] == {"orders": 1, "support": 1}
     assert len(inbound_harness.publisher.events) == 2
+
+
+def test_a_failed_final_ledger_write_is_tried_again(inbound_harness: InboundHarness) -> None:
+    """If the write that finishes the records failed, the claims would lapse and a retry
+    would run every action again: it is tried a second time."""
+    event = inbound_harness.put_sample("support")
+    ledger = inbound_harness.idempotency
+    assert ledger is not None
+    finish_all = ledger.finish_all
+    attempts: list[int] = []
+
+    def flaky(finishes: Any, mentions: Any = None) -> None:
+        attempts.append(len(finishes))
+        if len(attempts) == 1:
+            raise ServiceUnavailableError("dynamodb BatchWriteItem failed transiently")
+        finish_all(finishes, mentions)
+
+    ledger.finish_all = flaky  # type: ignore[method-assign]
+    inbound_harness.service.handle_event(copy.deepcopy(event))
+    assert attempts == [1, 1]
+    again = inbound_harness.service.handle_event(copy.deepcopy(event)).to_dict()
+    assert again["duplicates"] == 3
+    assert inbound_harness.publisher.types() == ["SupportMessageReceived"]

@@ -44,7 +44,7 @@ from shopmail.domain.inbound.attachment_keys import planned_attachment_keys
 from shopmail.domain.inbound.routing.model import ActionName, ActionSpec
 from shopmail.domain.inbound.ses_event import SesRecord, message_id_of, parse_ses_event
 from shopmail.domain.message import Envelope, InboundMessage
-from shopmail.errors import PermanentError
+from shopmail.errors import PermanentError, TransientError
 from shopmail.ports import ActionLedger, DeadLetterSink, Decider, MessageParser
 from shopmail.services.inbound.actions import (
     EXECUTORS,
@@ -183,7 +183,11 @@ class InboundService:
             if recipient.lower() not in seen:
                 seen.add(recipient.lower())
                 recipients.append(recipient)
-        claims = self._claim(envelope, recipients, result, remaining_ms)
+        try:
+            claims = self._claim(envelope, recipients, result, remaining_ms)
+        except PermanentError as exc:  # e.g. a key the store refuses: never claimable
+            self._dead_letter(event, exc, envelope.message_id, "claim", result)
+            return
         if claims is not None:
             recipients = [r for r in recipients if r in claims]
             if not recipients:
@@ -233,7 +237,7 @@ class InboundService:
                 finishes.append((claim[0], frozenset(done or ()), not failed))
             failures.extend(failed)
         if ledger is not None and finishes:  # the records and the index, in one write
-            ledger.finish_all(finishes, mentions if deferred else None)
+            self._finish(ledger, finishes, mentions if deferred else None)
         if failures:
             reason = {
                 "error": "ActionFailed",
@@ -281,6 +285,20 @@ class InboundService:
             else:
                 claims[recipient] = (key, state.done)
         return claims
+
+    @staticmethod
+    def _finish(
+        ledger: ActionLedger,
+        finishes: list[tuple[str, frozenset[str], bool]],
+        mentions: tuple[set[str], str, int] | None,
+    ) -> None:
+        """The final write of a message (tried twice: if it fails, the claims lapse and a
+        retry runs the recipients' actions again)."""
+        try:
+            ledger.finish_all(finishes, mentions)
+        except TransientError as exc:
+            logger.warning("ledger write failed once, trying again: %s", exc.reason)
+            ledger.finish_all(finishes, mentions)
 
     def _release(
         self,
