@@ -17,16 +17,23 @@ Units (the budgets are the targets of issue 13):
 * ``outbound_duplicate``: one of them delivered again - budget 1 call;
 * ``feedback_per_event``: per SES delivery event of a batch of 10 - budget 3 calls;
 * ``order_mail_with_delivery``: an order mail and its delivery feedback (the two above per
-  mail) - budget 4 calls.
+  mail) - budget 4 calls;
+* ``offline_stack_order_mail``: the same counted black-box over the whole offline stack
+  (``shopmail_local``: 10 shop events on the bus, the outbound function's SQS poller, the
+  relay emulator, SES's delivery events, the feedback function's poller): every call of the
+  functions' clients per order mail, the stack's own plumbing not counted - budget 4 calls.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import io
 import json
 import logging
 import math
 import socket
+import warnings
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -41,6 +48,7 @@ EVENTS = REPO / "events"
 REGION = "eu-west-1"
 
 BUDGETS: dict[str, float] = {
+    "offline_stack_order_mail": 4,
     "inbound_support": 5,
     "inbound_redelivery": 1,
     "outbound_per_mail": 2.5,
@@ -339,6 +347,7 @@ def measure() -> dict[str, dict[str, Any]]:
             "wu": round(per_mail["wu"] + per_event["wu"], 2),
             "ru": round(per_mail["ru"] + per_event["ru"], 2),
         }
+        results["offline_stack_order_mail"] = measure_stack()
         for name, row in results.items():
             budget = BUDGETS[name]
             row["budget_calls"] = budget
@@ -346,6 +355,92 @@ def measure() -> dict[str, dict[str, Any]]:
         return results
     finally:
         server.stop()
+
+
+def measure_stack(mails: int = 10, timeout: float = 60.0) -> dict[str, Any]:
+    """Send ``mails`` order events through the offline stack; count the functions' calls."""
+    import tempfile
+    import threading
+    import time
+
+    from shopmail.bootstrap import clients as layer_clients
+
+    from shopmail_local.stack.runner import LocalStack, RunConfig
+
+    tally = Tally()
+    lock = threading.Lock()
+    factory = layer_clients.default_client_factory
+
+    def counting_factory(endpoint_url: str | None = None, region: str | None = None) -> Any:
+        make = factory(endpoint_url, region)
+
+        def counted(service: str) -> Any:
+            client = make(service)
+            pending: dict[int, Mapping[str, Any]] = {}
+
+            def before(params: Mapping[str, Any], context: Any, **_: Any) -> None:
+                pending[id(context)] = copy.deepcopy(dict(params))
+
+            def after(model: Any, parsed: Any, context: Any, **_: Any) -> None:
+                with lock:
+                    tally.add(service, model.name, pending.pop(id(context), {}), parsed)
+
+            client.meta.events.register("provide-client-params", before)
+            client.meta.events.register("after-call", after)
+            return client
+
+        return counted
+
+    ports = [_free_port() for _ in range(5)]
+    with tempfile.TemporaryDirectory() as state:
+        config = RunConfig(
+            state_dir=Path(state),
+            moto_port=ports[0],
+            inbound_port=ports[1],
+            relay_port=ports[2],
+            web_port=ports[3],
+            unsubscribe_port=ports[4],
+            start_web=False,
+            persist=False,
+        )
+        layer_clients.default_client_factory = counting_factory  # type: ignore[assignment]
+        quiet = contextlib.redirect_stdout(io.StringIO())  # the functions' JSON log lines
+        try:
+            with quiet, warnings.catch_warnings(), LocalStack(config) as stack:
+                warnings.simplefilter("ignore")
+                bus = stack.client("events")
+                sample = json.loads((EVENTS / "outbound" / "OrderPlaced.json").read_text("utf-8"))
+                entries = []
+                for i in range(mails):
+                    detail = copy.deepcopy(sample["detail"])
+                    detail["order"]["id"] = f"ORD-{8000 + i}"
+                    detail["recipient"]["email"] = f"kunde{i}@example.org"
+                    entries.append(
+                        {
+                            "EventBusName": "shop",
+                            "Source": sample["source"],
+                            "DetailType": sample["detail-type"],
+                            "Detail": json.dumps(detail),
+                        }
+                    )
+                bus.put_events(Entries=entries)
+                deadline = time.monotonic() + timeout
+                delivered: list[Any] = []
+                while time.monotonic() < deadline:
+                    delivered = [
+                        r
+                        for r in stack.state.event_log()
+                        if r["event"].get("detail-type") == "EmailDelivered"
+                    ]
+                    if len(delivered) >= mails:
+                        break
+                    time.sleep(0.2)
+                time.sleep(1.0)  # let the last completions land
+                with lock:
+                    counted = copy.deepcopy(tally)
+        finally:
+            layer_clients.default_client_factory = factory  # type: ignore[assignment]
+    return {**_per(counted, mails), "delivered": len(delivered)}
 
 
 def table(results: Mapping[str, Mapping[str, Any]]) -> str:

@@ -8,6 +8,9 @@ batch to the handler as Lambda's SQS event, and honours the result like Lambda d
   the others are deleted, the failed ones stay;
 - an exception: the whole batch stays.
 
+A mapping's batching window (``MaximumBatchingWindowInSeconds``) gathers messages as Lambda
+does: until the batch is full or the window has passed since the first message.
+
 Messages that stay become visible again after a short local back-off (instead of the queue's
 visibility timeout, minutes on AWS), and moto's ``RedrivePolicy`` moves them to the
 dead-letter queue after ``maxReceiveCount`` receives.
@@ -18,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -116,18 +120,31 @@ class QueuePoller:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def poll_once(self) -> int:
-        """Receive one batch and process it; return the number of messages received."""
+    def _receive(self, limit: int, wait: int) -> list[dict[str, Any]]:
         resp = self.sqs.receive_message(
             QueueUrl=self.source.queue_url,
-            MaxNumberOfMessages=min(10, self.source.batch_size),
-            WaitTimeSeconds=self.wait_seconds,
+            MaxNumberOfMessages=limit,
+            WaitTimeSeconds=wait,
             AttributeNames=["All"],
             MessageAttributeNames=["All"],
         )
-        messages = resp.get("Messages") or []
+        return list(resp.get("Messages") or [])
+
+    def poll_once(self) -> int:
+        """Receive one batch and process it; return the number of messages received.
+
+        As Lambda does, a mapping with a batching window (``MaximumBatchingWindowInSeconds``)
+        gathers messages until the batch is full or the window has passed since the first.
+        """
+        size = min(10, self.source.batch_size)
+        messages = self._receive(size, self.wait_seconds)
         if not messages:
             return 0
+        deadline = time.monotonic() + self.source.batching_window
+        while len(messages) < size and time.monotonic() < deadline and not self._stop.is_set():
+            messages += self._receive(size - len(messages), 0) or []
+            if len(messages) < size:
+                time.sleep(min(0.1, max(0.0, deadline - time.monotonic())))
         event = sqs_event(messages, self.source.queue_arn, self.region)
         ids = [m["MessageId"] for m in messages]
         context = LambdaContext(
