@@ -28,20 +28,10 @@ from shopmail.domain.suppression.policy import SuppressionClass, replaceable_by
 from shopmail.errors import InProgressError
 from shopmail.ports import LedgerClaim
 
+from tests.fixtures.moto_server import create_table
+
 Client = Callable[..., Any]
 NOW = 1_800_000_000.0
-
-
-def _table(ddb: Any, name: str, *keys: str) -> None:
-    ddb.create_table(
-        TableName=name,
-        KeySchema=[
-            {"AttributeName": k, "KeyType": t}
-            for k, t in zip(keys, ("HASH", "RANGE")[: len(keys)], strict=True)
-        ],
-        AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k in keys],
-        BillingMode="PAY_PER_REQUEST",
-    )
 
 
 def _counted(client: Any) -> Counter[str]:
@@ -68,7 +58,7 @@ class _Clock:
 
 def test_ledger_claims_one_record_and_refuses_a_concurrent_claim(aws_client: Client) -> None:
     ddb = aws_client("dynamodb")
-    _table(ddb, "idem", "id")
+    create_table(ddb, "idem", "id")
     clock = _Clock()
     ledger = DynamoDbActionLedger(ddb, "idem", 3600, clock=clock)
     other = DynamoDbActionLedger(aws_client("dynamodb"), "idem", 3600, clock=clock)
@@ -94,8 +84,8 @@ def test_ledger_writes_the_finished_records_and_the_index_in_one_call(
     aws_client: Client,
 ) -> None:
     ddb = aws_client("dynamodb")
-    _table(ddb, "idem", "id")
-    _table(ddb, "index", "address_hash", "object_key")
+    create_table(ddb, "idem", "id")
+    create_table(ddb, "index", "address_hash", "object_key")
     index = DynamoDbErasureIndex(ddb, "index", clock=lambda: NOW)
     ledger = DynamoDbActionLedger(ddb, "idem", 3600, clock=lambda: NOW, erasure_index=index)
     assert ledger.records_mentions is True
@@ -120,7 +110,7 @@ def test_ledger_writes_the_finished_records_and_the_index_in_one_call(
 
 def test_refused_claim_returns_the_record_without_a_second_read(aws_client: Client) -> None:
     ddb = aws_client("dynamodb")
-    _table(ddb, "idem", "id")
+    create_table(ddb, "idem", "id")
     store = DynamoDbIdempotencyStore(ddb, "idem", 3600, clock=lambda: NOW)
     assert store.begin("k", 30) is True
     calls = _counted(ddb)
@@ -138,7 +128,7 @@ def test_refused_claim_returns_the_record_without_a_second_read(aws_client: Clie
 
 def test_completions_of_a_batch_in_batch_writes(aws_client: Client) -> None:
     ddb = aws_client("dynamodb")
-    _table(ddb, "idem", "id")
+    create_table(ddb, "idem", "id")
     store = DynamoDbIdempotencyStore(ddb, "idem", 3600, clock=lambda: NOW)
     keys = [f"k{i}" for i in range(30)]
     for key in keys:
@@ -152,7 +142,7 @@ def test_completions_of_a_batch_in_batch_writes(aws_client: Client) -> None:
 
 def test_sent_mail_records_of_a_batch_under_both_keys(aws_client: Client) -> None:
     ddb = aws_client("dynamodb")
-    _table(ddb, "sent", "ses_message_id")
+    create_table(ddb, "sent", "ses_message_id")
     store = DynamoDbSentMailStore(ddb, "sent", clock=lambda: NOW)
     records = [
         SentMail(
@@ -211,7 +201,7 @@ class _PartialBatchGet:
 
 def test_batch_read_reads_unprocessed_keys_again(aws_client: Client) -> None:
     ddb = aws_client("dynamodb")
-    _table(ddb, "sup", "address")
+    create_table(ddb, "sup", "address")
     plain = DynamoDbSuppressionList(ddb, "sup", clock=lambda: NOW)
     plain.put(SuppressionEntry("a@example.org", "hard_bounce", "5.1.1"))
     plain.put(SuppressionEntry("c@example.org", "unsubscribe", "one-click"))
@@ -228,7 +218,7 @@ def test_batch_read_reads_unprocessed_keys_again(aws_client: Client) -> None:
 
 def test_batch_read_of_many_addresses_in_calls_of_100_keys(aws_client: Client) -> None:
     ddb = aws_client("dynamodb")
-    _table(ddb, "sup", "address")
+    create_table(ddb, "sup", "address")
     store = DynamoDbSuppressionList(ddb, "sup", clock=lambda: NOW)
     store.put(SuppressionEntry("x59@example.org", "complaint", "abuse"))
     calls = _counted(ddb)
@@ -239,7 +229,7 @@ def test_batch_read_of_many_addresses_in_calls_of_100_keys(aws_client: Client) -
 
 def test_conditional_write_never_replaces_a_stronger_entry(aws_client: Client) -> None:
     ddb = aws_client("dynamodb")
-    _table(ddb, "sup", "address")
+    create_table(ddb, "sup", "address")
     store = DynamoDbSuppressionList(ddb, "sup", clock=lambda: NOW)
     hard = SuppressionEntry("k@example.org", "hard_bounce", "5.1.1")
     store.put(SuppressionEntry("k@example.org", "complaint", "abuse"))

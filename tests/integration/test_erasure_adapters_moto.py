@@ -17,20 +17,10 @@ from shopmail.domain.erasure.matcher import AddressMatcher
 from shopmail.domain.suppression.entries import SuppressionEntry, hashed_suppression_key
 from shopmail.errors import ConfigurationError
 
+from tests.fixtures.moto_server import create_table as _table
+
 Client = Callable[..., Any]
 KIM = "kim@example.com"
-
-
-def _table(ddb: Any, name: str, *keys: str) -> None:
-    ddb.create_table(
-        TableName=name,
-        KeySchema=[
-            {"AttributeName": k, "KeyType": t}
-            for k, t in zip(keys, ("HASH", "RANGE")[: len(keys)], strict=True)
-        ],
-        AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k in keys],
-        BillingMode="PAY_PER_REQUEST",
-    )
 
 
 def test_every_version_and_delete_marker_goes_and_siblings_stay(aws_client: Client) -> None:

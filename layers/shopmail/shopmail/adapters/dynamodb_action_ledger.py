@@ -22,8 +22,7 @@ IAM: ``dynamodb:UpdateItem`` and ``dynamodb:BatchWriteItem`` on the table
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 from botocore.exceptions import ClientError
@@ -31,16 +30,14 @@ from botocore.exceptions import ClientError
 from shopmail.adapters.aws_errors import error_code, transient_error
 from shopmail.adapters.dynamodb_erasure_index import DynamoDbErasureIndex
 from shopmail.adapters.dynamodb_idempotency import COMPLETED, IN_PROGRESS, key_digest
-from shopmail.adapters.dynamodb_table import DynamoDbTable
-from shopmail.errors import InProgressError, ServiceUnavailableError
+from shopmail.adapters.dynamodb_table import DynamoDbTtlTable, batch_write
+from shopmail.errors import InProgressError
 from shopmail.ports import LedgerClaim
 
 if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
+    pass
 
 RELEASED: Final = "RELEASED"
-_BATCH: Final = 25
-_ATTEMPTS: Final = 5
 _NAMES: Final = {
     "#id": "id",
     "#exp": "expiration",
@@ -54,44 +51,25 @@ def _done(item: Mapping[str, Any]) -> frozenset[str]:
     return frozenset(str(v) for v in values)
 
 
-class DynamoDbActionLedger(DynamoDbTable):
-    """Implements ``ports.ActionLedger`` (see :class:`DynamoDbTable`).
+class DynamoDbActionLedger(DynamoDbTtlTable):
+    """Implements ``ports.ActionLedger`` on ``IDEMPOTENCY_TABLE`` (see
+    :class:`DynamoDbTtlTable`: client, table, ``IDEMPOTENCY_TTL_SECONDS``, clock).
 
-    Parameters
-    ----------
-    client, table_name, clock
-        As :class:`DynamoDbTable` (``IDEMPOTENCY_TABLE``).
-    ttl_seconds
-        How long a record is kept (``IDEMPOTENCY_TTL_SECONDS``).
-    erasure_index
-        Where :meth:`finish_all` records a message's mentions (``None``: it records none).
+    ``erasure_index``: where :meth:`finish_all` records a message's mentions (``None``: none).
     """
 
     def __init__(
-        self,
-        client: DynamoDBClient,
-        table_name: str,
-        ttl_seconds: int = 7 * 24 * 3600,
-        clock: Callable[[], float] = time.time,
-        erasure_index: DynamoDbErasureIndex | None = None,
+        self, *args: Any, erasure_index: DynamoDbErasureIndex | None = None, **kwargs: Any
     ) -> None:
-        super().__init__(client, table_name, clock)
-        self.ttl_seconds = ttl_seconds
+        super().__init__(*args, **kwargs)
         self.erasure_index = erasure_index
         self.records_mentions = erasure_index is not None
 
     def claim(self, key: str, lease_seconds: float) -> LedgerClaim:
-        """Claim the record ``key`` until ``lease_seconds`` from now.
-
-        Raises
-        ------
-        InProgressError
-            Another attempt holds an unexpired claim.
-        ServiceUnavailableError
-            DynamoDB throttled or failed.
-        StoreRejectedError
-            DynamoDB refused the key (``ValidationException``).
-        """
+        """Claim the record ``key`` until ``lease_seconds`` from now (see the module docs);
+        raises ``InProgressError`` while the claim of another attempt holds, and the errors of
+        :func:`~shopmail.adapters.aws_errors.transient_error` when DynamoDB fails or refuses
+        the key."""
         now = self._clock()
         try:
             response = self._ddb.update_item(
@@ -164,23 +142,4 @@ class DynamoDbActionLedger(DynamoDbTable):
             requests += [
                 (index.table_name, r) for r in index.put_requests(hashes, object_key, days)
             ]
-        for start in range(0, len(requests), _BATCH):
-            pending: dict[str, list[Any]] = {}
-            for table, request in requests[start : start + _BATCH]:
-                pending.setdefault(table, []).append(request)
-            for attempt in range(_ATTEMPTS):
-                if attempt:
-                    time.sleep(0.05 * 2**attempt)
-                try:
-                    response = self._ddb.batch_write_item(RequestItems=pending)
-                except Exception as exc:
-                    raise transient_error(exc, "dynamodb", "BatchWriteItem") from exc
-                pending = {t: list(r) for t, r in response.get("UnprocessedItems", {}).items() if r}
-                if not pending:
-                    break
-            if pending:
-                raise ServiceUnavailableError(
-                    "dynamodb BatchWriteItem left ledger or index items unprocessed",
-                    service="dynamodb",
-                    operation="BatchWriteItem",
-                )
+        batch_write(self._ddb, requests, "ledger records or index items")

@@ -11,39 +11,21 @@ IAM: ``dynamodb:BatchWriteItem`` (inbound), ``dynamodb:Query`` and ``dynamodb:Ba
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 from typing import Any, Final
 
 from shopmail.adapters.aws_errors import transient_error
-from shopmail.adapters.dynamodb_table import DynamoDbTable
-from shopmail.errors import ServiceUnavailableError
+from shopmail.adapters.dynamodb_table import DynamoDbTable, batch_write
 
 HASH_KEY: Final = "address_hash"
 SORT_KEY: Final = "object_key"
-_BATCH: Final = 25
-_ATTEMPTS: Final = 5
 
 
 class DynamoDbErasureIndex(DynamoDbTable):
     """Implements ``ports.ErasureIndex`` on ``ERASURE_INDEX_TABLE`` (see :class:`DynamoDbTable`)."""
 
     def _write(self, requests: list[dict[str, Any]]) -> None:
-        for start in range(0, len(requests), _BATCH):
-            pending: list[Any] = requests[start : start + _BATCH]
-            for attempt in range(_ATTEMPTS):
-                try:
-                    response = self._ddb.batch_write_item(RequestItems={self.table_name: pending})
-                except Exception as exc:
-                    raise transient_error(exc, "dynamodb", "BatchWriteItem") from exc
-                pending = list(response.get("UnprocessedItems", {}).get(self.table_name, []))
-                if not pending:
-                    break
-                time.sleep(0.05 * 2**attempt)
-            if pending:
-                raise ServiceUnavailableError(
-                    "dynamodb BatchWriteItem left items unprocessed", service="dynamodb"
-                )
+        batch_write(self._ddb, [(self.table_name, r) for r in requests], "index items")
 
     def record(self, address_hashes: Iterable[str], key: str, ttl_days: int) -> None:
         """Write one item per hash for the object ``key``.

@@ -19,22 +19,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
-from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Final
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from shopmail.adapters.aws_errors import error_code, transient_error
-from shopmail.errors import InProgressError, ServiceUnavailableError
+from shopmail.adapters.dynamodb_table import DynamoDbTtlTable, batch_write
+from shopmail.errors import InProgressError
 
 if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
+    pass
 
 IN_PROGRESS = "INPROGRESS"
 COMPLETED = "COMPLETED"
-_BATCH: Final = 25
-_ATTEMPTS: Final = 5
 
 
 def key_digest(key: str) -> str:
@@ -42,7 +40,7 @@ def key_digest(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
 
 
-class DynamoDbIdempotencyStore:
+class DynamoDbIdempotencyStore(DynamoDbTtlTable):
     """Implements ``ports.IdempotencyStore``.
 
     IAM: ``dynamodb:PutItem``, ``dynamodb:GetItem``, ``dynamodb:UpdateItem``,
@@ -60,17 +58,8 @@ class DynamoDbIdempotencyStore:
         Returns the current epoch time in seconds (tests).
     """
 
-    def __init__(
-        self,
-        client: DynamoDBClient,
-        table_name: str,
-        ttl_seconds: int = 7 * 24 * 3600,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self._ddb = client
-        self.table_name = table_name
-        self.ttl_seconds = ttl_seconds
-        self._clock = clock
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         #: The record the last failed claim found (key, item): what ``data`` of it returns.
         self._found: tuple[str, Mapping[str, Any]] | None = None
 
@@ -158,25 +147,10 @@ class DynamoDbIdempotencyStore:
         ServiceUnavailableError
             DynamoDB throttled, failed, or left items unprocessed.
         """
-        requests: list[Any] = [{"PutRequest": {"Item": self._completed(k, d)}} for k, d in items]
-        for start in range(0, len(requests), _BATCH):
-            pending = requests[start : start + _BATCH]
-            for attempt in range(_ATTEMPTS):
-                if attempt:
-                    time.sleep(0.05 * 2**attempt)
-                try:
-                    response = self._ddb.batch_write_item(RequestItems={self.table_name: pending})
-                except Exception as exc:
-                    raise transient_error(exc, "dynamodb", "BatchWriteItem") from exc
-                pending = list(response.get("UnprocessedItems", {}).get(self.table_name, []))
-                if not pending:
-                    break
-            if pending:
-                raise ServiceUnavailableError(
-                    "dynamodb BatchWriteItem left completions unprocessed",
-                    service="dynamodb",
-                    operation="BatchWriteItem",
-                )
+        puts = [
+            (self.table_name, {"PutRequest": {"Item": self._completed(k, d)}}) for k, d in items
+        ]
+        batch_write(self._ddb, puts, "completions")
 
     def _completed(self, key: str, data: Mapping[str, Any] | None) -> dict[str, Any]:
         item: dict[str, Any] = {

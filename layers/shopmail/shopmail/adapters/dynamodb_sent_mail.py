@@ -17,19 +17,17 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import fields, replace
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 
 from shopmail.adapters.aws_errors import transient_error
+from shopmail.adapters.dynamodb_table import batch_write
 from shopmail.domain.outbound.sent_mail import SentMail
-from shopmail.errors import ServiceUnavailableError
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 MESSAGE_ID_PREFIX = "mid:"
 DEFAULT_TTL_SECONDS = 90 * 24 * 3600
-_BATCH: Final = 25
-_ATTEMPTS: Final = 5
 _STRINGS = tuple(f.name for f in fields(SentMail) if f.name not in ("ses_message_id", "expires_at"))
 
 
@@ -94,27 +92,12 @@ class DynamoDbSentMailStore:
         StoreRejectedError
             DynamoDB refused an item as invalid.
         """
-        requests: list[Any] = [
-            {"PutRequest": {"Item": body}} for r in records for body in self._bodies(r)
+        puts = [
+            (self.table_name, {"PutRequest": {"Item": body}})
+            for r in records
+            for body in self._bodies(r)
         ]
-        for start in range(0, len(requests), _BATCH):
-            pending = requests[start : start + _BATCH]
-            for attempt in range(_ATTEMPTS):
-                if attempt:
-                    time.sleep(0.05 * 2**attempt)
-                try:
-                    response = self._ddb.batch_write_item(RequestItems={self.table_name: pending})
-                except Exception as exc:
-                    raise transient_error(exc, "dynamodb", "BatchWriteItem") from exc
-                pending = list(response.get("UnprocessedItems", {}).get(self.table_name, []))
-                if not pending:
-                    break
-            if pending:
-                raise ServiceUnavailableError(
-                    "dynamodb BatchWriteItem left sent-mail records unprocessed",
-                    service="dynamodb",
-                    operation="BatchWriteItem",
-                )
+        batch_write(self._ddb, puts, "sent-mail records")
 
     def _bodies(self, record: SentMail) -> list[dict[str, Any]]:
         """The items of ``record``: under its SES message id (when it has one) and under

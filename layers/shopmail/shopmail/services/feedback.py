@@ -327,6 +327,11 @@ class FeedbackService:
         except InvalidEventError as exc:
             self._invalid(record, exc)
             return FeedbackOutcome(OutcomeStatus.INVALID)
+        return self._event_report(event)
+
+    @staticmethod
+    def _event_report(event: FeedbackEvent) -> FeedbackReport | FeedbackOutcome:
+        """The report of a trusted SES event, or ``ignored`` (an open, a click...)."""
         report = from_ses_event(event)
         if report is None:
             logger.info(
@@ -454,13 +459,9 @@ class FeedbackService:
 
     def handle_event(self, event: FeedbackEvent) -> FeedbackOutcome:
         """Run one parsed (trusted) SES event through :meth:`handle_report`."""
-        report = from_ses_event(event)
-        if report is None:
-            logger.info(
-                "feedback event ignored",
-                extra={"event_type": event.event_type, "ses_message_id": event.ses_message_id},
-            )
-            return FeedbackOutcome(OutcomeStatus.IGNORED)
+        report = self._event_report(event)
+        if isinstance(report, FeedbackOutcome):
+            return report
         return self.handle_report(report)
 
     # ------------------------------------------------------------------ DSN / ARF mail
