@@ -402,6 +402,7 @@ def measure_stack(mails: int = 10, timeout: float = 60.0) -> dict[str, Any]:
             unsubscribe_port=ports[4],
             start_web=False,
             persist=False,
+            batching_windows=True,  # Lambda's batches (MaximumBatchingWindowInSeconds)
         )
         layer_clients.default_client_factory = counting_factory  # type: ignore[assignment]
         quiet = contextlib.redirect_stdout(io.StringIO())  # the functions' JSON log lines

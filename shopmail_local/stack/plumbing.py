@@ -8,8 +8,10 @@ batch to the handler as Lambda's SQS event, and honours the result like Lambda d
   the others are deleted, the failed ones stay;
 - an exception: the whole batch stays.
 
-A mapping's batching window (``MaximumBatchingWindowInSeconds``) gathers messages as Lambda
-does: until the batch is full or the window has passed since the first message.
+With ``batching_window`` a mapping's ``MaximumBatchingWindowInSeconds`` gathers messages as
+Lambda does: until the batch is full or the window has passed since the first message (off by
+default: locally each message is handled as soon as it arrives; ``bench/bench_calls.py`` turns
+it on to count calls per mail with Lambda's batches).
 
 Messages that stay become visible again after a short local back-off (instead of the queue's
 visibility timeout, minutes on AWS), and moto's ``RedrivePolicy`` moves them to the
@@ -95,6 +97,8 @@ class QueuePoller:
         timeout).
     on_batch
         Called with ``(source, event, result_or_exception)`` after each batch.
+    batching_window
+        Honour the mapping's batching window (see the module docs).
     """
 
     def __init__(
@@ -108,6 +112,7 @@ class QueuePoller:
         wait_seconds: int = 1,
         retry_backoff: int = 1,
         on_batch: Callable[[SqsEventSource, dict[str, Any], Any], None] | None = None,
+        batching_window: bool = False,
     ) -> None:
         self.sqs = sqs
         self.source = source
@@ -117,6 +122,7 @@ class QueuePoller:
         self.wait_seconds = wait_seconds
         self.retry_backoff = retry_backoff
         self.on_batch = on_batch
+        self.batching_window = batching_window
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -133,14 +139,14 @@ class QueuePoller:
     def poll_once(self) -> int:
         """Receive one batch and process it; return the number of messages received.
 
-        As Lambda does, a mapping with a batching window (``MaximumBatchingWindowInSeconds``)
-        gathers messages until the batch is full or the window has passed since the first.
+        With :attr:`batching_window`, messages are gathered as Lambda does (module docs).
         """
         size = min(10, self.source.batch_size)
         messages = self._receive(size, self.wait_seconds)
         if not messages:
             return 0
-        deadline = time.monotonic() + self.source.batching_window
+        window = self.source.batching_window if self.batching_window else 0.0
+        deadline = time.monotonic() + window
         while len(messages) < size and time.monotonic() < deadline and not self._stop.is_set():
             messages += self._receive(size - len(messages), 0) or []
             if len(messages) < size:
