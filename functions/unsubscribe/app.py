@@ -46,7 +46,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     try:
         service = _service()
     except ConfigurationError as exc:
+        response = error_response(request_of(event))
         metrics.add_metric("ConfigurationError", MetricUnit.Count, 1)
+        metrics.add_metric(f"Unsubscribe{response.status}", MetricUnit.Count, 1)
         logger.error("alarm: unsubscribe function misconfigured", extra={"error": exc.to_dict()})
-        return error_response(request_of(event)).to_function_url()
+        return response.to_function_url()
     return handle(event, service)

@@ -18,6 +18,9 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from shopmail.domain.outbound.unsubscribe_page import HttpResponse
+from shopmail.errors import ConfigurationError
+from shopmail.services.erasure import ErasureBatchResult
 from shopmail.services.feedback import FeedbackBatchResult
 from shopmail.services.inbound import InboundResult
 from shopmail.services.outbound import BatchResult
@@ -28,6 +31,8 @@ FUNCTIONS = {
     "InboundFunction": "inbound",
     "OutboundFunction": "outbound",
     "FeedbackFunction": "feedback",
+    "UnsubscribeFunction": "unsubscribe",
+    "ErasureFunction": "erasure",
 }
 _SEARCH = re.compile(r"SEARCH\('\{([^}]*)\}\s+MetricName=\"([^\"]+)\"(?:\s+service=\"([^\"]+)\")?")
 _SUB = re.compile(r"\$\{([^}]+)\}")
@@ -77,6 +82,22 @@ class _Service:
     def handle_batch(self, records: Any, remaining_ms: Any = None) -> Any:
         return self.result
 
+    def handle(self, request: Any) -> Any:
+        return self.result
+
+
+class _Misconfigured:
+    """An unsubscribe result standing for "the service cannot be composed"."""
+
+
+def _factory(result: Any) -> Any:
+    def service() -> _Service:
+        if isinstance(result, _Misconfigured):
+            raise ConfigurationError("signing keys unreadable")
+        return _Service(result)
+
+    return service
+
 
 def _results() -> dict[str, list[Any]]:
     inbound = InboundResult(records=2, duplicates=1, dead_lettered=1)
@@ -102,7 +123,20 @@ def _results() -> dict[str, list[Any]]:
     feedback = FeedbackBatchResult(records=3, processed=2, invalid=1, duplicates=1, suppressed=1)
     feedback.unverified.update({"unknown_mail": 1})
     feedback.not_address.update({("example.net", "blocked"): 1, ("example.net", "content"): 1})
-    return {"inbound": [inbound], "outbound": outbound, "feedback": [feedback]}
+    erasure = ErasureBatchResult(invalid=1)
+    erasure.reports.extend([_Report(complete=True), _Report(complete=False)])
+    return {
+        "inbound": [inbound],
+        "outbound": outbound,
+        "feedback": [feedback],
+        "unsubscribe": [HttpResponse(200, "ok"), _Misconfigured()],
+        "erasure": [erasure],
+    }
+
+
+class _Report:
+    def __init__(self, complete: bool) -> None:
+        self.complete = complete
 
 
 @pytest.fixture(scope="module")
@@ -137,7 +171,7 @@ def emitted(template: dict[str, Any]) -> Emitted:
             module.metrics.clear_default_dimensions()
             module.metrics.clear_metrics()
             for result in results:
-                mp.setattr(module, "_service", lambda r=result: _Service(r))
+                mp.setattr(module, "_service", _factory(result))
                 from contextlib import redirect_stdout
                 from io import StringIO
 
