@@ -21,7 +21,7 @@ from shopmail.domain.suppression.entries import SuppressionEntry
 from shopmail.errors import ServiceUnavailableError
 
 from tests.fixtures.feedback_fakes import FeedbackHarness
-from tests.fixtures.paths import load_event
+from tests.fixtures.paths import load_event, load_handler
 
 SES_ID = "0102019abc0001-11111111-2222-3333-4444-555555555555-000000"
 OUR_ID = "<sm.orderplaced.ORD-1001.8f271952e1be4bf4@shop.example>"
@@ -216,16 +216,7 @@ def test_transient_failure_reports_item_and_retry_works(feedback_harness: Feedba
 
 
 def test_handler_returns_batch_item_failures(feedback_harness: FeedbackHarness) -> None:
-    import importlib.util
-
-    from tests.fixtures.paths import REPO
-
-    spec = importlib.util.spec_from_file_location(
-        "feedback_app", REPO / "functions/feedback/app.py"
-    )
-    assert spec and spec.loader
-    app = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(app)
+    app = load_handler("feedback", "feedback_app")
     h = feedback_harness
     h.publisher.fail.append(ServiceUnavailableError("events down"))
     event = load_event("feedback/sqs-delivery-then-bounce.json")

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -31,6 +29,7 @@ from shopmail.errors import (
 from shopmail.services.outbound import OutboundPorts, OutboundService
 
 from tests.fixtures.emitted import assert_emitted
+from tests.fixtures.paths import load_handler
 
 REPO = Path(__file__).resolve().parents[2]
 EVENTS = REPO / "events" / "outbound"
@@ -413,18 +412,8 @@ def test_unexpected_exception_is_retried_not_raised(h: Harness) -> None:
     assert h.idem.items == {}  # claim released
 
 
-def _load_app() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "outbound_app_ft", REPO / "functions" / "outbound" / "app.py"
-    )
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_handler_returns_batch_item_failures(h: Harness) -> None:
-    app = _load_app()
+    app = load_handler("outbound", "outbound_app_ft")
     h.relay.fail = [None, DeliveryDeferredError("421")]
     event = {"Records": [record(order(1), "m1"), record(order(2), "m2")]}
     assert app.handle(event, h.service) == {"batchItemFailures": [{"itemIdentifier": "m2"}]}

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import importlib.util
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,38 +30,16 @@ from shopmail.domain.outbound.sent_mail import SentMail
 from shopmail.services.feedback import FeedbackService
 
 from tests.fixtures.emitted import assert_bus_events
-from tests.fixtures.paths import REPO, load_event
+from tests.fixtures.moto_resources import create_table, route_to_queue
+from tests.fixtures.paths import load_event, load_handler
 
 SES_ID = "0102019abc0001-11111111-2222-3333-4444-555555555555-000000"
 OUR_ID = "<sm.orderplaced.ORD-1001.8f271952e1be4bf4@shop.example>"
 
 
-def _load_app() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "feedback_app_moto", REPO / "functions/feedback/app.py"
-    )
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def _table(ddb: Any, name: str, key: str, ttl: str) -> None:
-    ddb.create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-
-
 def _queue_to_rule(sqs: Any, events: Any, name: str, bus: str, pattern: dict[str, Any]) -> str:
     url: str = sqs.create_queue(QueueName=name)["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    events.put_rule(Name=f"rule-{name}", EventBusName=bus, EventPattern=json.dumps(pattern))
-    events.put_targets(Rule=f"rule-{name}", EventBusName=bus, Targets=[{"Id": "q", "Arn": arn}])
+    route_to_queue(events, sqs, f"rule-{name}", pattern, url, bus)
     return url
 
 
@@ -96,9 +73,9 @@ class FeedbackStack:
 @pytest.fixture
 def feedback_stack(aws_client: Callable[..., Any], moto: str) -> FeedbackStack:
     sqs, events, ddb = (aws_client(n) for n in ("sqs", "events", "dynamodb"))
-    _table(ddb, "idem", "id", "expiration")
-    _table(ddb, "suppression", "address", "expires_at")
-    _table(ddb, "sent-mail", "ses_message_id", "expires_at")
+    create_table(ddb, "idem", "id")
+    create_table(ddb, "suppression", "address")
+    create_table(ddb, "sent-mail", "ses_message_id")
     events.create_event_bus(Name="shop")
     feedback_url = _queue_to_rule(sqs, events, "feedback", "default", {"source": ["aws.ses"]})
     observed = _queue_to_rule(sqs, events, "observed", "shop", {"source": ["shopmail.feedback"]})
@@ -111,7 +88,14 @@ def feedback_stack(aws_client: Callable[..., Any], moto: str) -> FeedbackStack:
         transient_bounce_threshold=2,
     )
     service = build_feedback_service(settings, lambda name: aws_client(name))
-    return FeedbackStack(aws_client, settings, feedback_url, observed, service, _load_app())
+    return FeedbackStack(
+        aws_client,
+        settings,
+        feedback_url,
+        observed,
+        service,
+        load_handler("feedback", "feedback_app_moto"),
+    )
 
 
 def _put_ses_event(stack: FeedbackStack, event: dict[str, Any]) -> None:

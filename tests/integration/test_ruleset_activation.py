@@ -6,20 +6,20 @@ handler end to end (moto for SES, a local server standing in for the pre-signed 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 from shopmail.adapters.cfn_response import response_body, send_response
 from shopmail.adapters.ses_receipt_rules import SesReceiptRuleSets
 from shopmail.services.ruleset_activation import PHYSICAL_ID_PREFIX, handle_request
+
+from tests.fixtures.paths import load_handler
 
 REPO = Path(__file__).resolve().parents[2]
 OURS = "shopmail-test-inbound"
@@ -273,15 +273,6 @@ class _Context:
     aws_request_id: str = "request-1"
 
 
-def _load_handler() -> ModuleType:
-    path = REPO / "functions/ruleset_activator/app.py"
-    spec = importlib.util.spec_from_file_location("ruleset_activator_app", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_handler_activates_and_reports(
     ses: Any,
     moto: str,
@@ -289,7 +280,7 @@ def test_handler_activates_and_reports(
     response_server: tuple[str, list[_Captured]],
 ) -> None:
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto)
-    app = _load_handler()
+    app = load_handler("ruleset_activator", "ruleset_activator_app")
     url, captured = response_server
     for kind in ("Create", "Delete"):
         event = _request(kind, ResponseURL=url, PhysicalResourceId=PHYSICAL_ID_PREFIX + OURS)
@@ -308,7 +299,7 @@ def test_handler_reports_failure_instead_of_raising(
     response_server: tuple[str, list[_Captured]],
 ) -> None:
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto)
-    app = _load_handler()
+    app = load_handler("ruleset_activator", "ruleset_activator_app")
     url, captured = response_server
     body = app.lambda_handler(_request("Create", name="missing-set", ResponseURL=url), _Context())
     assert body["Status"] == "FAILED"
