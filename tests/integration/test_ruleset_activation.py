@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -273,15 +274,26 @@ class _Context:
     aws_request_id: str = "request-1"
 
 
-def test_handler_activates_and_reports(
-    ses: Any,
-    moto: str,
-    monkeypatch: pytest.MonkeyPatch,
-    response_server: tuple[str, list[_Captured]],
-) -> None:
+@dataclass
+class _Activator:
+    """The handler module, loaded against moto, and where its responses are captured."""
+
+    app: ModuleType
+    url: str
+    captured: list[_Captured]
+
+
+@pytest.fixture
+def activator(
+    moto: str, monkeypatch: pytest.MonkeyPatch, response_server: tuple[str, list[_Captured]]
+) -> _Activator:
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto)
-    app = load_handler("ruleset_activator", "ruleset_activator_app")
     url, captured = response_server
+    return _Activator(load_handler("ruleset_activator", "ruleset_activator_app"), url, captured)
+
+
+def test_handler_activates_and_reports(ses: Any, activator: _Activator) -> None:
+    app, url, captured = activator.app, activator.url, activator.captured
     for kind in ("Create", "Delete"):
         event = _request(kind, ResponseURL=url, PhysicalResourceId=PHYSICAL_ID_PREFIX + OURS)
         if kind == "Create":
@@ -292,16 +304,10 @@ def test_handler_activates_and_reports(
     assert [c.body["Status"] for c in captured if c.body] == ["SUCCESS", "SUCCESS"]
 
 
-def test_handler_reports_failure_instead_of_raising(
-    ses: Any,
-    moto: str,
-    monkeypatch: pytest.MonkeyPatch,
-    response_server: tuple[str, list[_Captured]],
-) -> None:
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto)
-    app = load_handler("ruleset_activator", "ruleset_activator_app")
-    url, captured = response_server
-    body = app.lambda_handler(_request("Create", name="missing-set", ResponseURL=url), _Context())
+def test_handler_reports_failure_instead_of_raising(ses: Any, activator: _Activator) -> None:
+    event = _request("Create", name="missing-set", ResponseURL=activator.url)
+    body = activator.app.lambda_handler(event, _Context())
+    captured = activator.captured
     assert body["Status"] == "FAILED"
     assert captured[0].body is not None and captured[0].body["Status"] == "FAILED"
     assert captured[0].body["Reason"]
