@@ -19,7 +19,6 @@ from shopmail.domain.suppression.entries import SuppressionEntry
 from shopmail.errors import (
     ConfigurationError,
     DeliveryDeferredError,
-    InProgressError,
     MessageRejectedError,
     QuotaExceededError,
     ServiceUnavailableError,
@@ -29,6 +28,7 @@ from shopmail.errors import (
 from shopmail.services.outbound import OutboundPorts, OutboundService
 
 from tests.fixtures.emitted import assert_emitted
+from tests.fixtures.inbound_fakes import FakeIdempotency
 from tests.fixtures.paths import load_handler
 
 REPO = Path(__file__).resolve().parents[2]
@@ -84,32 +84,6 @@ class FakeDeadLetters:
     def send(self, payload: Mapping[str, Any], reason: Mapping[str, Any]) -> None:
         json.dumps(payload, default=str)
         self.items.append((payload, reason))
-
-
-class FakeIdempotency:
-    def __init__(self) -> None:
-        self.items: dict[str, dict[str, Any]] = {}
-        self.now = 1_800_000_000.0
-
-    def begin(self, key: str, in_progress_seconds: float) -> bool:
-        item = self.items.get(key)
-        if item is not None:
-            if item["status"] == "COMPLETED":
-                return False
-            if item["until"] > self.now:
-                raise InProgressError("in progress", key=key)
-        self.items[key] = {"status": "INPROGRESS", "until": self.now + in_progress_seconds}
-        return True
-
-    def complete(self, key: str, data: Mapping[str, Any] | None = None) -> None:
-        self.items[key] = {"status": "COMPLETED", "data": dict(data or {})}
-
-    def release(self, key: str) -> None:
-        if self.items.get(key, {}).get("status") == "INPROGRESS":
-            del self.items[key]
-
-    def data(self, key: str) -> Mapping[str, Any] | None:
-        return self.items.get(key, {}).get("data")
 
 
 class FakeSuppression:
@@ -372,7 +346,7 @@ def test_send_email_requested_is_sent(h: Harness) -> None:
 def test_in_progress_elsewhere_fails_the_item(h: Harness) -> None:
     h.idem.items["OrderPlaced:ORD-1:kunde@example.com"] = {
         "status": "INPROGRESS",
-        "until": h.idem.now + 60,
+        "in_progress_expiration": h.idem.clock() + 60,
     }
     result = h.run(record(order(1), "m1"), record(order(2), "m2"))
     assert failures(result) == ["m1"] and len(h.relay.sent) == 1

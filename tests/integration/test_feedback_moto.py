@@ -30,6 +30,7 @@ from shopmail.domain.outbound.sent_mail import SentMail
 from shopmail.services.feedback import FeedbackService
 
 from tests.fixtures.emitted import assert_bus_events
+from tests.fixtures.inbound_feedback import dsn_mail
 from tests.fixtures.moto_resources import create_table, route_to_queue
 from tests.fixtures.paths import load_event, load_handler
 
@@ -191,59 +192,17 @@ def test_bounce_counter_is_idempotent(feedback_stack: FeedbackStack) -> None:
     assert "2026-01-01T00:00:00Z" not in d and len(d) == 3
 
 
-def _dsn(original_message_id: str) -> bytes:
-    return (
-        "From: Mail Delivery System <MAILER-DAEMON@mx.example.org>\r\n"
-        "To: bounces@shop.example\r\n"
-        "Subject: Undelivered Mail Returned to Sender\r\n"
-        "Message-ID: <dsn-1@mx.example.org>\r\n"
-        "Date: Sat, 28 Nov 2026 10:05:00 +0000\r\n"
-        "MIME-Version: 1.0\r\n"
-        'Content-Type: multipart/report; report-type=delivery-status; boundary="B"\r\n'
-        "\r\n"
-        "--B\r\n"
-        "Content-Type: text/plain; charset=us-ascii\r\n"
-        "\r\n"
-        "I'm sorry to have to inform you that your message could not be delivered.\r\n"
-        "\r\n"
-        "<weg@example.org>: host mx.example.org said: 550 5.1.1 <weg@example.org>:\r\n"
-        "    Recipient address rejected: User unknown in local recipient table\r\n"
-        "--B\r\n"
-        "Content-Type: message/delivery-status\r\n"
-        "\r\n"
-        "Reporting-MTA: dns; mx.example.org\r\n"
-        "Arrival-Date: Sat, 28 Nov 2026 10:04:59 +0000\r\n"
-        "\r\n"
-        "Final-Recipient: rfc822; weg@example.org\r\n"
-        "Original-Recipient: rfc822; weg@example.org\r\n"
-        "Action: failed\r\n"
-        "Status: 5.1.1\r\n"
-        "Remote-MTA: dns; mx.example.org\r\n"
-        "Diagnostic-Code: smtp; 550 5.1.1 <weg@example.org>: Recipient address rejected:\r\n"
-        "    User unknown in local recipient table\r\n"
-        "--B\r\n"
-        "Content-Type: text/rfc822-headers\r\n"
-        "\r\n"
-        "From: Shop <shop@shop.example>\r\n"
-        "To: weg@example.org\r\n"
-        "Subject: Ihre Bestellung wurde versandt\r\n"
-        f"Message-ID: {original_message_id}\r\n"
-        "\r\n"
-        "--B--\r\n"
-    ).encode("ascii")
-
-
 def test_dsn_mail_ends_as_suppression_and_event(feedback_stack: FeedbackStack) -> None:
     stack = feedback_stack
     mid = make_message_id(
         "OrderShipped", "ORD-2002", "OrderShipped:ORD-2002:weg@example.org", "shop.example"
     )
-    classification = classify_message(parse_message(_dsn(mid)))
+    classification = classify_message(parse_message(dsn_mail(mid, "weg@example.org")))
     assert classification.kind == "bounce"
     assert classification.original_message_id is not None
     assert mid.strip("<>") in classification.original_message_id
     assert [r.hard for r in classification.recipients] == [True]
-    message = parse_message(_dsn(mid))
+    message = parse_message(dsn_mail(mid, "weg@example.org"))
     feedback = MailFeedback(
         classification, find_references(message, "shop.example"), "inbound-dsn-1"
     )

@@ -155,6 +155,15 @@ def test_real_rate_limit_answers_454(make_ses_smtp: Callable[..., SesSmtp]) -> N
             smtp.send(SENDER, [RCPT], build("two"))
 
 
+def _sent_once_after_one_reconnect(ses_smtp: SesSmtp, subject: str = "Order 1001") -> None:
+    """One message goes through after exactly one reconnect, and is delivered once."""
+    with ses_smtp.relay().session() as smtp:
+        ses_id = smtp.send(SENDER, [RCPT], build(subject))
+        assert smtp.reconnects == 1
+    assert [m.message_id for m in ses_smtp.messages] == [ses_id]
+    assert ses_smtp.server.connections == 2
+
+
 @pytest.mark.parametrize(
     "reply",
     ["421 Too many concurrent SMTP connections", "451 4.4.2 Timeout waiting for data from client."],
@@ -162,20 +171,13 @@ def test_real_rate_limit_answers_454(make_ses_smtp: Callable[..., SesSmtp]) -> N
 @pytest.mark.parametrize("stage", ["mail", "data"])
 def test_reconnect_once_then_success(ses_smtp: SesSmtp, reply: str, stage: str) -> None:
     ses_smtp.script(stage, reply)
-    with ses_smtp.relay().session() as smtp:
-        ses_id = smtp.send(SENDER, [RCPT], build("retried"))
-        assert smtp.reconnects == 1
-    assert [m.message_id for m in ses_smtp.messages] == [ses_id]
-    assert ses_smtp.server.connections == 2
+    _sent_once_after_one_reconnect(ses_smtp, "retried")
 
 
 def test_421_at_the_start_of_data_is_handled(ses_smtp: SesSmtp) -> None:
     # CPython gh-132796: smtplib's sendmail does not handle 421 in DATA; this client does.
     ses_smtp.script("data_start", "421 Service not available, closing transmission channel")
-    with ses_smtp.relay().session() as smtp:
-        ses_id = smtp.send(SENDER, [RCPT], build())
-        assert smtp.reconnects == 1
-    assert [m.message_id for m in ses_smtp.messages] == [ses_id]
+    _sent_once_after_one_reconnect(ses_smtp)
     assert "421 Service not available, closing transmission channel" in ses_smtp.server.replies
 
 
@@ -226,11 +228,7 @@ def test_timeout_after_the_final_dot_is_ambiguous_and_never_resent(ses_smtp: Ses
 
 def test_connection_lost_before_the_final_dot_is_resent_once(ses_smtp: SesSmtp) -> None:
     ses_smtp.script("data_start", drop=True)  # at DATA: nothing can have been accepted
-    with ses_smtp.relay().session() as smtp:
-        ses_id = smtp.send(SENDER, [RCPT], build("resent"))
-        assert smtp.reconnects == 1
-    assert [m.message_id for m in ses_smtp.messages] == [ses_id]
-    assert ses_smtp.server.connections == 2
+    _sent_once_after_one_reconnect(ses_smtp, "resent")
 
 
 def test_connection_lost_twice_before_the_final_dot_is_deferred(ses_smtp: SesSmtp) -> None:
