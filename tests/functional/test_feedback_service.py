@@ -21,6 +21,7 @@ from shopmail.domain.suppression.entries import SuppressionEntry
 from shopmail.errors import ServiceUnavailableError
 
 from tests.fixtures.feedback_fakes import FeedbackHarness
+from tests.fixtures.inbound_feedback import sent_mail
 from tests.fixtures.paths import load_event, load_handler
 
 SES_ID = "0102019abc0001-11111111-2222-3333-4444-555555555555-000000"
@@ -28,15 +29,7 @@ OUR_ID = "<sm.orderplaced.ORD-1001.8f271952e1be4bf4@shop.example>"
 
 
 def _sent(h: FeedbackHarness, ses_id: str = SES_ID, order: str = "ORD-1001") -> SentMail:
-    record = SentMail(
-        ses_message_id=ses_id,
-        message_id=OUR_ID,
-        idempotency_key=f"OrderPlaced:{order}:kunde@example.org",
-        detail_type="OrderPlaced",
-        aggregate_id=order,
-        recipient="kunde@example.org",
-        event_id="evt-1",
-    )
+    record = sent_mail(ses_id, OUR_ID, "OrderPlaced", order, "kunde@example.org", "evt-1")
     h.sent_mail.add(record)
     return record
 
@@ -230,14 +223,7 @@ MAIL_SES_ID = "0102019def0007-000000"
 
 
 def _sent_shipping(h: FeedbackHarness, recipient: str) -> SentMail:
-    record = SentMail(
-        ses_message_id=MAIL_SES_ID,
-        message_id=MAIL_MID,
-        idempotency_key=f"OrderShipped:ORD 7/ü:{recipient}",
-        detail_type="OrderShipped",
-        aggregate_id="ORD 7/ü",
-        recipient=recipient,
-    )
+    record = sent_mail(MAIL_SES_ID, MAIL_MID, "OrderShipped", "ORD 7/ü", recipient)
     h.sent_mail.add(record)
     return record
 

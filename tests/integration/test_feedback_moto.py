@@ -26,11 +26,10 @@ from shopmail.domain.feedback.outcome import MailFeedback
 from shopmail.domain.feedback.references import find_references
 from shopmail.domain.inbound.parsing import parse_message
 from shopmail.domain.outbound.message_ids import make_message_id
-from shopmail.domain.outbound.sent_mail import SentMail
 from shopmail.services.feedback import FeedbackService
 
 from tests.fixtures.emitted import assert_bus_events
-from tests.fixtures.inbound_feedback import dsn_mail
+from tests.fixtures.inbound_feedback import dsn_mail, sent_mail
 from tests.fixtures.moto_resources import create_table, route_to_queue
 from tests.fixtures.paths import load_event, load_handler
 
@@ -115,15 +114,7 @@ def _put_ses_event(stack: FeedbackStack, event: dict[str, Any]) -> None:
 
 def _record_sent(stack: FeedbackStack) -> None:
     DynamoDbSentMailStore(stack.client("dynamodb"), "sent-mail").put(
-        SentMail(
-            ses_message_id=SES_ID,
-            message_id=OUR_ID,
-            idempotency_key="OrderPlaced:ORD-1001:kunde@example.org",
-            detail_type="OrderPlaced",
-            aggregate_id="ORD-1001",
-            recipient="kunde@example.org",
-            event_id="evt-1",
-        )
+        sent_mail(SES_ID, OUR_ID, "OrderPlaced", "ORD-1001", "kunde@example.org", "evt-1")
     )
 
 
@@ -212,14 +203,7 @@ def test_dsn_mail_ends_as_suppression_and_event(feedback_stack: FeedbackStack) -
     assert [e["detail-type"] for e in stack.shop_events()] == ["EmailFeedbackUnverified"]
     # once the mail is on record (as outbound writes it), the same DSN counts
     DynamoDbSentMailStore(stack.client("dynamodb"), "sent-mail").put(
-        SentMail(
-            "0102-2002",
-            mid,
-            "OrderShipped:ORD-2002:weg@example.org",
-            "OrderShipped",
-            "ORD-2002",
-            "weg@example.org",
-        )
+        sent_mail("0102-2002", mid, "OrderShipped", "ORD-2002", "weg@example.org")
     )
     feedback = dataclasses.replace(feedback, inbound_message_id="inbound-dsn-2")
     out = stack.service.handle_mail(feedback)

@@ -19,6 +19,7 @@ from shopmail.errors import (
     MessageRejectedError,
     QuotaExceededError,
     RelayUnavailableError,
+    ShopmailError,
 )
 
 from shopmail_local.certs import ensure_certs
@@ -135,12 +136,22 @@ def test_ehlo_advertises_exactly_what_ses_advertises(ses_smtp: SesSmtp) -> None:
 # --- transient replies ------------------------------------------------------------------------
 
 
-def test_454_rate_after_data_is_deferred_and_the_batch_goes_on(ses_smtp: SesSmtp) -> None:
-    ses_smtp.script("data", "454 Throttling failure: Maximum sending rate exceeded.")
+@pytest.mark.parametrize(
+    ("reply", "error"),
+    [
+        ("454 Throttling failure: Maximum sending rate exceeded.", DeliveryDeferredError),
+        ("554 Transaction failed: Duplicate header 'Subject'.", MessageRejectedError),
+    ],
+    ids=["454-after-data-is-deferred", "554-transaction-failed-is-permanent"],
+)
+def test_a_refused_message_fails_alone_and_the_batch_goes_on(
+    ses_smtp: SesSmtp, reply: str, error: type[ShopmailError]
+) -> None:
+    ses_smtp.script("data", reply)
     with ses_smtp.relay().session() as smtp:
-        with pytest.raises(DeliveryDeferredError) as info:
-            smtp.send(SENDER, [RCPT], build("throttled"))
-        assert info.value.context["smtp_code"] == 454
+        with pytest.raises(error) as info:
+            smtp.send(SENDER, [RCPT], build("refused"))
+        assert info.value.context["smtp_code"] == int(reply[:3])
         ses_id = smtp.send(SENDER, [RCPT], build("next"))
     assert subjects(ses_smtp) == ["next"]
     assert ses_smtp.messages[0].message_id == ses_id
@@ -352,16 +363,6 @@ def test_other_554_configuration_errors(ses_smtp: SesSmtp, reply: str) -> None:
 
 
 # --- permanent replies -----------------------------------------------------------------------
-
-
-def test_554_transaction_failed_is_permanent_and_the_batch_goes_on(ses_smtp: SesSmtp) -> None:
-    ses_smtp.script("data", "554 Transaction failed: Duplicate header 'Subject'.")
-    with ses_smtp.relay().session() as smtp:
-        with pytest.raises(MessageRejectedError) as info:
-            smtp.send(SENDER, [RCPT], build("bad"))
-        assert info.value.context["smtp_code"] == 554
-        smtp.send(SENDER, [RCPT], build("good"))
-    assert subjects(ses_smtp) == ["good"]
 
 
 def test_too_long_message_is_permanent(make_ses_smtp: Callable[..., SesSmtp]) -> None:
