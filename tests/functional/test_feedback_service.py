@@ -222,10 +222,10 @@ MAIL_MID = make_message_id("OrderShipped", "ORD 7/ü", "OrderShipped:ORD 7/ü:x"
 MAIL_SES_ID = "0102019def0007-000000"
 
 
-def _sent_shipping(h: FeedbackHarness, recipient: str) -> SentMail:
-    record = sent_mail(MAIL_SES_ID, MAIL_MID, "OrderShipped", "ORD 7/ü", recipient)
-    h.sent_mail.add(record)
-    return record
+def _shipped_to(h: FeedbackHarness, recipient: str) -> FeedbackHarness:
+    """``h`` with our shipping mail (MAIL_SES_ID, MAIL_MID) to ``recipient`` on record."""
+    h.sent_mail.add(sent_mail(MAIL_SES_ID, MAIL_MID, "OrderShipped", "ORD 7/ü", recipient))
+    return h
 
 
 def _dsn(
@@ -267,8 +267,7 @@ def _mail(
 
 
 def test_verified_dsn_bounce_suppresses(feedback_harness: FeedbackHarness) -> None:
-    h = feedback_harness
-    _sent_shipping(h, "weg@example.org")
+    h = _shipped_to(feedback_harness, "weg@example.org")
     svc = h.service()
     out = svc.handle_mail(_mail(_dsn("weg@example.org", True, "user_unknown")))
     assert out.status == "processed" and out.suppressed == 1 and out.unverified == ()
@@ -287,8 +286,7 @@ def test_verified_dsn_bounce_suppresses(feedback_harness: FeedbackHarness) -> No
 
 
 def test_a_quoted_ses_message_id_verifies_too(feedback_harness: FeedbackHarness) -> None:
-    h = feedback_harness
-    _sent_shipping(h, "weg@example.org")
+    h = _shipped_to(feedback_harness, "weg@example.org")
     c = _dsn("weg@example.org", True, "user_unknown")
     out = h.service().handle_mail(_mail(c, ours=(), ses=(MAIL_SES_ID,)))
     assert out.suppressed == 1 and "weg@example.org" in h.suppressions.entries
@@ -327,8 +325,7 @@ def test_dsn_quoting_a_mail_we_never_sent_suppresses_nobody(
 def test_dsn_naming_someone_else_than_our_recipient_is_unverified(
     feedback_harness: FeedbackHarness,
 ) -> None:
-    h = feedback_harness
-    _sent_shipping(h, "kunde@example.org")
+    h = _shipped_to(feedback_harness, "kunde@example.org")
     c = Classification(
         kind="bounce",
         recipients=(
@@ -351,8 +348,7 @@ def test_dsn_naming_someone_else_than_our_recipient_is_unverified(
 def test_verified_blocklist_bounce_is_counted_not_suppressed(
     feedback_harness: FeedbackHarness,
 ) -> None:
-    h = feedback_harness
-    _sent_shipping(h, "kunde@example.org")
+    h = _shipped_to(feedback_harness, "kunde@example.org")
     c = _dsn(
         "kunde@example.org",
         False,
@@ -368,8 +364,7 @@ def test_verified_blocklist_bounce_is_counted_not_suppressed(
 
 
 def test_mixed_dsn_is_a_bounce_and_a_delay(feedback_harness: FeedbackHarness) -> None:
-    h = feedback_harness
-    _sent_shipping(h, "weg@example.org")
+    h = _shipped_to(feedback_harness, "weg@example.org")
     h.sent_mail.add(
         SentMail(
             "0102-second",
@@ -433,8 +428,7 @@ def test_mixed_dsn_rows_keep_their_kind(feedback_harness: FeedbackHarness) -> No
 
 
 def test_dsn_soft_rows_are_counted(feedback_harness: FeedbackHarness) -> None:
-    h = feedback_harness
-    _sent_shipping(h, "voll@example.org")
+    h = _shipped_to(feedback_harness, "voll@example.org")
     svc = h.service(threshold=2)
     full = _dsn("voll@example.org", False, "mailbox_full", status="5.2.2")
     svc.handle_mail(_mail(full, "in-1"))
