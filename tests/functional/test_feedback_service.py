@@ -363,6 +363,18 @@ def test_verified_blocklist_bounce_is_counted_not_suppressed(
     assert dtype == "EmailBounced" and detail["policy"] == "ignore" and detail["hard"] is False
 
 
+#: One report: a failed recipient and a delayed one.
+MIXED_DSN = Classification(
+    kind="bounce",
+    recipients=(
+        RecipientResult("weg@example.org", "failed", "5.1.1", hard=True, reason="user_unknown"),
+        RecipientResult(
+            "spaeter@example.org", "delayed", "4.2.2", hard=False, reason="mailbox_full"
+        ),
+    ),
+)
+
+
 def test_mixed_dsn_is_a_bounce_and_a_delay(feedback_harness: FeedbackHarness) -> None:
     h = _shipped_to(feedback_harness, "weg@example.org")
     h.sent_mail.add(
@@ -375,15 +387,7 @@ def test_mixed_dsn_is_a_bounce_and_a_delay(feedback_harness: FeedbackHarness) ->
             "spaeter@example.org",
         )
     )
-    c = Classification(
-        kind="bounce",
-        recipients=(
-            RecipientResult("weg@example.org", "failed", "5.1.1", hard=True, reason="user_unknown"),
-            RecipientResult(
-                "spaeter@example.org", "delayed", "4.2.2", hard=False, reason="mailbox_full"
-            ),
-        ),
-    )
+    c = MIXED_DSN
     h.service().handle_mail(_mail(c))
     assert [e[0] for e in h.publisher.events] == ["EmailBounced", "EmailFeedbackUnverified"]
     # the delayed recipient's mail is another one: verified only with its own reference
@@ -408,15 +412,7 @@ def test_mixed_dsn_rows_keep_their_kind(feedback_harness: FeedbackHarness) -> No
                 address,
             )
         )
-    c = Classification(
-        kind="bounce",
-        recipients=(
-            RecipientResult("weg@example.org", "failed", "5.1.1", hard=True, reason="user_unknown"),
-            RecipientResult(
-                "spaeter@example.org", "delayed", "4.2.2", hard=False, reason="mailbox_full"
-            ),
-        ),
-    )
+    c = MIXED_DSN
     for address in ("weg@example.org", "spaeter@example.org"):
         h.service().handle_mail(_mail(c, f"in-{address}", ours=(), ses=(f"ses-{address}",)))
     verified = [(e[0], e[1]["recipient"]) for e in h.publisher.events if e[1]["verified"]]
