@@ -7,6 +7,7 @@ Sub-packages with their own surfaces: ``parsing`` (raw bytes -> InboundMessage) 
     parse_ses_event(event) -> list[SesRecord]     auto_reply_allowed(message, sender, domain)
     strip_reply(text) -> str                      find_order_numbers(text) -> list[str]
     build_detail(...), fit_detail(...)            build_forward(...), build_auto_reply(...)
+    ReplyShop(name, languages)  (who answers an auto-reply)
     planned_attachment_keys(prefix, message, id)
 """
 
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING
 from shopmail.domain._surface import lazy_surface
 
 if TYPE_CHECKING:
-    from shopmail.domain.inbound.acknowledgement import build_auto_reply
+    from shopmail.domain.inbound.acknowledgement import ReplyShop, build_auto_reply
     from shopmail.domain.inbound.attachment_keys import planned_attachment_keys
     from shopmail.domain.inbound.events import build_detail, fit_detail
     from shopmail.domain.inbound.forwarding import build_forward
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from shopmail.domain.inbound.ses_event import SesRecord, parse_ses_event
 
 _EXPORTS: dict[str, str] = {
+    "ReplyShop": "acknowledgement",
     "build_auto_reply": "acknowledgement",
     "planned_attachment_keys": "attachment_keys",
     "build_detail": "events",
@@ -42,6 +44,7 @@ _EXPORTS: dict[str, str] = {
 __getattr__ = lazy_surface(__name__, _EXPORTS)
 
 __all__ = [
+    "ReplyShop",
     "SesRecord",
     "auto_reply_allowed",
     "build_auto_reply",
