@@ -12,12 +12,14 @@ from shopmail.domain.inbound.acknowledgement import (
     LANGUAGES,
     TEMPLATES,
     TEXTS,
+    ReplyShop,
     build_auto_reply,
     detect_language,
     guess_language,
     load_texts,
     render_body,
     resolve_template,
+    unknown_language_replies,
 )
 from shopmail.domain.message import Address, Envelope, InboundMessage
 from shopmail.domain.outbound.rendering import TEMPLATE_DIR, available_languages
@@ -169,6 +171,69 @@ def test_unknown_language_writes_german_then_english() -> None:
     assert content_language == "de, en"
     assert subject == "Eingangsbestätigung / We received your message: Re: ORD-1002"
     assert body.index("vielen Dank") < body.index("Thank you")
+
+
+KAFFEE = ReplyShop(name="Kaffeerösterei Müller", languages=("fr-FR", "en"))
+
+
+def test_a_shop_signs_its_replies_and_is_the_from_display_name() -> None:
+    out = build_auto_reply(
+        _msg(),
+        ENV,
+        recipient="support@shop.example",
+        mail_domain="shop.example",
+        support_address="support@shop.example",
+        shop=KAFFEE,
+    )
+    parsed = message_from_bytes(out.message, policy=policy.default)
+    assert parsed["From"].addresses[0].display_name == "Kaffeerösterei Müller"
+    assert parsed["From"].addresses[0].addr_spec == "support@shop.example"
+    assert out.envelope_from == "support@shop.example"
+    body = parsed.get_content().replace("\r\n", "\n")
+    # the German mail is answered in German, signed by the team and then the shop's name
+    assert str(parsed["Content-Language"]) == "de"
+    signature = TEXTS["de"].signature
+    assert body.rstrip().endswith(f"{signature}\nKaffeerösterei Müller")
+
+
+def test_a_shops_languages_answer_mail_of_unknown_language() -> None:
+    subject, content_language, body = _reply(_msg(subject="ORD-1002"), shop=KAFFEE)  # type: ignore[arg-type]
+    assert content_language == "fr, en"
+    assert subject.startswith("Accusé de réception / We received your message")
+    assert body.index("Kaffeerösterei Müller") < body.index("Thank you")
+    assert body.count("Kaffeerösterei Müller") == 2 and "vielen Dank" not in body
+
+
+@pytest.mark.parametrize(
+    ("languages", "expected"),
+    [
+        ((), ("de", "en")),
+        (("de-AT", "de", "en"), ("de", "en")),  # one language once, at most two
+        (("pl-PL",), ("pl",)),
+        (("xx", "it"), ("it",)),  # a locale without texts is passed over
+        (("xx",), ("de", "en")),
+    ],
+)
+def test_the_languages_for_mail_of_unknown_language(
+    languages: tuple[str, ...], expected: tuple[str, ...]
+) -> None:
+    assert unknown_language_replies(ReplyShop("Shop", languages)) == expected
+    assert unknown_language_replies(None) == ("de", "en")
+
+
+def test_a_shop_name_cannot_inject_headers() -> None:
+    shop = ReplyShop(name="Evil\r\nBcc: victim@example.net", languages=("en",))
+    out = build_auto_reply(
+        _msg(),
+        ENV,
+        recipient="support@shop.example",
+        mail_domain="shop.example",
+        support_address="support@shop.example",
+        shop=shop,
+    )
+    parsed = message_from_bytes(out.message, policy=policy.default)
+    assert parsed["Bcc"] is None and b"\r\nBcc:" not in out.message
+    assert "Evil" in parsed["From"].addresses[0].display_name
 
 
 def test_explicit_language_wins_and_may_be_a_locale() -> None:

@@ -7,6 +7,7 @@ Sub-packages with their own surfaces: ``parsing`` (raw bytes -> InboundMessage) 
     parse_ses_event(event) -> list[SesRecord]     auto_reply_allowed(message, sender, domain)
     strip_reply(text) -> str                      find_order_numbers(text) -> list[str]
     build_detail(...), fit_detail(...)            build_forward(...), build_auto_reply(...)
+    ReplyShop(name, languages)  (who answers an auto-reply)
     planned_attachment_keys(prefix, message, id)
 """
 
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING
 from shopmail.domain._surface import lazy_surface
 
 if TYPE_CHECKING:
-    from shopmail.domain.inbound.acknowledgement import build_auto_reply
+    from shopmail.domain.inbound.acknowledgement import ReplyShop, build_auto_reply
     from shopmail.domain.inbound.attachment_keys import planned_attachment_keys
     from shopmail.domain.inbound.events import build_detail, fit_detail
     from shopmail.domain.inbound.forwarding import build_forward
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from shopmail.domain.inbound.ses_event import SesRecord, parse_ses_event
 
 __all__ = [
+    "ReplyShop",
     "SesRecord",
     "auto_reply_allowed",
     "build_auto_reply",
@@ -41,7 +43,7 @@ __all__ = [
 
 __getattr__ = lazy_surface(
     __name__,
-    acknowledgement=("build_auto_reply",),
+    acknowledgement=("ReplyShop", "build_auto_reply"),
     attachment_keys=("planned_attachment_keys",),
     events=("build_detail", "fit_detail"),
     forwarding=("build_forward",),
