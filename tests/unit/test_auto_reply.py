@@ -6,6 +6,7 @@ import json
 import shutil
 from email import message_from_bytes, policy
 from pathlib import Path
+from typing import Any
 
 import pytest
 from shopmail.domain.inbound.acknowledgement import (
@@ -21,11 +22,31 @@ from shopmail.domain.inbound.acknowledgement import (
     resolve_template,
     unknown_language_replies,
 )
+from shopmail.domain.inbound.forwarding import OutgoingMail
 from shopmail.domain.message import Address, Envelope, InboundMessage
 from shopmail.domain.outbound.rendering import TEMPLATE_DIR, available_languages
 from shopmail.errors import InvalidRecipientError
 
 ENV = Envelope("sesid9", "kim@example.org", ("support@shop.example",))
+
+
+def _auto_reply(
+    message: InboundMessage,
+    envelope: Envelope = ENV,
+    *,
+    recipient: str = "support@shop.example",
+    support_address: str = "support@shop.example",
+    **kw: Any,
+) -> OutgoingMail:
+    """``build_auto_reply`` of ``message`` for the shop.example support address."""
+    return build_auto_reply(
+        message,
+        envelope,
+        recipient=recipient,
+        mail_domain="shop.example",
+        support_address=support_address,
+        **kw,
+    )
 
 
 def _msg(**kw: object) -> InboundMessage:
@@ -40,13 +61,7 @@ def _msg(**kw: object) -> InboundMessage:
 
 
 def test_headers() -> None:
-    out = build_auto_reply(
-        _msg(),
-        ENV,
-        recipient="support@shop.example",
-        mail_domain="shop.example",
-        support_address="help@shop.example",
-    )
+    out = _auto_reply(_msg(), support_address="help@shop.example")
     assert out.recipients == ("kim@example.org",)
     assert out.envelope_from == "support@shop.example"
     parsed = message_from_bytes(out.message, policy=policy.default)
@@ -61,37 +76,20 @@ def test_headers() -> None:
 
 def test_reply_goes_to_envelope_sender_not_from() -> None:
     env = Envelope("sesid9", "bounces+kim@lists.example.org", ("support@shop.example",))
-    out = build_auto_reply(
-        _msg(),
-        env,
-        recipient="support@shop.example",
-        mail_domain="shop.example",
-        support_address="support@shop.example",
-    )
+    out = _auto_reply(_msg(), env)
     assert out.recipients == ("bounces+kim@lists.example.org",)
 
 
 def test_foreign_or_tagged_recipient_uses_support_address() -> None:
-    out = build_auto_reply(
-        _msg(),
-        ENV,
-        recipient="support+ORD-1@shop.example",
-        mail_domain="shop.example",
-        support_address="help@shop.example",
+    out = _auto_reply(
+        _msg(), recipient="support+ORD-1@shop.example", support_address="help@shop.example"
     )
     assert out.envelope_from == "help@shop.example"
 
 
 def _reply(message: InboundMessage, **kw: str) -> tuple[str, str, str]:
     """(Subject, Content-Language, body) of the auto-reply to ``message``."""
-    out = build_auto_reply(
-        message,
-        ENV,
-        recipient="support@shop.example",
-        mail_domain="shop.example",
-        support_address="support@shop.example",
-        **kw,  # type: ignore[arg-type]
-    )
+    out = _auto_reply(message, **kw)
     parsed = message_from_bytes(out.message, policy=policy.default)
     return str(parsed["Subject"]), str(parsed["Content-Language"]), parsed.get_content()
 
@@ -177,14 +175,7 @@ KAFFEE = ReplyShop(name="Kaffeerösterei Müller", languages=("fr-FR", "en"))
 
 
 def test_a_shop_signs_its_replies_and_is_the_from_display_name() -> None:
-    out = build_auto_reply(
-        _msg(),
-        ENV,
-        recipient="support@shop.example",
-        mail_domain="shop.example",
-        support_address="support@shop.example",
-        shop=KAFFEE,
-    )
+    out = _auto_reply(_msg(), shop=KAFFEE)
     parsed = message_from_bytes(out.message, policy=policy.default)
     assert parsed["From"].addresses[0].display_name == "Kaffeerösterei Müller"
     assert parsed["From"].addresses[0].addr_spec == "support@shop.example"
@@ -223,14 +214,7 @@ def test_the_languages_for_mail_of_unknown_language(
 
 def test_a_shop_name_cannot_inject_headers() -> None:
     shop = ReplyShop(name="Evil\r\nBcc: victim@example.net", languages=("en",))
-    out = build_auto_reply(
-        _msg(),
-        ENV,
-        recipient="support@shop.example",
-        mail_domain="shop.example",
-        support_address="support@shop.example",
-        shop=shop,
-    )
+    out = _auto_reply(_msg(), shop=shop)
     parsed = message_from_bytes(out.message, policy=policy.default)
     assert parsed["Bcc"] is None and b"\r\nBcc:" not in out.message
     assert "Evil" in parsed["From"].addresses[0].display_name
@@ -303,22 +287,10 @@ def test_templates() -> None:
 
 def test_empty_envelope_sender_is_refused() -> None:
     with pytest.raises(InvalidRecipientError):
-        build_auto_reply(
-            _msg(),
-            Envelope("x", "", ("support@shop.example",)),
-            recipient="support@shop.example",
-            mail_domain="shop.example",
-            support_address="support@shop.example",
-        )
+        _auto_reply(_msg(), Envelope("x", "", ("support@shop.example",)))
 
 
 def test_subject_injection_is_cleaned() -> None:
-    out = build_auto_reply(
-        _msg(subject="x\r\nBcc: a@example.com"),
-        ENV,
-        recipient="support@shop.example",
-        mail_domain="shop.example",
-        support_address="support@shop.example",
-    )
+    out = _auto_reply(_msg(subject="x\r\nBcc: a@example.com"))
     parsed = message_from_bytes(out.message, policy=policy.default)
     assert parsed["Bcc"] is None

@@ -7,7 +7,6 @@ counter set (the services filling those counters are tested in the functional te
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 from collections import Counter
@@ -25,7 +24,7 @@ from shopmail.services.feedback import FeedbackBatchResult
 from shopmail.services.inbound import InboundResult
 from shopmail.services.outbound import BatchResult
 
-from tests.fixtures.paths import REPO
+from tests.fixtures.paths import load_handler
 
 FUNCTIONS = {
     "InboundFunction": "inbound",
@@ -52,13 +51,7 @@ class _Context:
 
 
 def _load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        f"dashboard_{name}_app", REPO / "functions" / name / "app.py"
-    )
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_handler(name, f"dashboard_{name}_app")
 
 
 def _emf(out: str) -> Iterator[tuple[str, str, frozenset[str], str]]:

@@ -27,22 +27,6 @@ if TYPE_CHECKING:
     from shopmail.domain.inbound.reply_text import strip_reply
     from shopmail.domain.inbound.ses_event import SesRecord, parse_ses_event
 
-_EXPORTS: dict[str, str] = {
-    "ReplyShop": "acknowledgement",
-    "build_auto_reply": "acknowledgement",
-    "planned_attachment_keys": "attachment_keys",
-    "build_detail": "events",
-    "fit_detail": "events",
-    "build_forward": "forwarding",
-    "auto_reply_allowed": "loop_guard",
-    "find_order_numbers": "order_numbers",
-    "strip_reply": "reply_text",
-    "SesRecord": "ses_event",
-    "parse_ses_event": "ses_event",
-}
-
-__getattr__ = lazy_surface(__name__, _EXPORTS)
-
 __all__ = [
     "ReplyShop",
     "SesRecord",
@@ -56,3 +40,15 @@ __all__ = [
     "planned_attachment_keys",
     "strip_reply",
 ]
+
+__getattr__ = lazy_surface(
+    __name__,
+    acknowledgement=("ReplyShop", "build_auto_reply"),
+    attachment_keys=("planned_attachment_keys",),
+    events=("build_detail", "fit_detail"),
+    forwarding=("build_forward",),
+    loop_guard=("auto_reply_allowed",),
+    order_numbers=("find_order_numbers",),
+    reply_text=("strip_reply",),
+    ses_event=("SesRecord", "parse_ses_event"),
+)
