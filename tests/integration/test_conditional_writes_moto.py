@@ -28,7 +28,7 @@ from shopmail.domain.suppression.policy import SuppressionClass, replaceable_by
 from shopmail.errors import InProgressError
 from shopmail.ports import LedgerClaim
 
-from tests.fixtures.moto_server import create_table
+from tests.fixtures.moto_resources import create_table
 
 Client = Callable[..., Any]
 NOW = 1_800_000_000.0
