@@ -8,6 +8,11 @@ batch to the handler as Lambda's SQS event, and honours the result like Lambda d
   the others are deleted, the failed ones stay;
 - an exception: the whole batch stays.
 
+With ``batching_window`` a mapping's ``MaximumBatchingWindowInSeconds`` gathers messages as
+Lambda does: until the batch is full or the window has passed since the first message (off by
+default: locally each message is handled as soon as it arrives; ``bench/bench_calls.py`` turns
+it on to count calls per mail with Lambda's batches).
+
 Messages that stay become visible again after a short local back-off (instead of the queue's
 visibility timeout, minutes on AWS), and moto's ``RedrivePolicy`` moves them to the
 dead-letter queue after ``maxReceiveCount`` receives.
@@ -18,6 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -91,6 +97,8 @@ class QueuePoller:
         timeout).
     on_batch
         Called with ``(source, event, result_or_exception)`` after each batch.
+    batching_window
+        Honour the mapping's batching window (see the module docs).
     """
 
     def __init__(
@@ -104,6 +112,7 @@ class QueuePoller:
         wait_seconds: int = 1,
         retry_backoff: int = 1,
         on_batch: Callable[[SqsEventSource, dict[str, Any], Any], None] | None = None,
+        batching_window: bool = False,
     ) -> None:
         self.sqs = sqs
         self.source = source
@@ -113,21 +122,35 @@ class QueuePoller:
         self.wait_seconds = wait_seconds
         self.retry_backoff = retry_backoff
         self.on_batch = on_batch
+        self.batching_window = batching_window
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def poll_once(self) -> int:
-        """Receive one batch and process it; return the number of messages received."""
+    def _receive(self, limit: int, wait: int) -> list[dict[str, Any]]:
         resp = self.sqs.receive_message(
             QueueUrl=self.source.queue_url,
-            MaxNumberOfMessages=min(10, self.source.batch_size),
-            WaitTimeSeconds=self.wait_seconds,
+            MaxNumberOfMessages=limit,
+            WaitTimeSeconds=wait,
             AttributeNames=["All"],
             MessageAttributeNames=["All"],
         )
-        messages = resp.get("Messages") or []
+        return list(resp.get("Messages") or [])
+
+    def poll_once(self) -> int:
+        """Receive one batch and process it; return the number of messages received.
+
+        With :attr:`batching_window`, messages are gathered as Lambda does (module docs).
+        """
+        size = min(10, self.source.batch_size)
+        messages = self._receive(size, self.wait_seconds)
         if not messages:
             return 0
+        window = self.source.batching_window if self.batching_window else 0.0
+        deadline = time.monotonic() + window
+        while len(messages) < size and time.monotonic() < deadline and not self._stop.is_set():
+            messages += self._receive(size - len(messages), 0) or []
+            if len(messages) < size:
+                time.sleep(min(0.1, max(0.0, deadline - time.monotonic())))
         event = sqs_event(messages, self.source.queue_arn, self.region)
         ids = [m["MessageId"] for m in messages]
         context = LambdaContext(

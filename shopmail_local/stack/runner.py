@@ -84,6 +84,8 @@ class RunConfig:
     reset: bool = False
     persist: bool = True
     release: ReleaseTarget | None = None
+    #: Gather SQS batches within the mappings' batching windows, as Lambda does (bench).
+    batching_windows: bool = False
 
 
 class StateFolderInUseError(OSError):
@@ -456,7 +458,14 @@ class LocalStack:
         for logical, handler in self.handlers.items():
             fn = out.functions[logical]
             for source in fn.sqs_sources:
-                poller = QueuePoller(self.client("sqs"), source, fn, handler, region=out.region)
+                poller = QueuePoller(
+                    self.client("sqs"),
+                    source,
+                    fn,
+                    handler,
+                    region=out.region,
+                    batching_window=self.config.batching_windows,
+                )
                 poller.start()
                 self._stoppers.append(poller.stop)
 

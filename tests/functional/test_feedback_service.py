@@ -521,3 +521,82 @@ def test_event_of_another_configuration_set_is_refused(feedback_harness: Feedbac
     assert svc.handle_record(event).status == "invalid"
     event["detail"]["mail"]["tags"] = {"ses:configuration-set": ["shopmail"]}
     assert svc.handle_record(event).status == "processed"
+
+
+# --- correlation by the mail's own SES tags (issue 13) ---------------------------------------
+
+
+class _CountingSentMail:
+    """The harness's sent-mail fake, counting lookups."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.lookups = 0
+
+    def get(self, ses_message_id: str) -> SentMail | None:
+        self.lookups += 1
+        return self.inner.get(ses_message_id)
+
+    def get_by_message_id(self, message_id: str) -> SentMail | None:
+        self.lookups += 1
+        return self.inner.get_by_message_id(message_id)
+
+
+def _tagged_delivery(**tags: list[str]) -> dict[str, Any]:
+    ev = copy.deepcopy(load_event("feedback/delivery-eventbridge.json"))
+    ev["detail"]["mail"]["tags"] = {"ses:configuration-set": ["shopmail"], **tags}
+    return ev
+
+
+def test_complete_tags_correlate_without_a_lookup(feedback_harness: FeedbackHarness) -> None:
+    h = feedback_harness
+    counting = _CountingSentMail(h.sent_mail)
+    h.sent_mail = counting  # type: ignore[assignment]
+    tags = {"type": ["OrderPlaced"], "class": ["transactional"], "order": ["ORD-1001"],
+            "event": ["evt-1"]}  # fmt: skip
+    result = h.service().handle_batch(_sqs(_tagged_delivery(**tags)))
+    assert result.processed == 1 and counting.lookups == 0
+    [(dtype, detail, _)] = h.publisher.events
+    assert dtype == "EmailDelivered"
+    assert (detail["emailType"], detail["orderId"], detail["emailClass"]) == (
+        "OrderPlaced",
+        "ORD-1001",
+        "transactional",
+    )
+    assert detail["sourceEventId"] == "evt-1" and detail["sesMessageId"] == SES_ID
+    assert detail["idempotencyKey"] == "OrderPlaced:ORD-1001:kunde@example.org"
+    assert detail["messageId"] == OUR_ID and detail["matchedBy"] == "message_id"
+
+
+def test_incomplete_tags_fall_back_to_the_sent_mail_record(
+    feedback_harness: FeedbackHarness,
+) -> None:
+    h = feedback_harness
+    record = _sent(h)
+    counting = _CountingSentMail(h.sent_mail)
+    h.sent_mail = counting  # type: ignore[assignment]
+    # no "event" tag: the values may have been changed to fit the tag alphabet
+    tags = {"type": ["OrderPlaced"], "class": ["transactional"], "order": ["ORD-1001"]}
+    h.service().handle_batch(_sqs(_tagged_delivery(**tags)))
+    assert counting.lookups == 1
+    [(_, detail, _)] = h.publisher.events
+    assert detail["matchedBy"] == "sent_mail"
+    assert detail["idempotencyKey"] == record.idempotency_key
+
+
+def test_a_record_whose_event_fails_is_retried_alone(feedback_harness: FeedbackHarness) -> None:
+    h = feedback_harness
+    _sent(h)
+    bounce = load_event("feedback/bounce-permanent-eventbridge.json")
+    delays = []
+    for n in range(3):
+        ev = copy.deepcopy(load_event("feedback/delivery-delay-eventbridge.json"))
+        ev["detail"]["deliveryDelay"]["timestamp"] = f"2026-11-28T10:0{n}:00.000Z"
+        delays.append(ev)
+    h.publisher.fail.extend([ServiceUnavailableError("throttled")])  # the first entry only
+    result = h.service().handle_batch(_sqs(*delays, bounce))
+    assert result.failures == ["m0"] and result.processed == 3
+    assert h.suppressions.get("kunde@example.org") is not None  # the bounce was applied
+    retry = h.service().handle_batch(_sqs(*delays, bounce))
+    assert retry.failures == [] and retry.processed == 1 and retry.duplicates == 3
+    assert sorted(t for t, _, _ in h.publisher.events) == ["EmailBounced"] + ["EmailDelayed"] * 3

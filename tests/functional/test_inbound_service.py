@@ -193,12 +193,13 @@ def test_crashed_attempt_is_retried_after_claim_expiry(inbound_harness: InboundH
     inbound_harness.publisher.fail.append(ServiceUnavailableError("boom"))
     with pytest.raises(ServiceUnavailableError):
         inbound_harness.service.handle_event(event)
-    statuses = {
-        k.rsplit(":", 1)[1]: v["status"] for k, v in inbound_harness.idempotency.items.items()
-    }
+    # one ledger record per (message, recipient), holding each action's state
+    (record,) = inbound_harness.idempotency.items.values()
+    statuses = {a.split(":", 1)[1]: "COMPLETED" for a in record["done"]}
     assert statuses == {"store_attachments": "COMPLETED"}  # the failed claim was released
-    inbound_harness.idempotency.begin(
-        next(iter(_claim_keys(inbound_harness, event))), in_progress_seconds=60
+    assert record["status"] == "RELEASED"
+    inbound_harness.idempotency.claim(
+        next(iter(_claim_keys(inbound_harness, event))), lease_seconds=60
     )  # simulate a crash while publishing
     with pytest.raises(InProgressError):
         inbound_harness.service.handle_event(event)
@@ -211,7 +212,7 @@ def _claim_keys(h: InboundHarness, event: dict[str, Any]) -> list[str]:
     from shopmail.domain.addresses import address_hash as hash_key
 
     mid = event["Records"][0]["ses"]["mail"]["messageId"]
-    return [f"inbound#{mid}#{hash_key('support@shop.example')}#0:publish"]
+    return [f"inbound#{mid}#{hash_key('support@shop.example')}"]
 
 
 def test_one_auto_reply_per_sender_and_period(
@@ -343,3 +344,70 @@ def test_lambda_handler_counts_dead_letters(
     assert emf
     assert emf[-1]["InboundDeadLettered"] in (1.0, [1.0])
     assert emf[-1]["InboundRecords"] in (1.0, [1.0])
+
+
+def test_finished_redelivery_reads_no_raw_mail(inbound_harness: InboundHarness) -> None:
+    """One ledger record per (message, recipient): a redelivery of a finished message is
+    recognised before the raw mail is read."""
+    event = inbound_harness.put_sample("support")
+    reads: list[str] = []
+    iter_chunks = inbound_harness.store.iter_chunks
+
+    def counted(key: str, chunk_size: int = 65536) -> Any:
+        reads.append(key)
+        return iter_chunks(key, chunk_size)
+
+    inbound_harness.store.iter_chunks = counted  # type: ignore[method-assign]
+    first = inbound_harness.service.handle_event(copy.deepcopy(event)).to_dict()
+    assert len(reads) == 1 and sum(first["actions"].values()) == 3
+    again = inbound_harness.service.handle_event(copy.deepcopy(event)).to_dict()
+    assert len(reads) == 1  # no second read
+    assert again["duplicates"] == 3 and again["actions"] == {}
+    assert inbound_harness.publisher.types() == ["SupportMessageReceived"]
+    assert inbound_harness.idempotency is not None
+    (record,) = inbound_harness.idempotency.items.values()
+    assert record["status"] == "COMPLETED" and len(record["done"]) == 3
+
+
+def test_a_claim_held_elsewhere_releases_the_other_recipients(
+    inbound_harness: InboundHarness,
+) -> None:
+    event = inbound_harness.put_sample("support")
+    mail = event["Records"][0]["ses"]["mail"]
+    mail["destination"] = ["orders@shop.example", "support@shop.example"]
+    event["Records"][0]["ses"]["receipt"]["recipients"] = list(mail["destination"])
+    assert inbound_harness.idempotency is not None
+    held = _claim_keys(inbound_harness, event)[0]  # support@: another attempt works on it
+    inbound_harness.idempotency.claim(held, lease_seconds=60)
+    with pytest.raises(InProgressError):
+        inbound_harness.service.handle_event(copy.deepcopy(event))
+    assert inbound_harness.publisher.events == []
+    statuses = sorted(v["status"] for v in inbound_harness.idempotency.items.values())
+    assert statuses == ["INPROGRESS", "RELEASED"]  # orders@ was released, not left claimed
+    inbound_harness.clock.now += 61
+    result = inbound_harness.service.handle_event(copy.deepcopy(event)).to_dict()
+    assert result["routes"] == {"orders": 1, "support": 1}
+    assert len(inbound_harness.publisher.events) == 2
+
+
+def test_a_failed_final_ledger_write_is_tried_again(inbound_harness: InboundHarness) -> None:
+    """If the write that finishes the records failed, the claims would lapse and a retry
+    would run every action again: it is tried a second time."""
+    event = inbound_harness.put_sample("support")
+    ledger = inbound_harness.idempotency
+    assert ledger is not None
+    finish_all = ledger.finish_all
+    attempts: list[int] = []
+
+    def flaky(finishes: Any, mentions: Any = None) -> None:
+        attempts.append(len(finishes))
+        if len(attempts) == 1:
+            raise ServiceUnavailableError("dynamodb BatchWriteItem failed transiently")
+        finish_all(finishes, mentions)
+
+    ledger.finish_all = flaky  # type: ignore[method-assign]
+    inbound_harness.service.handle_event(copy.deepcopy(event))
+    assert attempts == [1, 1]
+    again = inbound_harness.service.handle_event(copy.deepcopy(event)).to_dict()
+    assert again["duplicates"] == 3
+    assert inbound_harness.publisher.types() == ["SupportMessageReceived"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -24,6 +24,7 @@ from shopmail.errors import (
     ServiceUnavailableError,
     ShopmailError,
     TemplateError,
+    TransientError,
 )
 from shopmail.services.outbound import OutboundPorts, OutboundService
 
@@ -73,6 +74,15 @@ class FakePublisher:
         assert_emitted(detail_type, detail, source)  # every event matches its contract
         self.events.append((detail_type, dict(detail), source))
 
+    def publish_many(self, events: Sequence[tuple[str, Mapping[str, Any], str]]) -> list[int]:
+        failed = []
+        for index, (detail_type, detail, source) in enumerate(events):
+            try:
+                self.publish(detail_type, detail, source)
+            except TransientError:  # the adapter's per-entry failure (FailedEntryCount)
+                failed.append(index)
+        return failed
+
     def of(self, detail_type: str) -> list[dict[str, Any]]:
         return [d for t, d, _ in self.events if t == detail_type]
 
@@ -93,6 +103,9 @@ class FakeSuppression:
     def get(self, address: str) -> SuppressionEntry | None:
         return self.entries.get(address.lower())
 
+    def get_many(self, addresses: Iterable[str]) -> dict[str, SuppressionEntry | None]:
+        return {a: self.get(a) for a in addresses}
+
 
 class FakeSentMail:
     def __init__(self) -> None:
@@ -100,6 +113,10 @@ class FakeSentMail:
 
     def put(self, record: SentMail) -> None:
         self.records[record.ses_message_id] = record
+
+    def put_many(self, records: Sequence[SentMail]) -> None:
+        for r in records:
+            self.put(r)
 
 
 class FakeAttachments:
@@ -584,3 +601,35 @@ def test_a_missing_pdf_waits_until_the_deadline_then_fails_for_good(h: Harness) 
     assert failures(result) == [] and result.counts["dead_lettered"] == 1
     assert "INVOICE_WAIT_SECONDS" in h.dlq.items[0][1]["reason"]
     assert h.relay.attempts == 0
+
+
+def test_failed_entry_of_the_batch_publish_retries_only_its_item(h: Harness) -> None:
+    """EmailSent of a batch goes out in one PutEvents; an entry EventBridge rejects fails
+    only its item, whose retry announces it without sending it again."""
+    h.publisher.fail_types["EmailSent"] = ServiceUnavailableError("entry rejected")
+    batch = [record(order(n), f"m{n}") for n in range(1, 4)]
+    result = h.run(*batch)
+    assert failures(result) == ["m1"] and result.counts["sent"] == 2
+    assert len(h.relay.sent) == 3 and len(h.publisher.of("EmailSent")) == 2
+    assert len(h.sent_mail.records) == 3  # recorded with the batch
+    retry = h.run(*batch)
+    assert failures(retry) == [] and retry.counts["announced_late"] == 1
+    assert retry.counts["duplicate"] == 3 and len(h.relay.sent) == 3
+    assert len({d["aggregateId"] for d in h.publisher.of("EmailSent")}) == 3  # each once
+    assert len(h.publisher.of("EmailSent")) == 3
+
+
+def test_suppression_of_a_batch_read_at_once(h: Harness) -> None:
+    reads: list[list[str]] = []
+    get_many = h.suppression.get_many
+
+    def counted(addresses: Any) -> Any:
+        reads.append(list(addresses))
+        return get_many(reads[-1])
+
+    h.suppression.get_many = counted  # type: ignore[method-assign]
+    batch = [record(order(n, f"k{n}@example.com"), f"m{n}") for n in range(1, 5)]
+    h.run(*batch)
+    assert reads == [[f"k{n}@example.com" for n in range(1, 5)]]
+    h.run(*batch)  # duplicates only: no read at all
+    assert len(reads) == 1

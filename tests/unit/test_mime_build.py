@@ -103,7 +103,10 @@ def test_transactional_headers() -> None:
     assert msg["Subject"] == "Ihre Bestellung 100234 ist eingegangen"
     assert msg["Auto-Submitted"] == "auto-generated"
     assert msg["X-SES-CONFIGURATION-SET"] == "shopmail-events"
-    assert msg["X-SES-MESSAGE-TAGS"] == "type=OrderPlaced, class=transactional, order=ORD-100234"
+    assert msg["X-SES-MESSAGE-TAGS"] == (
+        "type=OrderPlaced, class=transactional, order=ORD-100234, "
+        "event=005e0000-0000-0040-0080-000000000003"  # complete tags: feedback needs no lookup
+    )
     assert msg["List-Unsubscribe"] is None and msg["List-Unsubscribe-Post"] is None
     assert msg["Message-ID"] == built.message_id
     assert msg["References"] == built.message_id

@@ -793,7 +793,11 @@ def test_inbound_index_outlives_every_stored_object(cfn_template: dict[str, Any]
         for s in _statements(_role_of(cfn_template, "InboundFunction"))
         if "dynamodb:BatchWriteItem" in _as_list(s["Action"])
     ]
-    assert writes == [{"Fn::GetAtt": ["ErasureIndexTable", "Arn"]}]
+    # the index, and the action ledger whose finished records go with it in one write
+    assert writes == [
+        {"Fn::GetAtt": ["ErasureIndexTable", "Arn"]},
+        {"Fn::GetAtt": ["IdempotencyTable", "Arn"]},
+    ]
 
 
 def test_every_suppression_reader_may_read_both_forms(cfn_template: dict[str, Any]) -> None:

@@ -12,7 +12,8 @@ port here when a service needs a new capability; keep each one small.
 | :class:`DeadLetterSink` | ``adapters.sqs_dead_letter`` | all three |
 | :class:`RetryScheduler` | ``adapters.sqs_visibility`` | outbound |
 | :class:`MailSender`, :data:`MailSessionFactory` | ``adapters.smtp_relay`` | inbound, outbound |
-| :class:`IdempotencyStore` | ``adapters.dynamodb_idempotency`` | all three |
+| :class:`IdempotencyStore` | ``adapters.dynamodb_idempotency`` | outbound, feedback |
+| :class:`ActionLedger` | ``adapters.dynamodb_action_ledger`` | inbound |
 | :class:`RateLimiter` | ``adapters.dynamodb_rate_limit`` | inbound |
 | :class:`SuppressionList` | ``adapters.dynamodb_suppression`` | outbound, feedback |
 | :class:`SentMailStore` | ``adapters.dynamodb_sent_mail`` | outbound, feedback |
@@ -31,7 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 if TYPE_CHECKING:
     from shopmail.domain.erasure.matcher import AddressMatcher
@@ -101,6 +102,47 @@ class IdempotencyStore(Protocol):
         """The ``data`` stored by :meth:`complete` (``None`` when absent)."""
         ...
 
+    def complete_many(self, items: Sequence[tuple[str, Mapping[str, Any] | None]]) -> None:
+        """Mark every ``(key, data)`` COMPLETED, in as few calls as the store allows."""
+        ...
+
+
+class LedgerClaim(NamedTuple):
+    """What :meth:`ActionLedger.claim` found: whether the record is finished, and the ids of
+    the actions done."""
+
+    finished: bool
+    done: frozenset[str]
+
+
+class ActionLedger(Protocol):
+    """One record per (inbound message, recipient): which of its route actions are done
+    (DynamoDB, the idempotency table)."""
+
+    def claim(self, key: str, lease_seconds: float) -> LedgerClaim:
+        """Claim the record for one attempt (one conditional write).
+
+        Returns ``finished`` when every action is done (nothing to claim), else the actions
+        an earlier attempt finished. Raises ``InProgressError`` while another attempt holds an
+        unexpired claim.
+        """
+        ...
+
+    #: Whether :meth:`finish_all` records a message's mentions in the erasure index.
+    records_mentions: bool
+
+    def finish_all(
+        self,
+        finishes: Sequence[tuple[str, Iterable[str], bool]],
+        mentions: tuple[Iterable[str], str, int] | None = None,
+    ) -> None:
+        """Finish every record ``(key, done, complete)``: its actions ``done`` (all of them)
+        recorded and the claim dropped; ``complete``: finished (a later claim finds it so), else
+        a retry runs the actions not done. When :attr:`records_mentions`, also the erasure index
+        items of ``mentions`` (address hashes, object key, days kept). In as few calls as the
+        store allows."""
+        ...
+
 
 class RateLimiter(Protocol):
     """At most one event per key and period (DynamoDB conditional put with TTL)."""
@@ -126,8 +168,19 @@ class SuppressionList(Protocol):
         """
         ...
 
+    def get_many(self, addresses: Iterable[str]) -> dict[str, SuppressionEntry | None]:
+        """:meth:`get` of every address at once (keyed by the address as given)."""
+        ...
+
     def put(self, entry: SuppressionEntry) -> None:
         """Create or replace the entry of ``entry.address`` (an address or a ``hash:`` key)."""
+        ...
+
+    def put_if(
+        self, entry: SuppressionEntry, replaceable: Iterable[str]
+    ) -> SuppressionEntry | None:
+        """Store ``entry`` unless its key holds an unexpired entry of a class not in
+        ``replaceable`` (one conditional write); ``None`` when stored, else the entry kept."""
         ...
 
     def delete(self, address: str) -> bool:
@@ -140,6 +193,10 @@ class SentMailStore(Protocol):
 
     def put(self, record: SentMail) -> None:
         """Store ``record``."""
+        ...
+
+    def put_many(self, records: Sequence[SentMail]) -> None:
+        """Store every record, in as few calls as the store allows."""
         ...
 
     def get(self, ses_message_id: str) -> SentMail | None:
@@ -207,11 +264,23 @@ class SigningKeySource(Protocol):
 # --- messaging ---------------------------------------------------------------------------
 
 
+#: One event to publish: ``(detail_type, detail, source)``.
+EventEntry = tuple[str, Mapping[str, Any], str]
+
+
 class EventPublisher(Protocol):
     """Publishes events to the shop bus (EventBridge)."""
 
     def publish(self, detail_type: str, detail: Mapping[str, Any], source: str) -> None:
         """Publish one event; raise ``ServiceUnavailableError`` on a (partial) failure."""
+        ...
+
+    def publish_many(self, events: Sequence[EventEntry]) -> list[int]:
+        """Publish ``events`` in as few calls as allowed, retrying only failed entries.
+
+        Returns the indexes of the events that still failed (empty: all published); raises
+        ``ServiceUnavailableError`` when a call failed as a whole.
+        """
         ...
 
 

@@ -11,39 +11,21 @@ IAM: ``dynamodb:BatchWriteItem`` (inbound), ``dynamodb:Query`` and ``dynamodb:Ba
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 from typing import Any, Final
 
 from shopmail.adapters.aws_errors import transient_error
-from shopmail.adapters.dynamodb_table import DynamoDbTable
-from shopmail.errors import ServiceUnavailableError
+from shopmail.adapters.dynamodb_table import DynamoDbTable, batch_write
 
 HASH_KEY: Final = "address_hash"
 SORT_KEY: Final = "object_key"
-_BATCH: Final = 25
-_ATTEMPTS: Final = 5
 
 
 class DynamoDbErasureIndex(DynamoDbTable):
     """Implements ``ports.ErasureIndex`` on ``ERASURE_INDEX_TABLE`` (see :class:`DynamoDbTable`)."""
 
     def _write(self, requests: list[dict[str, Any]]) -> None:
-        for start in range(0, len(requests), _BATCH):
-            pending: list[Any] = requests[start : start + _BATCH]
-            for attempt in range(_ATTEMPTS):
-                try:
-                    response = self._ddb.batch_write_item(RequestItems={self.table_name: pending})
-                except Exception as exc:
-                    raise transient_error(exc, "dynamodb", "BatchWriteItem") from exc
-                pending = list(response.get("UnprocessedItems", {}).get(self.table_name, []))
-                if not pending:
-                    break
-                time.sleep(0.05 * 2**attempt)
-            if pending:
-                raise ServiceUnavailableError(
-                    "dynamodb BatchWriteItem left items unprocessed", service="dynamodb"
-                )
+        batch_write(self._ddb, [(self.table_name, r) for r in requests], "index items")
 
     def record(self, address_hashes: Iterable[str], key: str, ttl_days: int) -> None:
         """Write one item per hash for the object ``key``.
@@ -53,21 +35,26 @@ class DynamoDbErasureIndex(DynamoDbTable):
         ServiceUnavailableError
             DynamoDB throttled or failed (the inbound event is retried).
         """
+        self._write(self.put_requests(address_hashes, key, ttl_days))
+
+    def put_requests(
+        self, address_hashes: Iterable[str], key: str, ttl_days: int
+    ) -> list[dict[str, Any]]:
+        """The ``BatchWriteItem`` requests of :meth:`record` (for a caller that writes them
+        together with its own items)."""
         expires = str(int(self._clock() + ttl_days * 86400))
-        self._write(
-            [
-                {
-                    "PutRequest": {
-                        "Item": {
-                            HASH_KEY: {"S": h},
-                            SORT_KEY: {"S": key},
-                            "expires_at": {"N": expires},
-                        }
+        return [
+            {
+                "PutRequest": {
+                    "Item": {
+                        HASH_KEY: {"S": h},
+                        SORT_KEY: {"S": key},
+                        "expires_at": {"N": expires},
                     }
                 }
-                for h in sorted(set(address_hashes))
-            ]
-        )
+            }
+            for h in sorted(set(address_hashes))
+        ]
 
     def keys(self, address_hash: str) -> list[str]:
         """Every object key recorded for ``address_hash`` (a paginated query)."""

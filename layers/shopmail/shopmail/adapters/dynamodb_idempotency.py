@@ -6,6 +6,11 @@ milliseconds) and ``data`` (JSON, optional). A claim is a conditional put that s
 there is no record, the record expired, or an ``INPROGRESS`` claim outlived
 ``in_progress_expiration`` (the attempt that made it crashed or timed out).
 
+A failed claim returns the record it found (``ReturnValuesOnConditionCheckFailure=ALL_OLD``):
+no second read to tell COMPLETED from in progress, and :meth:`DynamoDbIdempotencyStore.data`
+of that key right after answers from it. :meth:`DynamoDbIdempotencyStore.complete_many` writes
+up to 25 completions per ``BatchWriteItem``.
+
 Keys may hold an address (the outbound business key ends with the recipient): errors name a
 key by :func:`key_digest` only, never by the key itself.
 """
@@ -14,17 +19,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from shopmail.adapters.aws_errors import error_code, transient_error
+from shopmail.adapters.dynamodb_table import DynamoDbTtlTable, batch_write
 from shopmail.errors import InProgressError
 
 if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
+    pass
 
 IN_PROGRESS = "INPROGRESS"
 COMPLETED = "COMPLETED"
@@ -35,11 +40,11 @@ def key_digest(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
 
 
-class DynamoDbIdempotencyStore:
+class DynamoDbIdempotencyStore(DynamoDbTtlTable):
     """Implements ``ports.IdempotencyStore``.
 
     IAM: ``dynamodb:PutItem``, ``dynamodb:GetItem``, ``dynamodb:UpdateItem``,
-    ``dynamodb:DeleteItem`` on the table.
+    ``dynamodb:DeleteItem``, ``dynamodb:BatchWriteItem`` on the table.
 
     Parameters
     ----------
@@ -53,17 +58,10 @@ class DynamoDbIdempotencyStore:
         Returns the current epoch time in seconds (tests).
     """
 
-    def __init__(
-        self,
-        client: DynamoDBClient,
-        table_name: str,
-        ttl_seconds: int = 7 * 24 * 3600,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self._ddb = client
-        self.table_name = table_name
-        self.ttl_seconds = ttl_seconds
-        self._clock = clock
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: The record the last failed claim found (key, item): what ``data`` of it returns.
+        self._found: tuple[str, Mapping[str, Any]] | None = None
 
     def begin(self, key: str, in_progress_seconds: float) -> bool:
         """Claim ``key``; ``False`` when it is already COMPLETED.
@@ -103,15 +101,20 @@ class DynamoDbIdempotencyStore:
                     ":now_ms": {"N": str(int(now * 1000))},
                     ":inprogress": {"S": IN_PROGRESS},
                 },
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
+            self._found = None
             return True
         except ClientError as exc:
             if error_code(exc) != "ConditionalCheckFailedException":
                 raise transient_error(exc, "dynamodb", "PutItem") from exc
-        existing = self._get(key)
+            existing = exc.response.get("Item")
+        if not isinstance(existing, Mapping):  # a store that does not return it: read it
+            existing = self._get(key)
         if existing is None:  # deleted between our put and get: try once more
             return self.begin(key, in_progress_seconds)
         if existing.get("status", {}).get("S") == COMPLETED:
+            self._found = (key, existing)
             return False
         raise InProgressError("another attempt is processing this item", key=key_digest(key))
 
@@ -127,18 +130,37 @@ class DynamoDbIdempotencyStore:
 
     def complete(self, key: str, data: Mapping[str, Any] | None = None) -> None:
         """Mark ``key`` COMPLETED until its TTL."""
-        now = self._clock()
-        item: dict[str, Any] = {
-            "id": {"S": key},
-            "expiration": {"N": str(int(now + self.ttl_seconds))},
-            "status": {"S": COMPLETED},
-        }
-        if data:
-            item["data"] = {"S": json.dumps(data, separators=(",", ":"), default=str)}
+        if self._found is not None and self._found[0] == key:
+            self._found = None
+        item = self._completed(key, data)
         try:
             self._ddb.put_item(TableName=self.table_name, Item=item)
         except Exception as exc:
             raise transient_error(exc, "dynamodb", "PutItem") from exc
+
+    def complete_many(self, items: Sequence[tuple[str, Mapping[str, Any] | None]]) -> None:
+        """Mark every ``(key, data)`` COMPLETED: 25 per ``BatchWriteItem``, unprocessed items
+        written again (a few times, with a short back-off).
+
+        Raises
+        ------
+        ServiceUnavailableError
+            DynamoDB throttled, failed, or left items unprocessed.
+        """
+        puts = [
+            (self.table_name, {"PutRequest": {"Item": self._completed(k, d)}}) for k, d in items
+        ]
+        batch_write(self._ddb, puts, "completions")
+
+    def _completed(self, key: str, data: Mapping[str, Any] | None) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            "id": {"S": key},
+            "expiration": {"N": str(int(self._clock() + self.ttl_seconds))},
+            "status": {"S": COMPLETED},
+        }
+        if data:
+            item["data"] = {"S": json.dumps(data, separators=(",", ":"), default=str)}
+        return item
 
     def release(self, key: str) -> None:
         """Delete an INPROGRESS claim (never a COMPLETED record)."""
@@ -157,8 +179,13 @@ class DynamoDbIdempotencyStore:
             raise transient_error(exc, "dynamodb", "DeleteItem") from exc
 
     def data(self, key: str) -> Mapping[str, Any] | None:
-        """The ``data`` stored with a COMPLETED record (``None`` when absent)."""
-        item = self._get(key)
+        """The ``data`` stored with a COMPLETED record (``None`` when absent).
+
+        Right after a claim of ``key`` found it COMPLETED, the record that claim returned
+        answers (no call).
+        """
+        found, self._found = self._found, None
+        item = found[1] if found is not None and found[0] == key else self._get(key)
         if not item or "data" not in item:
             return None
         loaded = json.loads(item["data"]["S"])

@@ -5,17 +5,22 @@ Each mail is stored twice: under its SES message id (what SES events carry as
 ``mail.messageId``) and under ``mid:`` + our Message-ID (what DSNs and replies quote in
 ``References``/``In-Reply-To``), so both lookups are a single ``GetItem`` without an index.
 
-IAM: ``dynamodb:PutItem`` (outbound), ``dynamodb:GetItem`` (feedback).
+:meth:`DynamoDbSentMailStore.put_many` writes a batch's records with ``BatchWriteItem``
+(25 items per call).
+
+IAM: ``dynamodb:PutItem``, ``dynamodb:BatchWriteItem`` (outbound), ``dynamodb:GetItem``
+(feedback).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import fields, replace
 from typing import TYPE_CHECKING, Any
 
 from shopmail.adapters.aws_errors import transient_error
+from shopmail.adapters.dynamodb_table import batch_write
 from shopmail.domain.outbound.sent_mail import SentMail
 
 if TYPE_CHECKING:
@@ -70,6 +75,33 @@ class DynamoDbSentMailStore:
         StoreRejectedError
             DynamoDB refused the item as invalid.
         """
+        for body in self._bodies(record):
+            try:
+                self._ddb.put_item(TableName=self.table_name, Item=body)
+            except Exception as exc:
+                raise transient_error(exc, "dynamodb", "PutItem") from exc
+
+    def put_many(self, records: Sequence[SentMail]) -> None:
+        """Store every record (both items of each, as :meth:`put`): 25 items per
+        ``BatchWriteItem``, unprocessed items written again a few times.
+
+        Raises
+        ------
+        ServiceUnavailableError
+            DynamoDB throttled, failed, or left items unprocessed.
+        StoreRejectedError
+            DynamoDB refused an item as invalid.
+        """
+        puts = [
+            (self.table_name, {"PutRequest": {"Item": body}})
+            for r in records
+            for body in self._bodies(r)
+        ]
+        batch_write(self._ddb, puts, "sent-mail records")
+
+    def _bodies(self, record: SentMail) -> list[dict[str, Any]]:
+        """The items of ``record``: under its SES message id (when it has one) and under
+        ``mid:`` + its Message-ID."""
         if not record.expires_at:
             record = replace(record, expires_at=int(self._clock() + self.ttl_seconds))
         item = self._item(record)
@@ -81,11 +113,7 @@ class DynamoDbSentMailStore:
         if record.ses_message_id:
             pointer["ses_id"] = {"S": record.ses_message_id}
             bodies.insert(0, item)
-        for body in bodies:
-            try:
-                self._ddb.put_item(TableName=self.table_name, Item=body)
-            except Exception as exc:
-                raise transient_error(exc, "dynamodb", "PutItem") from exc
+        return bodies
 
     def get(self, ses_message_id: str) -> SentMail | None:
         """The record of the SES message id (``None`` when unknown or expired)."""

@@ -6,7 +6,10 @@ after an erasure), ``class``, ``reason``, ``since`` (ISO 8601), ``source`` and o
 eventually, so :meth:`DynamoDbSuppressionList.get` ignores them itself.
 
 A lookup reads both keys of an address in one ``BatchGetItem`` and returns the entry that
-blocks more (:func:`~shopmail.domain.suppression.entries.effective_entry`).
+blocks more (:func:`~shopmail.domain.suppression.entries.effective_entry`);
+:meth:`DynamoDbSuppressionList.get_many` reads the keys of a whole batch of addresses the same
+way (100 keys per call, unprocessed keys read again). :meth:`DynamoDbSuppressionList.put_if`
+is one conditional write that never replaces a stronger entry.
 
 IAM: ``dynamodb:BatchGetItem`` (lookups), ``PutItem`` (feedback, unsubscribe, erasure),
 ``DeleteItem``/``Scan`` (erasure, CLI).
@@ -14,10 +17,13 @@ IAM: ``dynamodb:BatchGetItem`` (lookups), ``PutItem`` (feedback, unsubscribe, er
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Final
 
-from shopmail.adapters.aws_errors import transient_error
+from botocore.exceptions import ClientError
+
+from shopmail.adapters.aws_errors import error_code, transient_error
 from shopmail.adapters.dynamodb_table import DynamoDbTable
 from shopmail.domain.suppression.entries import (
     SuppressionEntry,
@@ -29,6 +35,10 @@ from shopmail.errors import ServiceUnavailableError
 
 if TYPE_CHECKING:
     pass
+
+#: ``BatchGetItem`` reads at most 100 keys per call.
+_BATCH_KEYS: Final = 100
+_ATTEMPTS: Final = 5
 
 
 def entry_from_item(item: Mapping[str, Any]) -> SuppressionEntry:
@@ -93,10 +103,36 @@ class DynamoDbSuppressionList(DynamoDbTable):
         ServiceUnavailableError
             DynamoDB throttled or failed.
         """
-        keys = list(dict.fromkeys(suppression_keys(address)))
-        wanted: list[Any] = [{"address": {"S": k}} for k in keys]
+        return self.get_many([address])[address]
+
+    def get_many(self, addresses: Iterable[str]) -> dict[str, SuppressionEntry | None]:
+        """:meth:`get` of every address, in one ``BatchGetItem`` per 100 keys (each address
+        has two: plain and hash form); keyed by the address as given.
+
+        Raises
+        ------
+        ServiceUnavailableError
+            DynamoDB throttled or failed, or left keys unprocessed after a few attempts.
+        """
+        wanted = list(dict.fromkeys(addresses))
+        keys_of = {a: list(dict.fromkeys(suppression_keys(a))) for a in wanted}
+        keys = list(dict.fromkeys(k for a in wanted for k in keys_of[a]))
         items: list[Mapping[str, Any]] = []
-        for _attempt in range(3):
+        for start in range(0, len(keys), _BATCH_KEYS):
+            items += self._read([{"address": {"S": k}} for k in keys[start : start + _BATCH_KEYS]])
+        now = self._clock()
+        by_key: dict[str, SuppressionEntry] = {}
+        for item in items:
+            entry = entry_from_item(item)
+            if not entry.expired(now):
+                by_key[entry.address] = entry
+        return {a: effective_entry(*(by_key.get(k) for k in keys_of[a])) for a in wanted}
+
+    def _read(self, wanted: list[Any]) -> list[Mapping[str, Any]]:
+        items: list[Mapping[str, Any]] = []
+        for attempt in range(_ATTEMPTS):
+            if attempt:
+                time.sleep(0.02 * 2**attempt)
             try:
                 response = self._ddb.batch_get_item(
                     RequestItems={self.table_name: {"Keys": wanted, "ConsistentRead": True}}
@@ -107,16 +143,12 @@ class DynamoDbSuppressionList(DynamoDbTable):
             unprocessed: Any = response.get("UnprocessedKeys", {}).get(self.table_name, {})
             wanted = list(unprocessed.get("Keys", []))
             if not wanted:
-                break
-        else:
-            raise ServiceUnavailableError("dynamodb BatchGetItem left keys unprocessed")
-        now = self._clock()
-        by_key: dict[str, SuppressionEntry] = {}
-        for item in items:
-            entry = entry_from_item(item)
-            if not entry.expired(now):
-                by_key[entry.address] = entry
-        return effective_entry(*(by_key.get(k) for k in keys))
+                return items
+        raise ServiceUnavailableError(
+            "dynamodb BatchGetItem left keys unprocessed",
+            service="dynamodb",
+            operation="BatchGetItem",
+        )
 
     def put(self, entry: SuppressionEntry) -> None:
         """Create or replace the entry of ``entry.address``."""
@@ -124,6 +156,45 @@ class DynamoDbSuppressionList(DynamoDbTable):
             self._ddb.put_item(TableName=self.table_name, Item=item_from_entry(entry))
         except Exception as exc:
             raise transient_error(exc, "dynamodb", "PutItem") from exc
+
+    def put_if(
+        self, entry: SuppressionEntry, replaceable: Iterable[str]
+    ) -> SuppressionEntry | None:
+        """Store ``entry`` unless its key holds an unexpired entry whose class is not in
+        ``replaceable``: one conditional ``PutItem``; the entry kept comes back with the
+        refusal (``ReturnValuesOnConditionCheckFailure=ALL_OLD``).
+
+        Returns
+        -------
+        SuppressionEntry or None
+            ``None`` when ``entry`` was stored, else the entry that stays.
+        """
+        classes = sorted(set(replaceable))
+        names = {"#a": "address", "#c": "class", "#e": "expires_at"}
+        values: dict[str, Any] = {":now": {"N": str(int(self._clock()))}}
+        condition = "attribute_not_exists(#a) OR (attribute_exists(#e) AND #e <= :now)"
+        if classes:
+            values.update({f":c{i}": {"S": c} for i, c in enumerate(classes)})
+            condition += " OR #c IN (" + ", ".join(f":c{i}" for i in range(len(classes))) + ")"
+        try:
+            self._ddb.put_item(
+                TableName=self.table_name,
+                Item=item_from_entry(entry),
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise transient_error(exc, "dynamodb", "PutItem") from exc
+            old = exc.response.get("Item")
+            if isinstance(old, Mapping):
+                return entry_from_item(old)
+            return self.get(entry.address) or entry
+        except Exception as exc:
+            raise transient_error(exc, "dynamodb", "PutItem") from exc
+        return None
 
     def delete(self, address: str) -> bool:
         """Remove the entry stored under ``address`` (an address or a ``hash:`` key); ``True``

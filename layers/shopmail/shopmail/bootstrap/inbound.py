@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from shopmail.adapters.dynamodb_action_ledger import DynamoDbActionLedger
 from shopmail.adapters.dynamodb_erasure_index import DynamoDbErasureIndex
-from shopmail.adapters.dynamodb_idempotency import DynamoDbIdempotencyStore
 from shopmail.adapters.dynamodb_rate_limit import DynamoDbRateLimiter
 from shopmail.adapters.eventbridge import EventBridgePublisher
 from shopmail.adapters.s3_raw_mail import S3RawMailStore
@@ -181,6 +181,11 @@ def build_inbound_service(
     if mail_sender is None:
         mail_sender = LazyMailSender(mail_sender_factory or RelayProvider(settings, aws).sender)
     ddb = aws.dynamodb()
+    erasure_index = (
+        DynamoDbErasureIndex(ddb, settings.erasure_index_table)
+        if settings.erasure_index_table
+        else None
+    )
     ports = ActionPorts(
         store=S3RawMailStore(aws.s3(), settings.raw_mail_bucket),
         publisher=EventBridgePublisher(aws.events(), settings.event_bus_name),
@@ -194,11 +199,7 @@ def build_inbound_service(
         strip_reply=strip_reply,
         feedback=feedback or LazyFeedbackSink(lambda: _feedback_service(settings, aws)),
         classify=gate.full,
-        erasure_index=(
-            DynamoDbErasureIndex(ddb, settings.erasure_index_table)
-            if settings.erasure_index_table
-            else None
-        ),
+        erasure_index=erasure_index,
         reply_shop=reply_shop(settings, aws),
     )
     return InboundService(
@@ -207,8 +208,11 @@ def build_inbound_service(
         router or build_router(settings, gate, aws),
         parse_message,
         (
-            DynamoDbIdempotencyStore(
-                ddb, settings.idempotency_table, settings.idempotency_ttl_seconds
+            DynamoDbActionLedger(
+                ddb,
+                settings.idempotency_table,
+                settings.idempotency_ttl_seconds,
+                erasure_index=erasure_index,  # written with the finished records
             )
             if settings.idempotency_table
             else None

@@ -16,9 +16,17 @@ Per batch one relay session (one SMTP connection, opened on the first send). Per
 3. Suppression: a blocked recipient (:func:`~shopmail.domain.suppression.entries.is_blocked`) is
    skipped, ``EmailSuppressed`` is published and the key completed.
 4. Render, fetch attachments (S3), build the MIME message and send it through the session.
-5. After ``250``: complete the key at once (with the SES message id), then record the mail in
-   the sent-mail table and publish ``EmailSent``. If that follow-up fails the item is retried;
+5. After ``250``: complete the key at once (with the SES message id). The follow-up waits for
+   the end of the batch: the sent-mail records of the batch in one ``BatchWriteItem``, every
+   ``EmailSent`` in ``PutEvents`` calls of 10 (only failed entries are sent again), then the
+   keys marked announced in one ``BatchWriteItem``. An item whose follow-up failed is retried;
    the retry finds the key COMPLETED but not yet announced and only repeats the follow-up.
+
+**Calls per mail.** A claim is one conditional put that also returns the record it found
+(``ALL_OLD``): a duplicate costs that one call. The suppression entries of the batch's
+recipients are read in one ``BatchGetItem`` when the first fresh claim needs them. A mail of a
+batch of 10 costs 2.4 calls (claim, completion, and a tenth of the four batch calls;
+``python -m bench calls``).
 
 **What stops a batch, what fails one item.** Only failures of the relay or of the whole
 function stop the batch (this and every later item fail, nothing is marked failed, an alarm):
@@ -90,7 +98,11 @@ from shopmail.domain.outbound.rendering import AttachmentRef, render
 from shopmail.domain.outbound.retry_schedule import Postponement, retry_delay
 from shopmail.domain.outbound.sent_mail import SentMail
 from shopmail.domain.smtp.replies import reply_class
-from shopmail.domain.suppression.entries import is_blocked, parse_bypass_types
+from shopmail.domain.suppression.entries import (
+    SuppressionEntry,
+    is_blocked,
+    parse_bypass_types,
+)
 from shopmail.errors import (
     AttachmentMissingError,
     ConfigurationError,
@@ -100,6 +112,7 @@ from shopmail.errors import (
     QuotaExceededError,
     RelayUnavailableError,
     RetriesExhaustedError,
+    ServiceUnavailableError,
     ShopmailError,
     TransientError,
 )
@@ -154,6 +167,29 @@ class OutboundPorts:
 
 
 # --- results -----------------------------------------------------------------------------
+
+
+@dataclass
+class _Pending:
+    """A sent mail whose record and ``EmailSent`` wait for the end of the batch."""
+
+    record: Mapping[str, Any]
+    delivery: Delivery
+    event: ShopEvent
+    key: str
+    data: Mapping[str, Any]
+    names: tuple[str, ...]
+    recorded: bool
+
+
+@dataclass
+class _BatchState:
+    """What one batch collects: the sent mails to announce and the suppression entries read."""
+
+    events: list[ShopEvent | None] = field(default_factory=list)
+    position: int = 0
+    entries: dict[str, SuppressionEntry | None] | None = None
+    pending: list[_Pending] = field(default_factory=list)
 
 
 @dataclass
@@ -356,18 +392,20 @@ class OutboundService:
         if remaining_ms is not None:
             in_progress = max(1.0, remaining_ms() / 1000.0) + IN_PROGRESS_MARGIN_SECONDS
         stop: ShopmailError | None = None
+        records = [r if isinstance(r, Mapping) else {"body": None} for r in records]
+        reads = [self._read(r) for r in records]
+        batch = _BatchState(events=[event for _, event, _ in reads])
         with ExitStack() as stack:
             session = _LazySession(self.ports.relay, stack, result.relay_errors)
             for index, record in enumerate(records):
-                if not isinstance(record, Mapping):
-                    record = {"body": None}
                 delivery = Delivery.of(record, index)
+                batch.position = index
                 if stop is not None:
                     self._retry_later(record, delivery, stop, result, "stopped")
                     continue
                 try:
                     outcome, email_type = self._handle_record(
-                        record, delivery, session, in_progress
+                        record, reads[index], delivery, session, in_progress, batch
                     )
                 except _ItemRetryError as retry:
                     if retry.alarm is not None:
@@ -408,10 +446,8 @@ class OutboundService:
                     error = TransientError(f"unexpected {type(exc).__name__}")
                     self._retry_later(record, delivery, error, result, "retry")
                 else:
-                    for name in outcome:
-                        result.counts[name] += 1
-                        if name in _PUBLISHED:
-                            result.by_type[(email_type, _PUBLISHED[name])] += 1
+                    _count(result, outcome, email_type)
+        self._announce_batch(batch, result)
         if result.postponed and self.ports.retries is not None:
             self.ports.retries.postpone(result.postponed)
         log.info("outbound batch done", extra={"result": result.to_dict()})
@@ -480,17 +516,20 @@ class OutboundService:
     def _handle_record(
         self,
         record: Mapping[str, Any],
+        read: tuple[Any, ShopEvent | None, PermanentError],
         delivery: Delivery,
         session: MailSender,
         in_progress: float,
+        batch: _BatchState,
     ) -> tuple[tuple[str, ...], str]:
-        """Handle one record; return its outcome names and the shop event's type."""
-        payload, event, invalid = self._read(record)
+        """Handle one record; return its outcome names (none yet for a mail whose follow-up
+        waits for the end of the batch) and the shop event's type."""
+        payload, event, invalid = read
         if event is None:
             notified = self._dead_letter(record, payload, None, invalid)
             names = ("dead_lettered", "invalid") + (() if notified else ("notify_failed",))
             return names, _raw_type(payload)
-        outcome = self._handle_event(record, payload, event, delivery, session, in_progress)
+        outcome = self._handle_event(record, payload, event, delivery, session, in_progress, batch)
         return outcome, event.detail_type
 
     def _handle_event(
@@ -501,6 +540,7 @@ class OutboundService:
         delivery: Delivery,
         session: MailSender,
         in_progress: float,
+        batch: _BatchState,
     ) -> tuple[str, ...]:
         key = idempotency_key(event)
         try:
@@ -509,10 +549,10 @@ class OutboundService:
             notified = self._dead_letter(record, payload, event, exc)
             return ("dead_lettered",) + (() if notified else ("notify_failed",))
         if not fresh:
-            return self._duplicate(event, key)
+            return self._duplicate(record, delivery, event, key, batch)
         ambiguous = False
         try:
-            suppressed = self._suppress(event, key)
+            suppressed = self._suppress(event, key, batch)
             if suppressed:
                 return suppressed
             built = self._build_mail(event)
@@ -549,11 +589,20 @@ class OutboundService:
         except BaseException:
             self._release(key)
             raise
-        return self._after_send(event, key, built, ses_id, ambiguous)
+        return self._after_send(record, delivery, event, key, built, ses_id, ambiguous, batch)
 
-    def _suppress(self, event: ShopEvent, key: str) -> tuple[str, ...]:
+    def _entry(self, recipient: str, batch: _BatchState) -> SuppressionEntry | None:
+        """The suppression entry of ``recipient``: on the first need, the entries of every
+        recipient of this and the later records are read at once."""
+        if batch.entries is None or recipient not in batch.entries:
+            later = [e.recipient for e in batch.events[batch.position :] if e is not None]
+            found = self.ports.suppression.get_many(list(dict.fromkeys([recipient, *later])))
+            batch.entries = {**(batch.entries or {}), **found}
+        return batch.entries.get(recipient)
+
+    def _suppress(self, event: ShopEvent, key: str, batch: _BatchState) -> tuple[str, ...]:
         """``("suppressed",)`` after skipping a blocked recipient, else ``()``."""
-        entry = self.ports.suppression.get(event.recipient)
+        entry = self._entry(event.recipient, batch)
         if not is_blocked(entry, event.email_class, event.detail_type, self.bypass_types):
             return ()
         assert entry is not None
@@ -577,9 +626,18 @@ class OutboundService:
         return ("suppressed",)
 
     def _after_send(
-        self, event: ShopEvent, key: str, built: BuiltMessage, ses_id: str, ambiguous: bool
+        self,
+        record: Mapping[str, Any],
+        delivery: Delivery,
+        event: ShopEvent,
+        key: str,
+        built: BuiltMessage,
+        ses_id: str,
+        ambiguous: bool,
+        batch: _BatchState,
     ) -> tuple[str, ...]:
-        """Record, log and announce a mail the relay accepted (or may have accepted)."""
+        """Complete the key of a mail the relay accepted (or may have accepted), log it, and
+        leave its record and ``EmailSent`` to the end of the batch."""
         data: dict[str, Any] = {
             "outcome": "sent",
             "sesMessageId": ses_id,
@@ -603,21 +661,75 @@ class OutboundService:
             built.message_id,
             ses_id or ("unknown: ambiguous" if ambiguous else "-"),
         )
+        batch.pending.append(_Pending(record, delivery, event, key, data, tuple(names), recorded))
+        return ()
+
+    def _announce_batch(self, batch: _BatchState, result: BatchResult) -> None:
+        """Record and announce the batch's sent mails: the sent-mail records in one write,
+        ``EmailSent`` in calls of 10, then the keys marked announced in one write. A mail whose
+        announcement failed is retried (it is COMPLETED: the retry only announces)."""
+        pending = batch.pending
+        if not pending:
+            return
         try:
-            self._announce(event, key, data)
-        except PermanentError as exc:
-            log.error("mail %s was sent but cannot be announced: %s", built.message_id, exc.reason)
-            names.append("notify_failed")
-        except ShopmailError as exc:
-            if recorded:
-                raise  # the retry finds the record COMPLETED and only announces
-            log.error(
-                "mail %s was sent but neither recorded nor announced: %s",
-                built.message_id,
-                exc.reason,
+            self.ports.sent_mail.put_many(
+                [self._sent_mail(p.event, p.key, p.data) for p in pending]
             )
-            names.append("notify_failed")
-        return tuple(names)
+        except ShopmailError as exc:  # one by one: each item keeps its own outcome
+            log.warning("sent-mail records of the batch not written at once: %s", exc.reason)
+            for p in pending:
+                self._announce_one(p, result)
+            return
+        entries = [self._sent_entry(p.event, p.key, p.data) for p in pending]
+        try:
+            failed = set(self.ports.publisher.publish_many(entries))
+            error: ShopmailError = ServiceUnavailableError(
+                "EventBridge rejected the EmailSent entry",
+                service="events",
+                operation="PutEvents",
+            )
+        except ShopmailError as exc:
+            failed, error = set(range(len(pending))), exc
+            if isinstance(exc, ConfigurationError):
+                result.alarm = result.alarm or "configuration"
+        announced = []
+        for index, p in enumerate(pending):
+            if index in failed:
+                self._not_announced(p, error, result)
+            else:
+                _count(result, p.names, p.event.detail_type)
+                announced.append((p.key, {**p.data, "announced": True}))
+        if announced:
+            try:
+                if len(announced) == 1:  # one write either way
+                    self.ports.idempotency.complete(*announced[0])
+                else:
+                    self.ports.idempotency.complete_many(announced)
+            except ShopmailError as exc:  # harmless: a redelivery would announce once more
+                log.warning("could not mark %d mails announced: %s", len(announced), exc.reason)
+
+    def _announce_one(self, p: _Pending, result: BatchResult) -> None:
+        """Record and announce one sent mail (after the batch's write failed)."""
+        try:
+            self._announce(p.event, p.key, p.data)
+        except ShopmailError as exc:
+            self._not_announced(p, exc, result)
+        else:
+            _count(result, p.names, p.event.detail_type)
+
+    def _not_announced(self, p: _Pending, exc: ShopmailError, result: BatchResult) -> None:
+        message_id = p.data.get("messageId")
+        if exc.permanent:
+            log.error("mail %s was sent but cannot be announced: %s", message_id, exc.reason)
+            _count(result, (*p.names, "notify_failed"), p.event.detail_type)
+        elif p.recorded:  # the retry finds the record COMPLETED and only announces
+            log.warning("mail %s will be announced on retry: %s", message_id, exc.reason)
+            self._retry_later(p.record, p.delivery, exc, result, "retry")
+        else:
+            log.error(
+                "mail %s was sent but neither recorded nor announced: %s", message_id, exc.reason
+            )
+            _count(result, (*p.names, "notify_failed"), p.event.detail_type)
 
     def _build_mail(self, event: ShopEvent) -> BuiltMessage:
         rendered = self._render(event, self.settings)
@@ -668,46 +780,57 @@ class OutboundService:
                     return False
         return False  # pragma: no cover - the loop always returns
 
+    @staticmethod
+    def _sent_mail(event: ShopEvent, key: str, data: Mapping[str, Any]) -> SentMail:
+        return SentMail(
+            ses_message_id=str(data.get("sesMessageId") or ""),
+            message_id=str(data["messageId"]),
+            idempotency_key=key,
+            detail_type=event.detail_type,
+            aggregate_id=event.aggregate_id,
+            recipient=event.recipient,
+            email_class=event.email_class,
+            event_id=str(data.get("eventId", event.event_id)),
+            sent_at=str(data.get("sentAt", "")),
+        )
+
+    def _sent_entry(
+        self, event: ShopEvent, key: str, data: Mapping[str, Any]
+    ) -> tuple[str, dict[str, Any], str]:
+        detail = {
+            **self._summary(event, key),
+            "sesMessageId": str(data.get("sesMessageId") or ""),
+            "messageId": str(data["messageId"]),
+            "sentAt": str(data.get("sentAt", "")),
+            "ambiguous": bool(data.get("ambiguous")),
+        }
+        return SENT_DETAIL_TYPE, detail, SOURCE
+
     def _announce(self, event: ShopEvent, key: str, data: Mapping[str, Any]) -> None:
         """Record the sent mail and publish ``EmailSent``; then mark the key announced."""
-        ses_id = str(data.get("sesMessageId") or "")
-        self.ports.sent_mail.put(
-            SentMail(
-                ses_message_id=ses_id,
-                message_id=str(data["messageId"]),
-                idempotency_key=key,
-                detail_type=event.detail_type,
-                aggregate_id=event.aggregate_id,
-                recipient=event.recipient,
-                email_class=event.email_class,
-                event_id=str(data.get("eventId", event.event_id)),
-                sent_at=str(data.get("sentAt", "")),
-            )
-        )
-        self.ports.publisher.publish(
-            SENT_DETAIL_TYPE,
-            {
-                **self._summary(event, key),
-                "sesMessageId": ses_id,
-                "messageId": str(data["messageId"]),
-                "sentAt": str(data.get("sentAt", "")),
-                "ambiguous": bool(data.get("ambiguous")),
-            },
-            SOURCE,
-        )
+        self.ports.sent_mail.put(self._sent_mail(event, key, data))
+        self.ports.publisher.publish(*self._sent_entry(event, key, data))
         try:
             self.ports.idempotency.complete(key, {**data, "announced": True})
         except ShopmailError as exc:  # harmless: a redelivery would announce once more
             log.warning("could not mark %s announced: %s", data.get("messageId"), exc.reason)
 
-    def _duplicate(self, event: ShopEvent, key: str) -> tuple[str, ...]:
+    def _duplicate(
+        self,
+        record: Mapping[str, Any],
+        delivery: Delivery,
+        event: ShopEvent,
+        key: str,
+        batch: _BatchState,
+    ) -> tuple[str, ...]:
         data = self.ports.idempotency.data(key)
         if data and data.get("outcome") == "sent" and not data.get("announced"):
             log.info(
                 "%s %s: sent before, finishing its record", event.detail_type, event.aggregate_id
             )
-            self._announce(event, key, data)
-            return ("duplicate", "announced_late")
+            names = ("duplicate", "announced_late")
+            batch.pending.append(_Pending(record, delivery, event, key, data, names, True))
+            return ()
         log.info("%s %s: duplicate, nothing sent", event.detail_type, event.aggregate_id)
         return ("duplicate",)
 
@@ -789,6 +912,14 @@ _PUBLISHED = {
     "suppressed": SUPPRESSED_DETAIL_TYPE,
     "announced_late": SENT_DETAIL_TYPE,
 }
+
+
+def _count(result: BatchResult, names: Sequence[str], email_type: str) -> None:
+    """Count an item's outcome names (and the events they published, per type)."""
+    for name in names:
+        result.counts[name] += 1
+        if name in _PUBLISHED:
+            result.by_type[(email_type, _PUBLISHED[name])] += 1
 
 
 def _raw_type(payload: Any) -> str:

@@ -142,6 +142,8 @@ class FeedbackReport:
     reporting_mta: str | None = None
     detector: str | None = None
     inbound_message_id: str | None = None
+    #: SES events: the mail's message tags (``mail.tags``: name -> values).
+    tags: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def addresses(self) -> tuple[str, ...]:
@@ -202,6 +204,7 @@ def from_ses_event(event: FeedbackEvent) -> FeedbackReport | None:
         ses_message_id=event.ses_message_id,
         feedback_id=event.feedback_id,
         event_type=event.event_type,
+        tags=event.tags,
     )
 
 

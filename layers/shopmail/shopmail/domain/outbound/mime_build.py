@@ -14,7 +14,8 @@ Rules the SES relay enforces or the recipients expect (see ``ses-smtp.md``):
   replaces ``Message-ID``, so the same id also goes into ``References`` and ``X-Shopmail-Id``:
   a customer's reply quotes it and the inbound side matches it back to the order.
 * ``Auto-Submitted: auto-generated``; ``X-SES-CONFIGURATION-SET`` when configured;
-  ``X-SES-MESSAGE-TAGS`` (``[0-9A-Za-z_-]`` only; SES strips both headers).
+  ``X-SES-MESSAGE-TAGS`` (``[0-9A-Za-z_-]`` only; SES strips both headers; the tags are
+  :mod:`~shopmail.domain.outbound.mail_tags`).
 * RFC 8058 ``List-Unsubscribe`` + ``List-Unsubscribe-Post`` on marketing mail only.
 * Each header at most once (SES: ``554 Duplicate header``).
 
@@ -44,7 +45,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email import policy
@@ -55,6 +56,8 @@ from typing import Any, cast
 
 from shopmail.config import Settings
 from shopmail.domain.outbound.contracts import ShopEvent, idempotency_key
+from shopmail.domain.outbound.mail_tags import mail_tags
+from shopmail.domain.outbound.mail_tags import tag_value as tag_value  # re-exported
 from shopmail.domain.outbound.message_ids import make_message_id
 from shopmail.domain.outbound.rendering import RenderedMail
 from shopmail.domain.outbound.shop_config import ShopConfig
@@ -85,7 +88,6 @@ OPTIONAL_SINGLE_HEADERS: tuple[str, ...] = (
 MAX_LINE = 998
 
 _CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff]")
-_TAG_BAD = re.compile(r"[^0-9A-Za-z_-]")
 _SAFE_URL = re.compile(r"https://[!#$%&()*+,\-./0-9:;=?@A-Z\[\]_a-z~]+")
 _SES_NAME = re.compile(r"[0-9A-Za-z_-]{1,64}")
 
@@ -178,12 +180,6 @@ def clean_header_text(value: object, max_length: int = 200) -> str:
     """
     text = _CONTROLS.sub(" ", str(value))
     return " ".join(text.split())[:max_length]
-
-
-def tag_value(value: object, max_length: int = 255) -> str:
-    """Reduce ``value`` to SES's tag alphabet ``[0-9A-Za-z_-]`` (others become ``_``)."""
-    cleaned = _TAG_BAD.sub("_", str(value))[:max_length]
-    return cleaned or "_"
 
 
 def build_message(
@@ -340,13 +336,7 @@ def _named(address: Address, name: str) -> Address:
 
 
 def _tags(event: ShopEvent) -> str:
-    tags = [("type", event.detail_type), ("class", event.email_class)]
-    order = event.data.get("order")
-    if isinstance(order, Mapping) and "id" in order:
-        tags.append(("order", str(order["id"])))
-    else:
-        tags.append(("ref", event.aggregate_id))
-    return ", ".join(f"{k}={tag_value(v)}" for k, v in tags)
+    return ", ".join(f"{k}={v}" for k, v in mail_tags(event))
 
 
 def _unsubscribe_url(value: object) -> str:

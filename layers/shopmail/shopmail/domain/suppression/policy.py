@@ -195,6 +195,12 @@ def keeps(existing: SuppressionEntry | None, new_class: SuppressionClass) -> boo
     return current >= _RANK[new_class]
 
 
+def replaceable_by(new_class: SuppressionClass) -> frozenset[str]:
+    """The stored classes an entry of ``new_class`` replaces (the complement of
+    :func:`keeps` for known classes; an unknown class is kept, like ``manual``)."""
+    return frozenset(str(c) for c, rank in _RANK.items() if rank < _RANK[new_class])
+
+
 def parse_timestamp(value: str | dt.datetime | None) -> dt.datetime | None:
     """An aware UTC datetime from an ISO 8601 string (``Z`` allowed); ``None`` when unreadable."""
     if isinstance(value, dt.datetime):

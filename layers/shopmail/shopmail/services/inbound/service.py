@@ -1,13 +1,17 @@
 """The inbound use case: an SES receipt event in, route actions executed.
 
-For each record: stream the raw mail from S3 (``RAW_MAIL_PREFIX + messageId``), parse it with
-the envelope, record the hash of every address it names in the erasure index (so an erasure
+For each record: claim the record of each envelope recipient in the action ledger (one per
+SES messageId and recipient: one conditional ``UpdateItem`` that returns what it found), so a
+re-delivered message whose recipients are all finished costs one call per recipient and no read
+of the raw mail. Then stream the raw mail from S3 (``RAW_MAIL_PREFIX + messageId``), parse it
+with the envelope, record the hash of every address it names in the erasure index (so an erasure
 finds the raw mail, its attachments and its quarantine copy; a failing index write is
-transient: the event is retried), then for each envelope recipient ask the router for a
-decision and run its actions. Each action runs at most once per (SES messageId, recipient,
-action): an idempotency record (conditional put, ``INPROGRESS`` with an expiry, then
-``COMPLETED`` until its TTL) makes a re-delivered event publish and send nothing twice, and lets
-a crashed attempt be retried.
+transient: the event is retried), and for each claimed recipient ask the router for a decision
+and run the actions not done yet. The recipient's record is finished once, when its actions
+end: ``COMPLETED`` when all are done, else ``RELEASED`` with the ones that are (an action that
+failed, transiently or for good, runs again on a retry; the others do not). A claim lapses
+when the invocation would have ended, so an attempt that crashed is retried; the actions it
+had finished since its claim run again then (the window of one recipient's actions).
 
 Errors:
 
@@ -40,8 +44,8 @@ from shopmail.domain.inbound.attachment_keys import planned_attachment_keys
 from shopmail.domain.inbound.routing.model import ActionName, ActionSpec
 from shopmail.domain.inbound.ses_event import SesRecord, message_id_of, parse_ses_event
 from shopmail.domain.message import Envelope, InboundMessage
-from shopmail.errors import PermanentError
-from shopmail.ports import DeadLetterSink, Decider, IdempotencyStore, MessageParser
+from shopmail.errors import PermanentError, TransientError
+from shopmail.ports import ActionLedger, DeadLetterSink, Decider, MessageParser
 from shopmail.services.inbound.actions import (
     EXECUTORS,
     ActionContext,
@@ -108,7 +112,8 @@ class InboundService:
     parse
         ``parse_message`` (injected so the service does not import the parser eagerly).
     idempotency
-        Where claims and completions are recorded (``None``: no deduplication; tests only).
+        The action ledger: which actions of each (message, recipient) are done (``None``: no
+        deduplication; tests only).
     dead_letters
         Where permanently failed events go with their reason.
     """
@@ -119,7 +124,7 @@ class InboundService:
         ports: ActionPorts,
         router: Decider,
         parse: MessageParser,
-        idempotency: IdempotencyStore | None,
+        idempotency: ActionLedger | None,
         dead_letters: DeadLetterSink,
     ) -> None:
         self.settings = settings
@@ -172,12 +177,35 @@ class InboundService:
     ) -> None:
         envelope = record.envelope
         raw_key = f"{self.settings.raw_mail_prefix}{envelope.message_id}"
+        recipients: list[str] = []
+        seen: set[str] = set()
+        for recipient in envelope.recipients:
+            if recipient.lower() not in seen:
+                seen.add(recipient.lower())
+                recipients.append(recipient)
+        try:
+            claims = self._claim(envelope, recipients, result, remaining_ms)
+        except PermanentError as exc:  # e.g. a key the store refuses: never claimable
+            self._dead_letter(event, exc, envelope.message_id, "claim", result)
+            return
+        if claims is not None:
+            recipients = [r for r in recipients if r in claims]
+            if not recipients:
+                return  # every recipient finished before: no read of the raw mail
+        ledger = self.idempotency
+        deferred = claims is not None and ledger is not None and ledger.records_mentions
         try:
             message = self.parse(self.ports.store.iter_chunks(raw_key), envelope)
+            mentions = self._mentions(message, raw_key)
+            if not deferred:
+                self._index(mentions)
         except PermanentError as exc:
+            self._release(claims)
             self._dead_letter(event, exc, envelope.message_id, "parse", result)
             return
-        self._index(message, raw_key)
+        except BaseException:
+            self._release(claims)
+            raise
         logger.info(
             "inbound message",
             extra={
@@ -194,14 +222,22 @@ class InboundService:
             },
         )
         failures: list[dict[str, Any]] = []
-        seen: set[str] = set()
-        for recipient in envelope.recipients:
-            if recipient.lower() in seen:
-                continue
-            seen.add(recipient.lower())
-            failures.extend(
-                self._handle_recipient(message, envelope, recipient, raw_key, result, remaining_ms)
-            )
+        finishes: list[tuple[str, frozenset[str], bool]] = []
+        for recipient in recipients:
+            claim = claims.pop(recipient) if claims is not None else None
+            done = set(claim[1]) if claim is not None else None
+            try:
+                failed = self._handle_recipient(message, envelope, recipient, raw_key, result, done)
+            except BaseException:
+                if claim is not None:
+                    claims = {recipient: (claim[0], frozenset(done or ())), **(claims or {})}
+                self._release(claims, finishes)
+                raise
+            if claim is not None:
+                finishes.append((claim[0], frozenset(done or ()), not failed))
+            failures.extend(failed)
+        if ledger is not None and finishes:  # the records and the index, in one write
+            self._finish(ledger, finishes, mentions if deferred else None)
         if failures:
             reason = {
                 "error": "ActionFailed",
@@ -212,19 +248,97 @@ class InboundService:
             }
             self._send_dead_letter(event, reason, envelope.message_id, "actions", result)
 
-    def _index(self, message: InboundMessage, raw_key: str) -> None:
-        """Record the addresses ``message`` names for the erasure of their data."""
-        index = self.ports.erasure_index
-        if index is None:
+    def _claim(
+        self,
+        envelope: Envelope,
+        recipients: list[str],
+        result: InboundResult,
+        remaining_ms: Callable[[], int] | None,
+    ) -> dict[str, tuple[str, frozenset[str]]] | None:
+        """Claim each recipient's record: ``recipient -> (key, actions done)`` of the ones
+        with work left (``None`` without a ledger). Finished recipients count their actions
+        as duplicates. A claim held elsewhere releases the ones made here and raises."""
+        ledger = self.idempotency
+        if ledger is None:
+            return None
+        lease = DEFAULT_IN_PROGRESS_SECONDS
+        if remaining_ms is not None:
+            lease = max(remaining_ms() / 1000.0, 1.0) + 1.0
+        claims: dict[str, tuple[str, frozenset[str]]] = {}
+        for recipient in recipients:
+            key = f"inbound#{envelope.message_id}#{address_hash(recipient)}"
+            try:
+                state = ledger.claim(key, lease)
+            except BaseException:
+                self._release(claims)
+                raise
+            if state.finished:
+                result.duplicates += len(state.done)
+                logger.info(
+                    "message already done",
+                    extra={
+                        "message_id": envelope.message_id,
+                        "recipient_domain": domain_of(recipient),
+                        "actions": sorted(state.done),
+                    },
+                )
+            else:
+                claims[recipient] = (key, state.done)
+        return claims
+
+    @staticmethod
+    def _finish(
+        ledger: ActionLedger,
+        finishes: list[tuple[str, frozenset[str], bool]],
+        mentions: tuple[set[str], str, int] | None,
+    ) -> None:
+        """The final write of a message (tried twice: if it fails, the claims lapse and a
+        retry runs the recipients' actions again)."""
+        try:
+            ledger.finish_all(finishes, mentions)
+        except TransientError as exc:
+            logger.warning("ledger write failed once, trying again: %s", exc.reason)
+            ledger.finish_all(finishes, mentions)
+
+    def _release(
+        self,
+        claims: Mapping[str, tuple[str, frozenset[str]]] | None,
+        finishes: list[tuple[str, frozenset[str], bool]] | None = None,
+    ) -> None:
+        """End an attempt early: the recipients already handled are finished, the claims of
+        the others dropped (their done actions stay done; the index waits for the retry)."""
+        ledger = self.idempotency
+        if ledger is None:
             return
+        ending = list(finishes or ()) + [(k, d, False) for k, d in (claims or {}).values()]
+        if not ending:
+            return
+        try:
+            ledger.finish_all(ending)
+        except Exception as exc:  # the claims lapse by themselves
+            logger.warning("could not release the claims (%s)", type(exc).__name__)
+
+    def _mentions(self, message: InboundMessage, raw_key: str) -> tuple[set[str], str, int]:
+        """The hashes of the addresses ``message`` names, its key and how long they are kept
+        (for the erasure of their data)."""
+        if self.ports.erasure_index is None and not (
+            self.idempotency is not None and self.idempotency.records_mentions
+        ):
+            return set(), raw_key, self.settings.erasure_index_days
         from shopmail.domain.erasure.mentions import mentioned_addresses  # lazy: regexes
 
         hashes = {
             address_hash(a)
             for a in mentioned_addresses(message, mail_domain=self.settings.mail_domain)
         }
-        if hashes:
-            index.record(hashes, raw_key, self.settings.erasure_index_days)
+        return hashes, raw_key, self.settings.erasure_index_days
+
+    def _index(self, mentions: tuple[set[str], str, int]) -> None:
+        """Record ``mentions`` in the erasure index now."""
+        index = self.ports.erasure_index
+        hashes, raw_key, days = mentions
+        if index is not None and hashes:
+            index.record(hashes, raw_key, days)
 
     def _handle_recipient(
         self,
@@ -233,8 +347,10 @@ class InboundService:
         recipient: str,
         raw_key: str,
         result: InboundResult,
-        remaining_ms: Callable[[], int] | None,
+        done: set[str] | None,
     ) -> list[dict[str, Any]]:
+        """Run the recipient's actions not in ``done`` (``None``: no ledger), adding each one
+        that finishes; return the permanent failures."""
         decision = self.router.decide(message, recipient)
         route = decision.route
         result.routes[route] += 1
@@ -267,9 +383,8 @@ class InboundService:
                 raw_key=raw_key,
                 attachment_keys=attachment_keys,
             )
-            key = f"inbound#{envelope.message_id}#{address_hash(recipient)}#{index}:{name}"
             try:
-                outcome = self._run_once(key, spec, ctx, remaining_ms)
+                outcome = self._run_once(f"{index}:{name}", spec, ctx, done)
             except PermanentError as exc:
                 logger.error(
                     "route action failed permanently",
@@ -298,29 +413,15 @@ class InboundService:
         return failures
 
     def _run_once(
-        self,
-        key: str,
-        spec: ActionSpec,
-        ctx: ActionContext,
-        remaining_ms: Callable[[], int] | None,
+        self, action_id: str, spec: ActionSpec, ctx: ActionContext, done: set[str] | None
     ) -> ActionOutcome | None:
-        action = EXECUTORS[spec.name]
-        store = self.idempotency
-        if store is None:
-            return action.execute(ctx)
-        seconds = DEFAULT_IN_PROGRESS_SECONDS
-        if remaining_ms is not None:
-            seconds = max(remaining_ms() / 1000.0, 1.0) + 1.0
-        if not store.begin(key, seconds):
+        """Run the action unless it is in ``done`` (``None``: already done); add it when it
+        finishes."""
+        if done is not None and action_id in done:
             return None
-        try:
-            outcome: ActionOutcome = action.execute(ctx)
-        except BaseException:
-            store.release(key)
-            raise
-        store.complete(
-            key, {"action": str(spec.name), "status": str(outcome.status), "route": ctx.route}
-        )
+        outcome: ActionOutcome = EXECUTORS[spec.name].execute(ctx)
+        if done is not None:
+            done.add(action_id)
         return outcome
 
     # --- dead letters ----------------------------------------------------------------------
