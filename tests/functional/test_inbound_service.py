@@ -354,3 +354,46 @@ def test_lambda_handler_counts_dead_letters(
     assert emf
     assert emf[-1]["InboundDeadLettered"] in (1.0, [1.0])
     assert emf[-1]["InboundRecords"] in (1.0, [1.0])
+
+
+def _failing_complete(h: InboundHarness, action: str, times: int) -> list[str]:
+    """Make the idempotency store fail ``times`` completions of ``action`` (found by the fault
+    harness: a DynamoDB error right after a forward or auto-reply went out)."""
+    assert h.idempotency is not None
+    store = h.idempotency
+    real = store.complete
+    failed: list[str] = []
+
+    def complete(key: str, data: Any = None) -> None:
+        if key.endswith(f":{action}") and len(failed) < times:
+            failed.append(key)
+            raise ServiceUnavailableError("dynamodb PutItem failed transiently (fault)")
+        real(key, data)
+
+    store.complete = complete  # type: ignore[method-assign]
+    return failed
+
+
+def test_auto_reply_whose_record_fails_once_is_recorded_and_never_sent_again(
+    inbound_harness: InboundHarness,
+) -> None:
+    h = inbound_harness
+    event = h.put_sample("support")
+    failed = _failing_complete(h, "auto_reply", times=1)
+    h.service.handle_event(event)  # does not raise: Lambda does not retry the mail
+    assert len(failed) == 1 and len(h.sender.sent) == 1
+    h.clock.now += 3600  # any later re-delivery of the event: the record says done
+    result = h.service.handle_event(event)
+    assert len(h.sender.sent) == 1 and result.duplicates == 3
+
+
+def test_auto_reply_whose_record_cannot_be_completed_is_not_retried(
+    inbound_harness: InboundHarness,
+) -> None:
+    h = inbound_harness
+    event = h.put_sample("support")
+    failed = _failing_complete(h, "auto_reply", times=2)
+    result = h.service.handle_event(event)  # raising would resend it once the claim expired
+    assert len(failed) == 2
+    assert len(h.sender.sent) == 1 and result.actions["auto_reply"] == 1
+    assert h.publisher.types() == ["SupportMessageReceived"]

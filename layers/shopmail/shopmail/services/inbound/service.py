@@ -40,7 +40,7 @@ from shopmail.domain.inbound.attachment_keys import planned_attachment_keys
 from shopmail.domain.inbound.routing.model import ActionName, ActionSpec
 from shopmail.domain.inbound.ses_event import SesRecord, message_id_of, parse_ses_event
 from shopmail.domain.message import Envelope, InboundMessage
-from shopmail.errors import PermanentError
+from shopmail.errors import PermanentError, ShopmailError
 from shopmail.ports import DeadLetterSink, Decider, IdempotencyStore, MessageParser
 from shopmail.services.inbound.actions import (
     EXECUTORS,
@@ -318,9 +318,20 @@ class InboundService:
         except BaseException:
             store.release(key)
             raise
-        store.complete(
-            key, {"action": str(spec.name), "status": str(outcome.status), "route": ctx.route}
-        )
+        data = {"action": str(spec.name), "status": str(outcome.status), "route": ctx.route}
+        for attempt in (1, 2):
+            try:
+                store.complete(key, data)
+                break
+            except ShopmailError as exc:
+                # The action ran (a forward or an auto-reply is out): raising now would make
+                # Lambda retry and, once the claim expired, run it a second time.
+                if attempt == 2 or exc.permanent:
+                    logger.error(
+                        "action done but its idempotency record could not be completed: "
+                        "not retried",
+                        extra=ctx.log_extra(action=str(spec.name), error=exc.code),
+                    )
         return outcome
 
     # --- dead letters ----------------------------------------------------------------------
