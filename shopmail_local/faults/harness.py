@@ -109,6 +109,7 @@ OUTCOMES = (
     "dead_lettered",
     "dead_lettered_no_reason",
     "lost",
+    "duplicates_unrecorded",
     "duplicates",
     "unsettled",
 )
@@ -192,6 +193,7 @@ class HarnessReport:
             "dead_lettered": "dead-lettered (reason)",
             "dead_lettered_no_reason": "DLQ no reason",
             "lost": "lost",
+            "duplicates_unrecorded": "doubled, record not written",
             "duplicates": "duplicates",
             "unsettled": "unsettled",
         }
@@ -248,6 +250,35 @@ class SimClock:
         self.offset += seconds
 
 
+class RecordingStore:
+    """The idempotency store, noting the keys whose completion failed twice in a row: after
+    a send, that is the documented window in which a later delivery may send again."""
+
+    def __init__(self, inner: Any, unrecorded: set[str]) -> None:
+        self.inner = inner
+        self.unrecorded = unrecorded
+        self._failed: Counter[str] = Counter()
+
+    def begin(self, key: str, in_progress_seconds: float) -> bool:
+        return bool(self.inner.begin(key, in_progress_seconds))
+
+    def complete(self, key: str, data: Any = None) -> None:
+        try:
+            self.inner.complete(key, data)
+        except Exception:
+            self._failed[key] += 1
+            if self._failed[key] >= 2:
+                self.unrecorded.add(key)
+            raise
+        self._failed[key] = 0
+
+    def release(self, key: str) -> None:
+        self.inner.release(key)
+
+    def data(self, key: str) -> Any:
+        return self.inner.data(key)
+
+
 def _free_port() -> int:
     import socket
 
@@ -289,6 +320,8 @@ class FaultRig:
     #: moto's and the relay's credentials (random, see ``local_credentials``).
     aws_credentials: tuple[str, str] = ("", "")
     relay_key: tuple[str, str] = ("", "")
+    #: Idempotency keys whose record could not be completed (two failed writes in a row).
+    unrecorded: set[str] = field(default_factory=set)
 
     def client(self, service: str) -> Any:
         """A clean client (the platform's side: no faults)."""
@@ -394,16 +427,17 @@ class FaultRig:
             outbound_max_receive_count=DEFAULT_MAX_RECEIVES,
         )
 
-    def store(self, settings: Any) -> Any:
+    def store(self, settings: Any) -> RecordingStore:
         """The idempotency store on the faulty client, with the simulated clock."""
         from shopmail.adapters.dynamodb_idempotency import DynamoDbIdempotencyStore
 
-        return DynamoDbIdempotencyStore(
+        inner = DynamoDbIdempotencyStore(
             self.faulty("dynamodb"),
             settings.idempotency_table,
             settings.idempotency_ttl_seconds,
             clock=self.clock,
         )
+        return RecordingStore(inner, self.unrecorded)
 
     # --- reading the outcome -----------------------------------------------------------
 
@@ -769,12 +803,13 @@ def settle_outbound(
     dead: dict[str, Any] = {}
     for entry in rig.dead_letters(rig.outbound_dlq, DeadLetterBody.RECORD):
         dead[_recipient_of(entry.redrive_body or entry.body)] = entry
+    unrecorded = {key.rsplit(":", 1)[1] for key in rig.unrecorded if ":" in key}
     for n in range(count):
         input_id = customer(n)
         sent = mails.get(input_id, 0)
         entry = dead.get(input_id)
         if sent > 1:
-            outcome = "duplicates"
+            outcome = "duplicates_unrecorded" if input_id in unrecorded else "duplicates"
         elif entry is not None and sent == 0:
             outcome = "dead_lettered" if entry.reason.strip() else "dead_lettered_no_reason"
             report.dead_letter_reasons[entry.code or "?"] += 1
@@ -832,6 +867,9 @@ def settle_inbound(
         except (ValueError, KeyError, IndexError, TypeError):
             mid = ""
         dead[by_message_id.get(mid, "?")] = entry
+    unrecorded = {
+        by_message_id.get(key.split("#")[1], "?") for key in rig.unrecorded if key.count("#") >= 3
+    }
     lost_after_dot = rig.plan.exposed.get("relay:data:after-dot-lost", set())
     delivered_after_dot = rig.plan.exposed.get("relay:data:after-dot-delivered", set())
     for mail in mails:
@@ -840,7 +878,7 @@ def settle_inbound(
         done = events >= 1 and (not relayed or (fwd == 1 and reply == 1))
         entry = dead.get(mail.token)
         if fwd > 1 or reply > 1:
-            outcome = "duplicates"
+            outcome = "duplicates_unrecorded" if mail.token in unrecorded else "duplicates"
         elif done and mail.token in delivered_after_dot:
             outcome = "ambiguous_delivered"
         elif done:

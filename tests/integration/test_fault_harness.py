@@ -58,7 +58,7 @@ probability = 0.05
 """,
         encoding="utf-8",
     )
-    report = run_harness(30, 30, str(profile), seed=5, endpoint=moto)
+    report = run_harness(20, 20, str(profile), seed=5, endpoint=moto)
     assert report.violations() == []
     assert report.injected["aws:dynamodb:InternalServerError"] >= 10
     assert report.outbound.outcomes["duplicates"] == report.inbound.outcomes["duplicates"] == 0
