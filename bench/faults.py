@@ -27,6 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    parser.add_argument("--json-out", metavar="FILE", help="also write the JSON report to FILE")
     parser.add_argument("-v", "--verbose", action="store_true", help="show the functions' logs")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.CRITICAL, force=True)
@@ -35,6 +36,9 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["POWERTOOLS_LOG_LEVEL"] = "CRITICAL"
     report = run_harness(args.events, args.mails, args.profile, args.seed)
     print(json.dumps(report.to_dict(), indent=2) if args.json else report.table())
+    if args.json_out:
+        with open(args.json_out, "w", encoding="utf-8") as out:
+            json.dump(report.to_dict(), out, indent=2)
     return 1 if report.violations() else 0
 
 
