@@ -66,31 +66,7 @@ EVENT_TYPES = (
     "InvoiceIssued",
 )
 #: The routes of the inbound run: a forward and an auto-reply through the relay.
-ROUTES = """
-version = 1
-
-[[rules]]
-name = "support"
-match = { recipient_local = ["support"] }
-actions = [
-  { type = "publish", detail_type = "SupportMessageReceived" },
-  { type = "forward", to = "team@partner.example" },
-  { type = "auto_reply", template = "AutoReply" },
-]
-
-[[rules]]
-name = "orders"
-match = { recipient_local = ["orders"] }
-actions = [
-  { type = "publish", detail_type = "OrderInquiryReceived" },
-  { type = "store_attachments" },
-]
-
-[[rules]]
-name = "rest"
-catch_all = true
-actions = [{ type = "publish", detail_type = "MessageReceived" }]
-"""
+ROUTES = Path(__file__).resolve().parent / "routes.toml"
 #: Lambda's asynchronous retries: attempts and the (simulated) wait before each retry.
 ASYNC_ATTEMPTS = 3
 ASYNC_RETRY_WAITS = (60.0, 120.0)
@@ -389,9 +365,7 @@ class FaultRig:
                 {"AccessKeyId": self.relay_key[0], "SecretAccessKey": self.relay_key[1]}
             ),
         )["ARN"]
-        routes = work / "routes.toml"
-        routes.write_text(ROUTES, encoding="utf-8")
-        self.routes_file = str(routes)
+        self.routes_file = str(ROUTES)
 
     @staticmethod
     def _arn(sqs: Any, url: str) -> str:
@@ -403,29 +377,30 @@ class FaultRig:
         from shopmail.config import Settings
         from shopmail.domain.outbound.retry_schedule import DEFAULT_MAX_RECEIVES
 
-        return Settings(
-            mail_domain=MAIL_DOMAIN,
-            region=REGION,
-            event_bus_name=BUS,
-            idempotency_table="shopmail-idempotency",
-            suppression_table="shopmail-suppression",
-            sent_mail_table="shopmail-sent-mail",
-            rate_limit_table="shopmail-rate-limit",
-            outbound_dlq_url=self.outbound_dlq,
-            inbound_dlq_url=self.inbound_dlq,
-            raw_mail_bucket=RAW_BUCKET,
-            routes_file=self.routes_file,
-            configuration_set="shopmail",
-            smtp_host=self.relay.host,
-            smtp_port=self.relay.port,
-            smtp_ca_file=self.ca_file,
-            smtp_secret_arn=self.secret_arn,
-            smtp_timeout=5.0,
-            smtp_max_rate=0.0,
-            invoice_bucket=INVOICE_BUCKET,
-            invoice_key_prefix="invoices/",
-            outbound_max_receive_count=DEFAULT_MAX_RECEIVES,
-        )
+        values: dict[str, Any] = {
+            "mail_domain": MAIL_DOMAIN,
+            "region": REGION,
+            "event_bus_name": BUS,
+            "idempotency_table": "shopmail-idempotency",
+            "suppression_table": "shopmail-suppression",
+            "sent_mail_table": "shopmail-sent-mail",
+            "rate_limit_table": "shopmail-rate-limit",
+            "outbound_dlq_url": self.outbound_dlq,
+            "inbound_dlq_url": self.inbound_dlq,
+            "raw_mail_bucket": RAW_BUCKET,
+            "routes_file": self.routes_file,
+            "configuration_set": "shopmail",
+            "smtp_host": self.relay.host,
+            "smtp_port": self.relay.port,
+            "smtp_ca_file": self.ca_file,
+            "smtp_secret_arn": self.secret_arn,
+            "smtp_timeout": 5.0,
+            "smtp_max_rate": 0.0,
+            "invoice_bucket": INVOICE_BUCKET,
+            "invoice_key_prefix": "invoices/",
+            "outbound_max_receive_count": DEFAULT_MAX_RECEIVES,
+        }
+        return Settings(**values)
 
     def store(self, settings: Any) -> RecordingStore:
         """The idempotency store on the faulty client, with the simulated clock."""

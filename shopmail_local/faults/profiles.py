@@ -31,8 +31,18 @@ class ProfileError(ValueError):
     """A profile that does not exist or does not validate (the message names the field)."""
 
 
-@dataclass(frozen=True)
-class AwsFault:
+@dataclass(frozen=True, kw_only=True)
+class Chance:
+    """How often a fault is injected: ``probability`` per opportunity, at most ``limit``
+    times (``None``: no limit); ``name`` overrides the kind it is counted under."""
+
+    probability: float = 0.0
+    limit: int | None = None
+    name: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class AwsFault(Chance):
     """An AWS call answered with an error instead of reaching the service.
 
     Attributes
@@ -48,8 +58,6 @@ class AwsFault:
         ``PutEvents`` only: the call succeeds for some entries and fails for others
         (``FailedEntryCount`` > 0, each failed entry with ``ErrorCode`` = ``code``); the failed
         entries never reach the bus.
-    probability, limit
-        Chance per call; at most ``limit`` injections (``None``: no limit).
     """
 
     service: str
@@ -57,9 +65,6 @@ class AwsFault:
     status: int = 500
     operation: str = "*"
     partial: bool = False
-    probability: float = 0.0
-    limit: int | None = None
-    name: str = ""
 
     @property
     def kind(self) -> str:
@@ -77,8 +82,8 @@ class AwsFault:
         return self.service in ("*", service) and self.operation in ("*", operation)
 
 
-@dataclass(frozen=True)
-class RelayFault:
+@dataclass(frozen=True, kw_only=True)
+class RelayFault(Chance):
     """A reply or a lost connection at one stage of the SES-like relay.
 
     Attributes
@@ -96,9 +101,6 @@ class RelayFault:
     reply: str | None = None
     drop: bool = False
     deliver: bool = False
-    probability: float = 0.0
-    limit: int | None = None
-    name: str = ""
 
     @property
     def kind(self) -> str:
@@ -213,16 +215,9 @@ def _aws(item: Any, where: str) -> AwsFault:
     operation = str(item.get("operation", "*"))
     if partial and operation != "PutEvents":
         raise ProfileError(f"{where}: partial applies to operation = 'PutEvents' only")
-    return AwsFault(
-        service=item["service"],
-        code=item["code"],
-        status=status,
-        operation=operation,
-        partial=partial,
-        probability=_probability(item.get("probability", 0.0), where),
-        limit=_limit(item.get("limit"), where),
-        name=str(item.get("name", "")),
-    )
+    fault = {"service": item["service"], "code": item["code"], "status": status}
+    fault.update(operation=operation, partial=partial)
+    return AwsFault(**fault, **_chance(item, where))
 
 
 def _relay(item: Any, where: str) -> RelayFault:
@@ -236,17 +231,18 @@ def _relay(item: Any, where: str) -> RelayFault:
     drop = bool(item.get("drop", False))
     if reply is not None and (not isinstance(reply, str) or not reply[:3].isdigit()):
         raise ProfileError(f"{where}: reply must start with a 3-digit code, not {reply!r}")
-    if (reply is None) == (not drop) or (reply is not None and drop):
+    if (reply is None) != drop:
         raise ProfileError(f"{where}: give either a reply or drop = true")
     deliver = bool(item.get("deliver", False))
     if deliver and not (drop and stage == "data"):
         raise ProfileError(f"{where}: deliver applies to drop = true at stage 'data' only")
-    return RelayFault(
-        stage=stage,
-        reply=reply,
-        drop=drop,
-        deliver=deliver,
-        probability=_probability(item.get("probability", 0.0), where),
-        limit=_limit(item.get("limit"), where),
-        name=str(item.get("name", "")),
-    )
+    return RelayFault(stage=stage, reply=reply, drop=drop, deliver=deliver, **_chance(item, where))
+
+
+def _chance(item: dict[str, Any], where: str) -> dict[str, Any]:
+    """The :class:`Chance` fields of a fault's table."""
+    return {
+        "probability": _probability(item.get("probability", 0.0), where),
+        "limit": _limit(item.get("limit"), where),
+        "name": str(item.get("name", "")),
+    }

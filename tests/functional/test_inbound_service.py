@@ -378,8 +378,7 @@ def test_auto_reply_whose_record_fails_once_is_recorded_and_never_sent_again(
     inbound_harness: InboundHarness,
 ) -> None:
     h = inbound_harness
-    event = h.put_sample("support")
-    failed = _failing_complete(h, "auto_reply", times=1)
+    event, failed = h.put_sample("support"), _failing_complete(h, "auto_reply", times=1)
     h.service.handle_event(event)  # does not raise: Lambda does not retry the mail
     assert len(failed) == 1 and len(h.sender.sent) == 1
     h.clock.now += 3600  # any later re-delivery of the event: the record says done
@@ -390,10 +389,11 @@ def test_auto_reply_whose_record_fails_once_is_recorded_and_never_sent_again(
 def test_auto_reply_whose_record_cannot_be_completed_is_not_retried(
     inbound_harness: InboundHarness,
 ) -> None:
+    failed = _failing_complete(inbound_harness, "auto_reply", times=2)
     h = inbound_harness
-    event = h.put_sample("support")
-    failed = _failing_complete(h, "auto_reply", times=2)
-    result = h.service.handle_event(event)  # raising would resend it once the claim expired
+    result = h.service.handle_event(
+        h.put_sample("support")
+    )  # raising would resend it once the claim expired
     assert len(failed) == 2
     assert len(h.sender.sent) == 1 and result.actions["auto_reply"] == 1
     assert h.publisher.types() == ["SupportMessageReceived"]

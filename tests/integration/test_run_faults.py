@@ -33,17 +33,10 @@ probability = 1.0
 def faulty_stack(tmp_path: Path) -> Iterator[LocalStack]:
     profile = tmp_path / "refusing.toml"
     profile.write_text(REFUSING, encoding="utf-8")
-    moto, inbound, relay, web, unsubscribe = free_ports(5)
+    names = ("moto_port", "inbound_port", "relay_port", "web_port", "unsubscribe_port")
+    ports = dict(zip(names, free_ports(len(names)), strict=True))
     config = RunConfig(
-        state_dir=tmp_path / "state",
-        moto_port=moto,
-        inbound_port=inbound,
-        relay_port=relay,
-        web_port=web,
-        unsubscribe_port=unsubscribe,
-        start_web=False,
-        faults=str(profile),
-        fault_seed=3,
+        state_dir=tmp_path / "state", start_web=False, faults=str(profile), fault_seed=3, **ports
     )
     with LocalStack(config) as stack:
         yield stack
