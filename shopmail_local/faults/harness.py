@@ -845,8 +845,8 @@ def settle_inbound(
     unrecorded = {
         by_message_id.get(key.split("#")[1], "?") for key in rig.unrecorded if key.count("#") >= 3
     }
-    lost_after_dot = rig.plan.exposed.get("relay:data:after-dot-lost", set())
-    delivered_after_dot = rig.plan.exposed.get("relay:data:after-dot-delivered", set())
+    lost_after_dot = rig.plan.exposed.get("relay:data:after-dot-lost", Counter())
+    delivered_after_dot = rig.plan.exposed.get("relay:data:after-dot-delivered", Counter())
     for mail in mails:
         fwd, reply, events = forwards[mail.token], replies[mail.token], published[mail.token]
         relayed = mail.route == "support"
@@ -861,8 +861,8 @@ def settle_inbound(
         elif entry is not None:
             outcome = "dead_lettered" if entry.reason.strip() else "dead_lettered_no_reason"
             report.dead_letter_reasons[entry.code or entry.origin.value] += 1
-        elif events >= 1 and mail.token in lost_after_dot:
-            outcome = "ambiguous_undelivered"
+        elif relayed and events >= 1 and 2 - fwd - reply <= lost_after_dot[mail.token]:
+            outcome = "ambiguous_undelivered"  # each missing mail lost its reply after the dot
         else:
             outcome = "lost"
         if events > 1:

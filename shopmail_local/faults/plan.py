@@ -40,7 +40,8 @@ class FaultPlan:
         self._lock = threading.Lock()
         self._used: Counter[str] = Counter()
         self.injected: Counter[str] = Counter()
-        self.exposed: defaultdict[str, set[str]] = defaultdict(set)
+        #: fault kind -> input -> how many of its injections hit that input
+        self.exposed: defaultdict[str, Counter[str]] = defaultdict(Counter)
         self._current: tuple[str, ...] = ()
 
     # --- attribution ---------------------------------------------------------------------

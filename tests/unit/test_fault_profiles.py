@@ -102,7 +102,7 @@ def test_a_limit_bounds_the_injections_and_each_is_counted_and_attributed() -> N
         rest = [hook.at("connect") for _ in range(5)]
     assert [i is not None for i in first + rest] == [True] * 3 + [False] * 4
     assert plan.injected == {"relay:connect:421": 3}
-    assert plan.exposed["relay:connect:421"] == {"a", "b", "c"}
+    assert plan.exposed["relay:connect:421"] == {"a": 2, "b": 2, "c": 1}
     assert hook.at("mail") is None  # nothing at other stages
 
 
