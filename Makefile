@@ -15,7 +15,7 @@ export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: run test lint unit build bench clean venv sam-venv checkov-venv checkov
-.PHONY: system-deps
+.PHONY: system-deps faults
 
 venv: $(VENV)/.stamp
 $(VENV)/.stamp: requirements-dev.lock pyproject.toml
@@ -80,6 +80,11 @@ build: sam-venv
 ## bench: performance ratios against in-process baselines
 bench: venv
 	$(PY) -m bench
+
+## faults: the fault harness: 1,000 shop events + 1,000 inbound mails under injected faults
+FAULTS_ARGS ?= --events 1000 --mails 1000 --profile chaos --seed 1
+faults: venv
+	nice $(PY) -m bench.faults $(FAULTS_ARGS)
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .aws-sam .mypy_cache .ruff_cache .pytest_cache

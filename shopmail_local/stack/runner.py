@@ -26,6 +26,7 @@ import boto3
 import requests
 
 from shopmail_local.certs import server_tls_context
+from shopmail_local.faults import FaultPlan, load_profile, patch_default_clients
 from shopmail_local.stack.decisions import attach as attach_decisions
 from shopmail_local.stack.lambda_runtime import AsyncInvoker, AsyncOutcome, Handler, load_handler
 from shopmail_local.stack.plumbing import Observer, QueuePoller, replay_dead_letters
@@ -86,6 +87,9 @@ class RunConfig:
     release: ReleaseTarget | None = None
     #: Gather SQS batches within the mappings' batching windows, as Lambda does (bench).
     batching_windows: bool = False
+    #: A fault profile (``shopmail run --faults``: a shipped name or a ``.toml`` file).
+    faults: str = "none"
+    fault_seed: int = 0
 
 
 class StateFolderInUseError(OSError):
@@ -154,6 +158,7 @@ class LocalStack:
         self.started = False
         self.restored: SnapshotSummary | None = None
         self.state_note = ""
+        self.fault_plan: FaultPlan | None = None
 
     # ------------------------------------------------------------------ helpers
     def client(self, service: str) -> Any:
@@ -220,6 +225,7 @@ class LocalStack:
                 "unsubscribe": cfg.unsubscribe_port,
             }
         )
+        profile = load_profile(cfg.faults)  # a bad profile fails before anything starts
         restore = self._prepare_state()
         saved_env = dict(os.environ)
 
@@ -252,6 +258,9 @@ class LocalStack:
         self.ca_file = str(certs.ca_file)
         self._shared_env = self._environment(out)
         os.environ.update(self._shared_env)
+        if not profile.empty:  # the functions' AWS clients and the relay inject its faults
+            self.fault_plan = FaultPlan(profile, cfg.fault_seed)
+            self._stoppers.append(patch_default_clients(self.fault_plan))
 
         wanted = {a.function_logical_id for r in out.receipt_rules for a in r.lambda_actions}
         wanted |= {k for k, f in out.functions.items() if f.sqs_sources}
@@ -380,6 +389,7 @@ class LocalStack:
                 "skipped": restored.skipped if restored else {},
                 "note": self.state_note,
             },
+            "faults": {"profile": cfg.faults, "seed": cfg.fault_seed},
         }
 
     def _start_inbound(self, out: StackOutputs, cert: Path, key: Path) -> None:
@@ -427,6 +437,7 @@ class LocalStack:
         self._stoppers.append(server.stop)
 
     def _start_relay(self, out: StackOutputs, cert: Path, key: Path) -> None:
+        from shopmail_local.faults import RelayFaults
         from shopmail_local.stack.ses_relay import SesRelayServer, relay_credentials
 
         creds = out.smtp_credentials
@@ -450,6 +461,7 @@ class LocalStack:
             max_rate=_float_or_none(out.parameters.get("SmtpMaxSendRate")),
             on_message=hook,
             keep_messages=False,
+            faults=RelayFaults(self.fault_plan) if self.fault_plan is not None else None,
         )
         relay.start()
         self._stoppers.append(relay.stop)
@@ -597,6 +609,11 @@ class LocalStack:
             )
         if cfg.release is not None:
             lines.append(f"  release to       {cfg.release.label}")
+        if self.fault_plan is not None:
+            profile = self.fault_plan.profile
+            lines.append(
+                f"  faults           {profile.name} (seed {cfg.fault_seed}): {profile.description}"
+            )
         if self.handler_errors:
             lines.append("  not running yet:")
             lines += [f"    {k}: {v}" for k, v in sorted(self.handler_errors.items())]

@@ -14,7 +14,9 @@ It behaves like ``email-smtp.<region>.amazonaws.com``:
   ``454 Throttling failure: Daily message quota exceeded.`` above ``daily_quota``.
 * An idle connection is closed after ``idle_timeout`` seconds with
   ``451 4.4.2 Timeout waiting for data from client``.
-* Tests queue scripted replies and faults per stage (:meth:`SesRelayServer.script`).
+* Tests queue scripted replies and faults per stage (:meth:`SesRelayServer.script`); a fault
+  hook (``faults=``, :class:`FaultHook`, e.g. :class:`shopmail_local.faults.RelayFaults`) is
+  asked at every stage after the script (seeded fault profiles, ``shopmail run --faults``).
 * Accepted mail is kept in :attr:`SesRelayServer.messages` and handed to ``on_message``.
 """
 
@@ -35,7 +37,7 @@ from dataclasses import dataclass, field
 from email.parser import BytesHeaderParser
 from email.utils import getaddresses
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
@@ -141,6 +143,14 @@ class ScriptedReply:
 MessageHook = Callable[[RelayEnvelope, bytes, str], None]
 
 
+class FaultHook(Protocol):
+    """Asked at every stage a connection reaches, after the scripted replies."""
+
+    def at(self, stage: str) -> ScriptedReply | None:
+        """The fault to play at ``stage`` now, or ``None`` for the normal reply."""
+        ...
+
+
 @dataclass
 class _State:
     """Mutable server state shared by all connections (guarded by ``lock``)."""
@@ -217,7 +227,7 @@ class _SesSMTP(SMTP):
 
     async def _scripted(self, stage: str) -> bool:
         """Apply a scripted reply for ``stage``; True when it replaced the normal reply."""
-        item = self._relay._state.take(stage)
+        item = self._relay._next(stage)
         if item is None:
             return False
         if item.delay:
@@ -231,7 +241,7 @@ class _SesSMTP(SMTP):
         return True
 
     async def _handle_client(self) -> None:
-        item = self._relay._state.take("connect")
+        item = self._relay._next("connect")
         if item is not None:
             if item.reply and not item.drop:
                 self._writer.write(item.reply.encode() + b"\r\n")
@@ -325,7 +335,7 @@ class _Handler:
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         relay = self.relay
-        item = relay._state.take("data")
+        item = relay._next("data")
         if item is not None:
             if item.delay:
                 await asyncio.sleep(item.delay)
@@ -417,6 +427,8 @@ class SesRelayServer:
         The name in the greeting and EHLO.
     keep_messages
         Keep accepted messages in :attr:`messages` (turn off for long-running stacks).
+    faults
+        A :class:`FaultHook` asked at every stage (``None``: no injected faults).
     """
 
     def __init__(
@@ -435,6 +447,7 @@ class SesRelayServer:
         on_message: MessageHook | None = None,
         hostname: str = "email-smtp.local",
         keep_messages: bool = True,
+        faults: FaultHook | None = None,
     ) -> None:
         self.host = BIND_HOST
         self.port = port
@@ -450,6 +463,7 @@ class SesRelayServer:
         self.idle_timeout = idle_timeout
         self.on_message = on_message
         self.keep_messages = keep_messages
+        self.faults = faults
         self._tls_context = server_tls_context(cert_file, key_file)
         self._state = _State()
         self._bucket = self._new_bucket()
@@ -552,6 +566,13 @@ class SesRelayServer:
         return len(self._state.script)
 
     # --- protocol decisions ---------------------------------------------------------------
+
+    def _next(self, stage: str) -> ScriptedReply | None:
+        """The scripted reply for ``stage``, else the fault hook's, else ``None``."""
+        item = self._state.take(stage)
+        if item is None and self.faults is not None:
+            item = self.faults.at(stage)
+        return item
 
     def _new_bucket(self) -> TokenBucket | None:
         if not self.max_rate:

@@ -25,6 +25,7 @@ Keys (version 1; new keys may be added, existing ones keep their meaning)::
     environment    the environment the in-process handlers run with
     snapshot       {"generation", "path", "restored", "skipped"}: the moto data of the last
                    clean stop and what was restored from it at start
+    faults         {"profile", "seed"}: the fault profile of ``shopmail run --faults``
 
 The file is replaced atomically (write to a temporary file, then rename).
 """

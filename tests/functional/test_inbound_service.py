@@ -411,3 +411,23 @@ def test_a_failed_final_ledger_write_is_tried_again(inbound_harness: InboundHarn
     again = inbound_harness.service.handle_event(copy.deepcopy(event)).to_dict()
     assert again["duplicates"] == 3
     assert inbound_harness.publisher.types() == ["SupportMessageReceived"]
+
+
+def test_a_final_ledger_write_that_fails_twice_is_logged_not_raised(
+    inbound_harness: InboundHarness,
+) -> None:
+    """Found by the fault harness: the actions ran (the auto-reply is out); raising would make
+    Lambda retry and, once the claims lapsed, send it a second time."""
+    h = inbound_harness
+    assert h.idempotency is not None
+    attempts: list[int] = []
+
+    def failing(finishes: Any, mentions: Any = None) -> None:
+        attempts.append(len(finishes))
+        raise ServiceUnavailableError("dynamodb BatchWriteItem failed transiently (fault)")
+
+    h.idempotency.finish_all = failing  # type: ignore[method-assign]
+    result = h.service.handle_event(h.put_sample("support"))  # does not raise
+    assert attempts == [1, 1]
+    assert len(h.sender.sent) == 1 and result.actions["auto_reply"] == 1
+    assert h.publisher.types() == ["SupportMessageReceived"]

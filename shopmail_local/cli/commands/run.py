@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from shopmail_local.faults import ProfileError, load_profile, profile_names
 from shopmail_local.stack.release import PASSWORD_ENV, ReleaseTarget, ReleaseTls, parse_host_port
 from shopmail_local.stack.runner import RunConfig
 
@@ -53,6 +54,16 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="start from an empty state: mail, logs and the saved AWS data are removed "
         "(the local CA is kept)",
+    )
+    p.add_argument(
+        "--faults",
+        default=defaults.faults,
+        metavar="PROFILE",
+        help="inject faults into the functions' AWS calls and the SES relay: "
+        f"{', '.join(profile_names())} or a .toml profile (default: none)",
+    )
+    p.add_argument(
+        "--fault-seed", type=int, default=defaults.fault_seed, help="seed of the fault profile"
     )
     rel = p.add_argument_group(
         "release",
@@ -142,7 +153,8 @@ def run(args: argparse.Namespace) -> int:
             args.unsubscribe_port = ports[4]
     try:
         release = release_target(args)
-    except ValueError as exc:
+        load_profile(args.faults)
+    except (ValueError, ProfileError) as exc:
         print(f"shopmail run: {exc}", file=sys.stderr)
         return 2
     config = RunConfig(
@@ -156,6 +168,8 @@ def run(args: argparse.Namespace) -> int:
         parameters=params,
         reset=args.reset,
         release=release,
+        faults=args.faults,
+        fault_seed=args.fault_seed,
     )
     stack = LocalStack(config)
     started = time.monotonic()

@@ -44,7 +44,7 @@ from shopmail.domain.inbound.attachment_keys import planned_attachment_keys
 from shopmail.domain.inbound.routing.model import ActionName, ActionSpec
 from shopmail.domain.inbound.ses_event import SesRecord, message_id_of, parse_ses_event
 from shopmail.domain.message import Envelope, InboundMessage
-from shopmail.errors import PermanentError, TransientError
+from shopmail.errors import PermanentError, ShopmailError, TransientError
 from shopmail.ports import ActionLedger, DeadLetterSink, Decider, MessageParser
 from shopmail.services.inbound.actions import (
     EXECUTORS,
@@ -292,13 +292,20 @@ class InboundService:
         finishes: list[tuple[str, frozenset[str], bool]],
         mentions: tuple[set[str], str, int] | None,
     ) -> None:
-        """The final write of a message (tried twice: if it fails, the claims lapse and a
-        retry runs the recipients' actions again)."""
+        """The final write of a message, tried twice. When it still fails the actions have
+        run (a forward or an auto-reply is out): raising would make Lambda retry and, once the
+        claims lapsed, run them a second time, so the failure is logged and not raised."""
         try:
             ledger.finish_all(finishes, mentions)
         except TransientError as exc:
             logger.warning("ledger write failed once, trying again: %s", exc.reason)
-            ledger.finish_all(finishes, mentions)
+            try:
+                ledger.finish_all(finishes, mentions)
+            except ShopmailError as again:
+                logger.error(
+                    "actions done but their ledger record could not be written: not retried",
+                    extra={"error": again.code, "records": len(finishes)},
+                )
 
     def _release(
         self,
