@@ -66,13 +66,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from functools import cache
 from pathlib import Path
-from typing import Any
-
-import jinja2
-from babel import Locale, UnknownLocaleError
-from babel.dates import format_date, format_time, get_datetime_format, get_timezone
-from babel.numbers import format_currency
-from jinja2.sandbox import SandboxedEnvironment
+from typing import TYPE_CHECKING, Any
 
 from shopmail.config import Settings
 from shopmail.domain.outbound.contracts import ShopEvent
@@ -92,6 +86,14 @@ from shopmail.domain.outbound.template_catalog import (
     load_catalog,
 )
 from shopmail.errors import TemplateError
+
+if TYPE_CHECKING:
+    import jinja2
+    from babel import Locale
+    from jinja2.sandbox import SandboxedEnvironment
+
+# Jinja2 and Babel are imported by the functions that use them (first render, not import):
+# importing this module (for RenderedMail, AttachmentRef) costs a handler's cold start nothing.
 
 logger = logging.getLogger(__name__)
 
@@ -253,6 +255,9 @@ def render(
     )
     env = _environment(catalog.root, language)
     strings = _strings(catalog.root, language)
+    import jinja2
+    from babel.dates import get_timezone
+
     try:
         tz = get_timezone(timezone)
     except LookupError as exc:
@@ -389,6 +394,9 @@ def template_environment(
 @cache
 def _environment(root: Path = TEMPLATE_DIR, language: str = "") -> SandboxedEnvironment:
     """The sandboxed environment of one language: its own files first, then the shared ones."""
+    import jinja2
+    from jinja2.sandbox import SandboxedEnvironment
+
     folders = [str(root / language), str(root)] if language else [str(root)]
     env = SandboxedEnvironment(
         loader=jinja2.FileSystemLoader(folders),
@@ -483,6 +491,8 @@ def _resolve_language(
 
 
 def _babel_locale(name: str, language: str) -> Locale:
+    from babel import Locale, UnknownLocaleError
+
     for candidate in (name, language, primary_language(language)):
         try:
             return Locale.parse(normalize_tag(candidate), sep="-")
@@ -496,7 +506,9 @@ def _babel_locale(name: str, language: str) -> Locale:
 
 def _defined(value: Any) -> None:
     """Make a StrictUndefined passed into a helper fail as loudly as in the template."""
-    if isinstance(value, jinja2.Undefined):
+    from jinja2 import Undefined
+
+    if isinstance(value, Undefined):
         str(value)  # raises jinja2.UndefinedError naming the missing value
 
 
@@ -508,6 +520,8 @@ def _money(value: Any, locale: Locale) -> str:
         amount = Decimal(str(value["amount"]))
     except (KeyError, InvalidOperation) as exc:
         raise TemplateError("money amount is not a decimal string") from exc
+    from babel.numbers import format_currency
+
     return str(format_currency(amount, str(value["currency"]), locale=locale))
 
 
@@ -523,11 +537,15 @@ def _parse_ts(value: Any) -> datetime:
 
 
 def _date(value: Any, locale: Locale, tz: Any) -> str:
+    from babel.dates import format_date
+
     return str(format_date(_parse_ts(value).astimezone(tz).date(), format="long", locale=locale))
 
 
 def _datetime(value: Any, locale: Locale, tz: Any) -> str:
     """Long date and short time, joined the locale's way (``28. November 2026, 11:15``)."""
+    from babel.dates import format_date, format_time, get_datetime_format
+
     local = _parse_ts(value).astimezone(tz)
     day = format_date(local.date(), format="long", locale=locale)
     time = format_time(local, format="short", tzinfo=tz, locale=locale)

@@ -13,6 +13,7 @@ from email import errors, policy
 from email import feedparser as _feedparser
 from email.feedparser import BytesFeedParser
 from email.message import Message
+from typing import Any
 
 from shopmail.errors import InvalidMessageError
 
@@ -41,12 +42,54 @@ class ParsedMessage(Message):
     """
 
     opaque = False
+    #: ``(header count, default type, content type)`` of the last :meth:`get_content_type`.
+    _type_cache: tuple[int, str, str] | None = None
 
     def get_content_type(self) -> str:
-        """The content type, ``application/octet-stream`` for an opaque (too deep) part."""
+        """The content type, ``application/octet-stream`` for an opaque (too deep) part.
+
+        The parser and the builder ask a part for it dozens of times; it is computed once and
+        kept until a header or the default type changes (every mutator of ``Message`` that
+        touches the header list goes through the methods below).
+        """
         if self.opaque:
             return "application/octet-stream"
-        return super().get_content_type()
+        cached = self._type_cache
+        count = len(self._headers)  # type: ignore[attr-defined]
+        default = self._default_type  # type: ignore[attr-defined]
+        if cached is not None and cached[0] == count and cached[1] == default:
+            return cached[2]
+        value = super().get_content_type()
+        self._type_cache = (count, default, value)
+        return value
+
+    def __setitem__(self, name: str, val: Any) -> None:
+        self._type_cache = None
+        super().__setitem__(name, val)
+
+    def __delitem__(self, name: str) -> None:
+        self._type_cache = None
+        super().__delitem__(name)
+
+    def set_raw(self, name: str, value: Any) -> None:
+        """:meth:`Message.set_raw` (forgets the cached content type)."""
+        self._type_cache = None
+        super().set_raw(name, value)
+
+    def add_header(self, _name: str, _value: str, **_params: Any) -> None:
+        """:meth:`Message.add_header` (forgets the cached content type)."""
+        self._type_cache = None
+        super().add_header(_name, _value, **_params)
+
+    def replace_header(self, _name: str, _value: Any) -> None:
+        """:meth:`Message.replace_header` (forgets the cached content type)."""
+        self._type_cache = None
+        super().replace_header(_name, _value)
+
+    def set_default_type(self, ctype: str) -> None:
+        """:meth:`Message.set_default_type` (forgets the cached content type)."""
+        self._type_cache = None
+        super().set_default_type(ctype)
 
     def get_boundary(self, failobj: object = None) -> object:  # type: ignore[override]
         """Return the boundary parameter with folding line breaks removed."""
