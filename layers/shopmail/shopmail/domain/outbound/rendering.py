@@ -127,6 +127,8 @@ _EXTERNAL = re.compile(
     r"""(?:\bsrc\s*=\s*["']?\s*(?:https?:)?//|url\(\s*["']?\s*(?:https?:)?//|<link\b|@import)""",
     re.IGNORECASE,
 )
+#: Words at least one of which every match of ``_EXTERNAL`` contains (a quick first test).
+_EXTERNAL_WORDS = ("src", "url(", "<link", "@import")
 #: An ``src`` that loads an image over https from a host (allowed for the shop's image hosts).
 _HTTPS_SRC = re.compile(r"""\bsrc\s*=\s*["']?\s*https://([^/\s"'>:?#]+)[^\s"'>]*["']?""", re.I)
 #: Every name a template sees (``d``, ``t``, ``shop``, the helpers...).
@@ -284,9 +286,10 @@ def render(
         "order_label": _order_label(detail, event.aggregate_id),
         "max_items": MAX_ITEMS,
         "unsubscribe_url": unsubscribe_url,
-        "money": lambda m: _money(m, locale),
-        "date": lambda s: _date(s, locale, tz),
-        "datetime": lambda s: _datetime(s, locale, tz),
+        # each mail shows its amounts and dates twice (text and HTML): formatted once
+        "money": _once(lambda m: _money(m, locale), _money_key),
+        "date": _once(lambda s: _date(s, locale, tz), str),
+        "datetime": _once(lambda s: _datetime(s, locale, tz), str),
     }
     context["greeting"] = _greeting(event, detail, strings)
     try:
@@ -366,6 +369,11 @@ def _serving(languages: tuple[str, ...], supported: tuple[str, ...]) -> tuple[st
 
 def _check_external(html: str, template: str, image_hosts: tuple[str, ...]) -> None:
     """Refuse HTML that loads anything from outside, except https images of ``image_hosts``."""
+    # Every match of _EXTERNAL holds one of these words; casefold() maps each character the
+    # case-insensitive pattern matches to the word's letters except the dotless i (U+0131).
+    folded = html.casefold().replace("\u0131", "i")
+    if not any(word in folded for word in _EXTERNAL_WORDS):
+        return
     for match in _EXTERNAL.finditer(html):
         allowed = _HTTPS_SRC.match(html, match.start())
         if allowed is None or allowed.group(1).lower() not in image_hosts:
@@ -523,6 +531,29 @@ def _money(value: Any, locale: Locale) -> str:
     from babel.numbers import format_currency
 
     return str(format_currency(amount, str(value["currency"]), locale=locale))
+
+
+def _money_key(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return (str(value.get("amount")), str(value.get("currency")))
+    return None  # not cached: _money raises
+
+
+def _once(format_value: Any, key_of: Any) -> Any:
+    """``format_value`` remembering its results for the values of one mail (by ``key_of``)."""
+    seen: dict[Any, str] = {}
+
+    def formatted(value: Any) -> str:
+        _defined(value)
+        key = key_of(value)
+        if key is None:
+            return str(format_value(value))
+        hit = seen.get(key)
+        if hit is None:
+            hit = seen[key] = str(format_value(value))
+        return hit
+
+    return formatted
 
 
 def _parse_ts(value: Any) -> datetime:
