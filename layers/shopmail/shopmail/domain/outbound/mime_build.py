@@ -371,6 +371,8 @@ def _lean_raw(
     return "".join(out).encode("ascii")
 
 
+#: The policy's line width (78): headers are folded and quoted-printable lines wrapped to it.
+_FOLD_WIDTH: int = SMTP_POLICY.max_line_length or 78
 #: Headers the policy writes on one line when their value is plain ASCII (:class:`_TokenHeader`).
 _TOKEN_HEADERS = frozenset(
     {
@@ -396,7 +398,7 @@ def _fold(name: str, value: Any) -> str:
             return line + "\r\n"
         if (
             key in _PLAIN_HEADERS
-            and len(line) <= SMTP_POLICY.max_line_length
+            and len(line) <= _FOLD_WIDTH
             and "=?" not in value
             and value == " ".join(value.split())
         ):
@@ -408,9 +410,7 @@ def _fold(name: str, value: Any) -> str:
 def _text_part(text: str, subtype: str) -> str:
     """A quoted-printable UTF-8 text part, as ``set_content(..., cte="quoted-printable")``."""
     lines = _crlf_safe(text).encode("utf-8").splitlines()
-    body = quoprimime.body_encode(
-        (b"\n".join(lines) + b"\n").decode("latin-1"), SMTP_POLICY.max_line_length
-    )
+    body = quoprimime.body_encode((b"\n".join(lines) + b"\n").decode("latin-1"), _FOLD_WIDTH)
     return (
         f'Content-Type: text/{subtype}; charset="utf-8"\r\n'
         "Content-Transfer-Encoding: quoted-printable\r\n\r\n" + body.replace("\n", "\r\n")
