@@ -8,6 +8,8 @@ near the size of the tree itself.
 from __future__ import annotations
 
 import re
+import threading
+import types
 from collections.abc import Iterable, Iterator
 from email import errors, policy
 from email import feedparser as _feedparser
@@ -176,8 +178,65 @@ class _LeafBodyInput(BufferedSubFile):
                 batch = []
 
 
+#: What follows a boundary delimiter on its line (RFC 2046 5.1.1), as Python 3.13 matches it.
+_BOUNDARY_END = re.compile(r"(?P<end>--)?(?P<ws>[ \t]*)(?P<linesep>\r\n|\r|\n)?$")
+#: How feedparser before 3.13 writes its boundary pattern around ``re.escape(separator)``.
+_BOUNDARY_HEAD, _BOUNDARY_TAIL = "(?P<sep>", r")(?P<end>--)?(?P<ws>[ \t]*)(?P<linesep>\r\n|\r|\n)?$"
+
+
+class BoundaryMatcher:
+    """Matches a multipart delimiter line without compiling a pattern per boundary.
+
+    ``FeedParser`` before Python 3.13 compiles ``--boundary`` into a new regular expression for
+    every multipart part (one compile per message, more than the rest of the header work);
+    3.13 tests ``line.startswith(separator)`` and matches the rest with one shared pattern.
+    This is that matcher, for the parser's ``re.compile`` of the boundary pattern.
+    """
+
+    __slots__ = ("separator",)
+
+    def __init__(self, separator: str) -> None:
+        self.separator = separator
+
+    def match(self, line: str) -> re.Match[str] | None:
+        """The delimiter match of ``line`` (groups ``end``, ``ws``, ``linesep``) or ``None``."""
+        if not line.startswith(self.separator):
+            return None
+        return _BOUNDARY_END.match(line, len(self.separator))
+
+
+class _BoundaryCompiler(threading.local):
+    """The ``re`` that the copied ``_parsegen`` sees: boundary patterns become matchers."""
+
+    separator = ""
+
+    def escape(self, text: str) -> str:
+        self.separator = text
+        return re.escape(text)
+
+    def compile(self, pattern: str) -> object:
+        separator, self.separator = self.separator, ""
+        if pattern == _BOUNDARY_HEAD + re.escape(separator) + _BOUNDARY_TAIL:
+            return BoundaryMatcher(separator)
+        return re.compile(pattern)
+
+
+def _parsegen_without_boundary_compiles() -> Any:
+    """``FeedParser._parsegen`` reading ``re`` from :class:`_BoundaryCompiler` (before 3.13)."""
+    stdlib = _feedparser.FeedParser._parsegen  # type: ignore[attr-defined]
+    if hasattr(_feedparser, "boundaryendRE"):  # 3.13+: no compile per boundary already
+        return stdlib
+    scope = dict(vars(_feedparser))
+    scope["re"] = _BoundaryCompiler()
+    return types.FunctionType(
+        stdlib.__code__, scope, stdlib.__name__, stdlib.__defaults__, stdlib.__closure__
+    )
+
+
 class _StreamingParser(BytesFeedParser):
     """``BytesFeedParser`` whose leaf bodies are collected by :class:`_LeafBodyInput`."""
+
+    _parsegen = _parsegen_without_boundary_compiles()
 
     def __init__(self) -> None:
         super().__init__(_factory=ParsedMessage, policy=policy.compat32)
