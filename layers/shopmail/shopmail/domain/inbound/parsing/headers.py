@@ -25,6 +25,7 @@ _BETWEEN_WORDS = re.compile(r"[ \t]*")
 _MSG_ID = re.compile(r"<[^<>\s]*>")
 _QP_UNDERSCORE = re.compile(rb"_")
 _SURROGATES = re.compile("[\udc80-\udcff]")
+_WHITE_SPACE = re.compile(r"\s")
 _ADDR_SPEC = re.compile(r"[^\s@]+@[^\s@]+")
 _ADDR_SCAN = re.compile(r"[^\s<>,;:\"()\[\]@]+@[^\s<>,;:\"()\[\]@]+")
 # The common shapes of an address list value, read without the full RFC 5322 parser:
@@ -146,7 +147,7 @@ def decode_param(value: str | tuple[str | None, str | None, str] | None) -> str 
 def _plausible(address: str) -> bool:
     if not address:
         return True
-    if any(ch.isspace() for ch in address):
+    if _WHITE_SPACE.search(address):  # \s is str.isspace, in one C scan
         return False
     return "@" not in address or _ADDR_SPEC.fullmatch(address) is not None
 
