@@ -125,3 +125,20 @@ def test_boundary_matcher_matches_what_the_boundary_pattern_matches(seed: int) -
                 assert [want.group(g) for g in ("end", "ws", "linesep")] == [
                     got.group(g) for g in ("end", "ws", "linesep")
                 ]
+
+
+def test_the_cached_content_type_follows_every_header_change() -> None:
+    from shopmail.domain.inbound.parsing.feed import feed_parse
+
+    tree, _ = feed_parse(b"Content-Type: text/plain\r\n\r\nx\r\n")
+    assert tree.get_content_type() == "text/plain"
+    tree.replace_header("Content-Type", "text/html")
+    assert tree.get_content_type() == "text/html"
+    del tree["Content-Type"]
+    assert tree.get_content_type() == "text/plain"  # the default type
+    tree.set_default_type("message/rfc822")
+    assert tree.get_content_type() == "message/rfc822"
+    tree["Content-Type"] = "image/png"
+    assert tree.get_content_type() == "image/png"
+    tree.set_type("application/pdf")
+    assert tree.get_content_type() == "application/pdf"

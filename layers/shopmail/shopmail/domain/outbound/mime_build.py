@@ -110,16 +110,20 @@ class _TokenHeader(UnstructuredHeader):
         return str(base.fold(policy=policy))
 
 
+#: Headers the policy writes on one line when their value is plain ASCII (:class:`_TokenHeader`).
+_TOKEN_HEADERS = frozenset(
+    {
+        "message-id",
+        "references",
+        "x-shopmail-id",
+        "x-ses-message-tags",
+        "x-ses-configuration-set",
+        "list-unsubscribe",
+        "list-unsubscribe-post",
+    }
+)
 _REGISTRY = HeaderRegistry()
-for _name in (
-    "message-id",
-    "references",
-    "x-shopmail-id",
-    "x-ses-message-tags",
-    "x-ses-configuration-set",
-    "list-unsubscribe",
-    "list-unsubscribe-post",
-):
+for _name in sorted(_TOKEN_HEADERS):
     _REGISTRY.map_to_type(_name, cast("type[BaseHeader]", _TokenHeader))
 #: ``policy.SMTP`` (CRLF, 78-column folding, RFC 2047) with the id/tag headers kept intact.
 SMTP_POLICY = policy.SMTP.clone(header_factory=_REGISTRY)
@@ -373,18 +377,6 @@ def _lean_raw(
 
 #: The policy's line width (78): headers are folded and quoted-printable lines wrapped to it.
 _FOLD_WIDTH: int = SMTP_POLICY.max_line_length or 78
-#: Headers the policy writes on one line when their value is plain ASCII (:class:`_TokenHeader`).
-_TOKEN_HEADERS = frozenset(
-    {
-        "message-id",
-        "references",
-        "x-shopmail-id",
-        "x-ses-message-tags",
-        "x-ses-configuration-set",
-        "list-unsubscribe",
-        "list-unsubscribe-post",
-    }
-)
 #: Unstructured headers written as they are when short and plain (no folding, no encoding).
 _PLAIN_HEADERS = frozenset({"subject", "auto-submitted", "x-auto-response-suppress", "date"})
 

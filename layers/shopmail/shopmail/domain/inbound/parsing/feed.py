@@ -51,8 +51,8 @@ class ParsedMessage(Message):
         """The content type, ``application/octet-stream`` for an opaque (too deep) part.
 
         The parser and the builder ask a part for it dozens of times; it is computed once and
-        kept until a header or the default type changes (every mutator of ``Message`` that
-        touches the header list goes through the methods below).
+        kept until a header or the default type changes (each ``Message`` method that changes
+        them is wrapped by :func:`_forgetting_type` below).
         """
         if self.opaque:
             return "application/octet-stream"
@@ -65,34 +65,6 @@ class ParsedMessage(Message):
         self._type_cache = (count, default, value)
         return value
 
-    def __setitem__(self, name: str, val: Any) -> None:
-        self._type_cache = None
-        super().__setitem__(name, val)
-
-    def __delitem__(self, name: str) -> None:
-        self._type_cache = None
-        super().__delitem__(name)
-
-    def set_raw(self, name: str, value: Any) -> None:
-        """:meth:`Message.set_raw` (forgets the cached content type)."""
-        self._type_cache = None
-        super().set_raw(name, value)
-
-    def add_header(self, _name: str, _value: str, **_params: Any) -> None:
-        """:meth:`Message.add_header` (forgets the cached content type)."""
-        self._type_cache = None
-        super().add_header(_name, _value, **_params)
-
-    def replace_header(self, _name: str, _value: Any) -> None:
-        """:meth:`Message.replace_header` (forgets the cached content type)."""
-        self._type_cache = None
-        super().replace_header(_name, _value)
-
-    def set_default_type(self, ctype: str) -> None:
-        """:meth:`Message.set_default_type` (forgets the cached content type)."""
-        self._type_cache = None
-        super().set_default_type(ctype)
-
     def get_boundary(self, failobj: object = None) -> object:  # type: ignore[override]
         """Return the boundary parameter with folding line breaks removed."""
         boundary = super().get_boundary(failobj)
@@ -100,6 +72,30 @@ class ParsedMessage(Message):
             return "".join(boundary.splitlines())
         return boundary
 
+
+def _forgetting_type(name: str) -> Any:
+    """``Message.<name>``, forgetting the cached content type first (it changes a header)."""
+    base = getattr(Message, name)
+
+    def method(self: ParsedMessage, *args: Any, **kwargs: Any) -> Any:
+        self._type_cache = None
+        return base(self, *args, **kwargs)
+
+    method.__name__ = name
+    method.__doc__ = f":meth:`email.message.Message.{name}` (forgets the cached content type)."
+    return method
+
+
+# Every Message method that changes the header list or the default type.
+for _name in (
+    "__setitem__",
+    "__delitem__",
+    "set_raw",
+    "add_header",
+    "replace_header",
+    "set_default_type",
+):
+    setattr(ParsedMessage, _name, _forgetting_type(_name))
 
 # Undocumented but stable (3.6 .. 3.13) internals of email.feedparser.
 BufferedSubFile: type = _feedparser.BufferedSubFile  # type: ignore[attr-defined]
