@@ -64,7 +64,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -473,8 +473,9 @@ def _resolve_language(
     supported: tuple[str, ...] = (),
 ) -> tuple[str, Locale]:
     """The template language serving ``event`` and the Babel locale to format in."""
-    languages = _serving(catalog.languages_for(event.template), supported)
-    chain = locale_chain(event.locale, languages, default_locale, fallback_locale)
+    chain = _chain(
+        catalog, event.template, event.locale, default_locale, fallback_locale, supported
+    )
     if not chain:
         raise TemplateError(
             f"template {event.template!r} not found in any language "
@@ -498,6 +499,34 @@ def _resolve_language(
     return language, _babel_locale(locale_name, language)
 
 
+#: ``(id(catalog), template, locale, ...) -> (catalog, chain)``: the catalogs are cached per
+#: folder (:func:`load_catalog`) but hold dicts, so they are keyed by identity (and kept alive).
+_CHAINS: dict[tuple[Any, ...], tuple[Catalog, tuple[str, ...]]] = {}
+_MAX_CHAINS = 1024
+
+
+def _chain(
+    catalog: Catalog,
+    template: str,
+    locale: str,
+    default_locale: str,
+    fallback_locale: str,
+    supported: tuple[str, ...],
+) -> tuple[str, ...]:
+    """The languages to try for ``template`` in ``locale`` (a pure function of its arguments)."""
+    key = (id(catalog), template, locale, default_locale, fallback_locale, supported)
+    hit = _CHAINS.get(key)
+    if hit is not None and hit[0] is catalog:
+        return hit[1]
+    languages = _serving(catalog.languages_for(template), supported)
+    chain = tuple(locale_chain(locale, languages, default_locale, fallback_locale))
+    if len(_CHAINS) >= _MAX_CHAINS:
+        _CHAINS.clear()
+    _CHAINS[key] = (catalog, chain)
+    return chain
+
+
+@lru_cache(maxsize=256)
 def _babel_locale(name: str, language: str) -> Locale:
     from babel import Locale, UnknownLocaleError
 
