@@ -879,7 +879,9 @@ def settle_inbound(
             mid = ""
         dead[by_message_id.get(mid, "?")] = entry
     unrecorded = {
-        by_message_id.get(key.split("#")[1], "?") for key in rig.unrecorded if key.startswith("inbound#")
+        by_message_id.get(key.split("#")[1], "?")
+        for key in rig.unrecorded
+        if key.startswith("inbound#")
     }
     lost_after_dot = rig.plan.exposed.get("relay:data:after-dot-lost", Counter())
     delivered_after_dot = rig.plan.exposed.get("relay:data:after-dot-delivered", Counter())

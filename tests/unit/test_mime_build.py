@@ -389,3 +389,37 @@ def test_round_trip(path: Any, locale: str) -> None:
     assert refs, "our Message-ID did not survive"
     assert refs[0].aggregate_id == ev.aggregate_id
     assert refs[0].kind == ev.detail_type.lower()
+
+
+_NAMES = ["", "Jürgen Müller", "Doe, John", 'Jo "JJ" Smith', "=?utf-8?q?x?= y", "a" * 150]
+_SUBJECTS = [
+    "Plain subject",
+    "Größe und Maß",
+    "=?utf-8?q?looks_encoded?=",
+    "x" * 70,
+    "word " * 40,
+    "Re: (Bestellung) <100234> ; a@b",
+]
+_FILES = ["invoice.pdf", "Rechnung ä 1.pdf", "a" * 140 + ".pdf", 'we"ird name.pdf']
+
+
+@pytest.mark.parametrize("path", SAMPLES, ids=lambda p: p.stem)
+def test_direct_serialisation_gives_the_bytes_emailmessage_gives(
+    path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Text + HTML (+ attachments) are written without EmailMessage: byte for byte the same."""
+    from shopmail.domain.outbound import mime_build
+
+    base = validate(json.loads(path.read_text(encoding="utf-8")))
+    cases: list[tuple[ShopEvent, Settings, Any, list[Attachment]]] = []
+    for number, name in enumerate(_NAMES):
+        event = dataclasses.replace(base, recipient_name=name)
+        settings = SETTINGS if number % 2 else Settings(mail_domain="shop.example")
+        mail = render(event, settings)
+        subject = _SUBJECTS[number % len(_SUBJECTS)]
+        files = [Attachment(_FILES[number % len(_FILES)], PDF)] if number % 3 == 0 else []
+        cases.append((event, settings, dataclasses.replace(mail, subject=subject), files))
+    direct = [build_message(e, m, s, attachments=a, date=DATE).raw for e, s, m, a in cases]
+    monkeypatch.setattr(mime_build, "_lean_raw", mime_build._stdlib_raw)
+    stdlib = [build_message(e, m, s, attachments=a, date=DATE).raw for e, s, m, a in cases]
+    assert direct == stdlib

@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
-from email.message import EmailMessage
 from typing import Any
 
 import pytest
 from shopmail.config import Settings
+from shopmail.domain.outbound import mime_build
 from shopmail.domain.outbound.contracts import validate
 from shopmail.domain.outbound.mime_build import build_message
 from shopmail.domain.outbound.rendering import render
@@ -40,11 +40,13 @@ def test_a_corrupted_build_is_refused(monkeypatch: pytest.MonkeyPatch, corruptio
     rendered = render(event, SETTINGS)
     date = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
     build_message(event, rendered, SETTINGS, date=date)  # sound as generated
-    as_bytes = EmailMessage.as_bytes
+    # both serialisers: the direct one (text + HTML) and EmailMessage's (inline images)
+    for name in ("_lean_raw", "_stdlib_raw"):
+        serialise = getattr(mime_build, name)
 
-    def corrupted(self: EmailMessage, *args: Any, **kwargs: Any) -> bytes:
-        return corrupt(as_bytes(self, *args, **kwargs))
+        def corrupted(*args: Any, _serialise: Any = serialise, **kwargs: Any) -> bytes:
+            return corrupt(_serialise(*args, **kwargs))
 
-    monkeypatch.setattr(EmailMessage, "as_bytes", corrupted)
+        monkeypatch.setattr(mime_build, name, corrupted)
     with pytest.raises(TemplateError, match=reason):
         build_message(event, rendered, SETTINGS, date=date)

@@ -208,3 +208,72 @@ def test_order_numbers_for_keeps_id_like_tags_without_a_number() -> None:
     message = InboundMessage()
     assert order_numbers_for(message, tag="A7X-2") == ["A7X-2"]
     assert order_numbers_for(message, tag="a b") == []
+
+
+def test_default_pattern_is_no_wider_than_the_search_windows() -> None:
+    """The windowed search is exact only while every match fits ``DEFAULT_MAX_WIDTH``."""
+    import re
+    import re._parser as sre_parse  # the regex parser's width computation
+
+    from shopmail.domain.inbound.order_numbers import DEFAULT_MAX_WIDTH
+
+    low, high = sre_parse.parse(DEFAULT_ORDER_NUMBER_PATTERN, re.IGNORECASE).getwidth()
+    assert 0 < low <= high <= DEFAULT_MAX_WIDTH
+
+
+_PIECES = (
+    "Bestellung",
+    "bestellnummer",
+    "Order no.",
+    "order",
+    "commande",
+    "n°",
+    "numéro de commande",
+    "numero d'ordine",
+    "zamówienie nr",
+    "заказа",
+    "№",
+    "est",
+    "est   le",
+    "ist",
+    "Auftrag",
+    "ORD-",
+    "ORD",
+    "order_",
+    "#",
+    "# ",
+    ":",
+    " ",
+    "  ",
+    "\n",
+    "-",
+    ".",
+    ",",
+    "&#",
+    "x",
+    "1234",
+    "12345",
+    "100234",
+    "1234567890123",
+    "12",
+    "٣٤٥٦٧",
+    "2026",
+    "+49 30 1234 5678",
+)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_windowed_search_finds_what_a_full_scan_finds(seed: int) -> None:
+    """The default pattern is searched only near digit runs: the matches are a full scan's."""
+    import random
+
+    rng = random.Random(seed)
+    rx = compile_order_pattern(None)
+    for _ in range(50):
+        text = "".join(rng.choice(_PIECES) for _ in range(rng.randint(0, 120)))
+        expected: list[str] = []
+        for m in rx.finditer(text):
+            value = next((g for g in m.groups() if g), m.group(0)).strip()
+            if value and value.casefold() not in {v.casefold() for v in expected}:
+                expected.append(value)
+        assert find_order_numbers(text) == expected[:20], text

@@ -96,3 +96,49 @@ def test_byte_order_mark_and_obsolete_field_names_are_repaired() -> None:
     assert tree["from"] == "a@example.com"
     assert tree["subject"] == "Hi"
     assert size == 44  # the input size, before repair
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_boundary_matcher_matches_what_the_boundary_pattern_matches(seed: int) -> None:
+    """The matcher that replaces feedparser's per-boundary pattern reads every line alike."""
+    import random
+    import re
+
+    from shopmail.domain.inbound.parsing.feed import BoundaryMatcher
+
+    rng = random.Random(seed)
+    pieces = ("--", "-", " ", "\t", "\r\n", "\n", "\r", "=_b", "x", "(", ".", "b")
+    for _ in range(200):
+        separator = "--" + "".join(rng.choice(pieces[5:]) for _ in range(rng.randint(1, 4)))
+        pattern = re.compile(
+            "(?P<sep>" + re.escape(separator) + r")(?P<end>--)?(?P<ws>[ \t]*)"
+            r"(?P<linesep>\r\n|\r|\n)?$"
+        )
+        matcher = BoundaryMatcher(separator)
+        for _ in range(20):
+            line = rng.choice(("", separator)) + "".join(
+                rng.choice(pieces) for _ in range(rng.randint(0, 4))
+            )
+            want, got = pattern.match(line), matcher.match(line)
+            assert (want is None) == (got is None), (separator, line)
+            if want is not None and got is not None:
+                assert [want.group(g) for g in ("end", "ws", "linesep")] == [
+                    got.group(g) for g in ("end", "ws", "linesep")
+                ]
+
+
+def test_the_cached_content_type_follows_every_header_change() -> None:
+    from shopmail.domain.inbound.parsing.feed import feed_parse
+
+    tree, _ = feed_parse(b"Content-Type: text/plain\r\n\r\nx\r\n")
+    assert tree.get_content_type() == "text/plain"
+    tree.replace_header("Content-Type", "text/html")
+    assert tree.get_content_type() == "text/html"
+    del tree["Content-Type"]
+    assert tree.get_content_type() == "text/plain"  # the default type
+    tree.set_default_type("message/rfc822")
+    assert tree.get_content_type() == "message/rfc822"
+    tree["Content-Type"] = "image/png"
+    assert tree.get_content_type() == "image/png"
+    tree.set_type("application/pdf")
+    assert tree.get_content_type() == "application/pdf"

@@ -136,3 +136,83 @@ def test_msg_ids() -> None:
 
 def test_unfold() -> None:
     assert unfold("a\r\n b\n\tc") == "a b\tc"
+
+
+_ADDRESS_PIECES = (
+    "a",
+    "b.c",
+    "J.",
+    "Doe",
+    "=?utf-8?q?J=C3=BC?=",
+    "O'Neil",
+    " ",
+    "  ",
+    "\t",
+    "<",
+    ">",
+    "@",
+    "x.example",
+    "de",
+    ",",
+    ";",
+    ":",
+    '"',
+    "(c)",
+    "\\",
+    ".",
+    "..",
+    "-",
+    "+tag",
+    "ü",
+    "[1.2.3.4]",
+)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_quick_address_reading_agrees_with_getaddresses(seed: int) -> None:
+    """The quick reading of plain addresses gives getaddresses' pairs, or leaves the value to it."""
+    import random
+    from email.utils import getaddresses
+
+    from shopmail.domain.inbound.parsing.headers import quick_addresses
+
+    rng = random.Random(seed)
+    quick = 0
+    for _ in range(300):
+        shape = rng.randrange(3)
+        local = "".join(rng.choice(_ADDRESS_PIECES) for _ in range(rng.randint(1, 3)))
+        domain = "".join(rng.choice(_ADDRESS_PIECES) for _ in range(rng.randint(1, 3)))
+        name = "".join(rng.choice(_ADDRESS_PIECES) for _ in range(rng.randint(0, 5)))
+        addr = f"{local}@{domain}"
+        value = [addr, f"<{addr}>", f"{name} <{addr}>"][shape]
+        for candidate in (value, "john.doe@shop.example", f"{name} <john@shop.example>"):
+            found = quick_addresses(candidate)
+            if found is not None:
+                quick += 1
+                assert found == getaddresses([candidate]), candidate
+    assert quick > 300  # the plain shapes are read quickly
+
+
+def test_quick_address_reading_agrees_on_the_corpus_headers() -> None:
+    from email.parser import BytesHeaderParser
+    from email.policy import compat32
+    from email.utils import getaddresses
+
+    from shopmail.domain.inbound.parsing.headers import quick_addresses, unfold
+
+    from tests.fixtures.paths import CORPUS
+
+    files = sorted(p for p in CORPUS.rglob("*") if p.is_file() and p.suffix != ".json")[:400]
+    if not files:
+        pytest.skip("corpus not available")
+    checked = 0
+    for path in files:
+        head = BytesHeaderParser(policy=compat32).parsebytes(path.read_bytes())
+        for name, value in head.raw_items():
+            if name.lower() in ("from", "to", "cc", "reply-to", "sender"):
+                raw = unfold(str(value))
+                found = quick_addresses(raw)
+                if found is not None:
+                    checked += 1
+                    assert found == getaddresses([raw]), path.name
+    assert checked > 0

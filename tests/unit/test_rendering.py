@@ -430,3 +430,49 @@ def test_auto_reply_template(locale: str) -> None:
     raw["detail"]["data"] = {"ticketId": "T-9"}
     with pytest.raises(InvalidEventError, match="originalSubject"):
         validate(raw)
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        '<img src="//cdn.evil.example/x.png">',
+        '<img SRC = "https://cdn.evil.example/x.png">',
+        '<img \u017frc="http://evil.example/x.png">',  # long s matches s case-insensitively
+        '<div style="background: URL( //evil.example/x.png)">',
+        '<LINK rel="stylesheet" href="x.css">',
+        '<l\u0131nk rel="stylesheet" href="x.css">',  # dotless i matches i case-insensitively
+        "<style>@IMPORT 'x.css';</style>",
+    ],
+)
+def test_external_resources_are_refused_in_any_spelling(html: str) -> None:
+    """The quick word test in front of the pattern lets every spelling the pattern sees through."""
+    with pytest.raises(TemplateError, match="external resource"):
+        rendering._check_external(f"<p>Hallo</p>{html}", "T", ("cdn.shop.example",))
+
+
+def test_allowed_image_hosts_and_plain_html_pass_the_external_check() -> None:
+    rendering._check_external("<p>support@shop.example</p>", "T", ())
+    rendering._check_external(
+        '<img src="https://cdn.shop.example/l.png">', "T", ("cdn.shop.example",)
+    )
+
+
+def test_amounts_and_dates_are_formatted_once_per_mail() -> None:
+    """Text and HTML show the same amounts: each distinct value is formatted once per render."""
+    calls: list[object] = []
+
+    def count(value: object) -> str:
+        calls.append(value)
+        return f"<{value}>"
+
+    money = rendering._once(count, rendering._money_key)
+    first = money({"amount": "1.00", "currency": "EUR"})
+    assert (
+        money({"amount": "1.00", "currency": "EUR"})
+        == first
+        == "<{'amount': '1.00', 'currency': 'EUR'}>"
+    )
+    money({"amount": "2.00", "currency": "EUR"})
+    assert len(calls) == 2
+    with pytest.raises(TemplateError):  # not a money object: formatted (and refused) each time
+        rendering._once(lambda v: rendering._money(v, None), rendering._money_key)("x")

@@ -45,8 +45,12 @@ from shopmail.domain.outbound.unsubscribe_page import (
     page_language,
     unsubscribe_page,
 )
-from shopmail.domain.suppression.entries import UNSUBSCRIBE, SuppressionEntry, suppression_key
-from shopmail.domain.suppression.policy import keeps
+from shopmail.domain.suppression.entries import (
+    UNSUBSCRIBE,
+    SuppressionEntry,
+    keeps,
+    suppression_key,
+)
 from shopmail.domain.times import iso_utc
 from shopmail.errors import ConfigurationError, InvalidTokenError, ShopmailError
 from shopmail.ports import EventPublisher, SigningKeySource, SuppressionList

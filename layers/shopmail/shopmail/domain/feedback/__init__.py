@@ -3,26 +3,67 @@
 :func:`classify_message` says what a message is; for bounces, each recipient's ``reason`` and
 ``hard`` come from :func:`judge`, which weighs the evidence in the order documented in
 :mod:`shopmail.domain.feedback.reasons`.
+
+Names are loaded on first use (``domain/_surface.py``): reading an SES event or judging a
+diagnostic never loads the MIME classifiers.
 """
 
-from shopmail.domain.feedback.classifier import classify_message, classify_tree
-from shopmail.domain.feedback.model import (
-    FAULTS,
-    KIND_AUTO_REPLY,
-    KIND_BOUNCE,
-    KIND_COMPLAINT,
-    KIND_DELAY,
-    KIND_DELIVERY_REPORT,
-    KIND_NONE,
-    KINDS,
-    REASONS,
-    STAGES,
-    Classification,
-    Fault,
-    RecipientResult,
-    Stage,
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from shopmail.domain._surface import lazy_surface
+
+if TYPE_CHECKING:
+    from shopmail.domain.feedback.classifier import (
+        classify_message,
+        classify_tree,
+    )
+    from shopmail.domain.feedback.model import (
+        FAULTS,
+        KIND_AUTO_REPLY,
+        KIND_BOUNCE,
+        KIND_COMPLAINT,
+        KIND_DELAY,
+        KIND_DELIVERY_REPORT,
+        KIND_NONE,
+        KINDS,
+        REASONS,
+        STAGES,
+        Classification,
+        Fault,
+        RecipientResult,
+        Stage,
+    )
+    from shopmail.domain.feedback.reasons import (
+        Verdict,
+        classify_reason,
+        hard_for,
+        judge,
+    )
+
+
+__getattr__ = lazy_surface(
+    __name__,
+    classifier=("classify_message", "classify_tree"),
+    model=(
+        "FAULTS",
+        "KIND_AUTO_REPLY",
+        "KIND_BOUNCE",
+        "KIND_COMPLAINT",
+        "KIND_DELAY",
+        "KIND_DELIVERY_REPORT",
+        "KIND_NONE",
+        "KINDS",
+        "REASONS",
+        "STAGES",
+        "Classification",
+        "Fault",
+        "RecipientResult",
+        "Stage",
+    ),
+    reasons=("Verdict", "classify_reason", "hard_for", "judge"),
 )
-from shopmail.domain.feedback.reasons import Verdict, classify_reason, hard_for, judge
 
 __all__ = [
     "FAULTS",

@@ -11,8 +11,8 @@ from enum import StrEnum
 from typing import Any, Final
 
 
-class FeedbackKind(StrEnum):
-    """What a feedback message is (the ``kind`` of a :class:`Classification`)."""
+class MessageKind(StrEnum):
+    """What the classifier says a message is (the ``kind`` of a :class:`Classification`)."""
 
     BOUNCE = "bounce"
     DELAY = "delay"
@@ -22,14 +22,14 @@ class FeedbackKind(StrEnum):
     NONE = "none"
 
 
-KIND_BOUNCE: Final = FeedbackKind.BOUNCE
-KIND_DELAY: Final = FeedbackKind.DELAY
-KIND_COMPLAINT: Final = FeedbackKind.COMPLAINT
-KIND_AUTO_REPLY: Final = FeedbackKind.AUTO_REPLY
-KIND_DELIVERY_REPORT: Final = FeedbackKind.DELIVERY_REPORT
-KIND_NONE: Final = FeedbackKind.NONE
+KIND_BOUNCE: Final = MessageKind.BOUNCE
+KIND_DELAY: Final = MessageKind.DELAY
+KIND_COMPLAINT: Final = MessageKind.COMPLAINT
+KIND_AUTO_REPLY: Final = MessageKind.AUTO_REPLY
+KIND_DELIVERY_REPORT: Final = MessageKind.DELIVERY_REPORT
+KIND_NONE: Final = MessageKind.NONE
 
-KINDS: Final = frozenset(FeedbackKind)
+KINDS: Final = frozenset(MessageKind)
 
 
 class Stage(StrEnum):

@@ -32,7 +32,6 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Final
 
-from shopmail.domain.inbound.parsing import attachment_bytes
 from shopmail.domain.message import InboundMessage
 from shopmail.domain.outbound.message_ids import parse_message_id
 
@@ -91,6 +90,8 @@ def _texts(message: InboundMessage, extra: Iterable[str]) -> Iterator[str]:
     # header blocks returned as parts (text/rfc822-headers) and originals returned inline
     for attachment in message.attachments:
         if attachment.content_type in _HEADER_PARTS and attachment.size <= MAX_SCAN:
+            from shopmail.domain.inbound.parsing import attachment_bytes  # lazy: the parser
+
             data = attachment_bytes(message, attachment)
             yield data[:MAX_SCAN].decode("utf-8", errors="replace")
     yield message.text[:MAX_SCAN]

@@ -27,7 +27,6 @@ from enum import StrEnum
 from typing import Final
 
 from shopmail.domain.feedback.model import Classification, RecipientResult
-from shopmail.domain.feedback.reasons import judge
 from shopmail.domain.feedback.references import References
 from shopmail.domain.feedback.ses_events import FeedbackEvent
 
@@ -157,6 +156,10 @@ def assess_diagnostic(
     """``(reason, hard)`` of an SES bounce diagnostic, by the classifier's evidence rules
     (:func:`shopmail.domain.feedback.reasons.judge`), so SES events and DSN mail are read alike.
     """
+    # lazy: the evidence rules (hundreds of phrases) load with the first bounce, not with a
+    # feedback function that mostly sees deliveries
+    from shopmail.domain.feedback.reasons import judge
+
     text = diagnostic or ""
     if text.lower().startswith("smtp;"):
         text = text[5:].strip()

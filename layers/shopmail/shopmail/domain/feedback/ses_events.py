@@ -34,7 +34,7 @@ from enum import StrEnum
 from typing import Any, Final
 
 from shopmail.domain.addresses import address_hash
-from shopmail.domain.feedback.model import FeedbackKind
+from shopmail.domain.feedback.model import MessageKind
 from shopmail.domain.outbound.message_ids import MessageRef, parse_message_id
 from shopmail.errors import InvalidEventError
 
@@ -42,10 +42,10 @@ from shopmail.errors import InvalidEventError
 class SesEventKind(StrEnum):
     """The SES event types shopmail tells apart (``eventType`` / ``notificationType``)."""
 
-    BOUNCE = FeedbackKind.BOUNCE.value
-    COMPLAINT = FeedbackKind.COMPLAINT.value
+    BOUNCE = MessageKind.BOUNCE.value
+    COMPLAINT = MessageKind.COMPLAINT.value
     DELIVERY = "delivery"
-    DELAY = FeedbackKind.DELAY.value
+    DELAY = MessageKind.DELAY.value
     REJECT = "reject"
     OTHER = "other"
 

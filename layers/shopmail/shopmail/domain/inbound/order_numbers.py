@@ -47,7 +47,7 @@ Example
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from typing import TYPE_CHECKING, Final
 
@@ -65,7 +65,7 @@ _ORDER_WORD = (
     r"|zam[oó]wieni(?:e|a|u|em)|заказ(?:а|у|ом|е)?)"
 )
 _NUMBER_WORD = r"(?:nummer|number|num[eé]ro|número|numer|nr|no|n[°º]|n\.[°ºo]|n|id|номер|№)"
-_VERB = r"(?:ist|is|lautet|est(?:\s+le)?|è|es|jest|to)"
+_VERB = r"(?:ist|is|lautet|est(?:\s{1,3}le)?|è|es|jest|to)"
 _ID = rf"(?:{_SHOP_ID}|\d{{4,12}})"
 
 #: The default order-number pattern (see the module docs; case-insensitive).
@@ -106,6 +106,14 @@ MAX_SUBJECT_CHARS: Final = 1_000
 MAX_TEXT_CHARS: Final = 20_000
 MAX_ORDER_NUMBERS: Final = 20
 PLUS_SEPARATOR: Final = "+"
+
+
+#: A run of four digits or more: every match of the default pattern ends where one ends.
+_DIGIT_RUN: Final = re.compile(r"\d{4,}")
+#: The widest match of the default pattern, in characters (its quantifiers are bounded; a unit
+#: test checks this against the pattern): every match lies in the ``DEFAULT_MAX_WIDTH``
+#: characters before the end of a digit run, so only those windows are searched.
+DEFAULT_MAX_WIDTH: Final = 66
 
 
 @lru_cache(maxsize=32)
@@ -154,13 +162,37 @@ def find_order_numbers(
     """
     rx = compile_order_pattern(pattern)
     found: list[str] = []
-    for m in rx.finditer((text or "")[:limit]):
+    for m in _finditer(rx, (text or "")[:limit]):
         value = _value(m).strip()
         if value and not _contains(found, value):
             found.append(value)
             if len(found) >= MAX_ORDER_NUMBERS:
                 break
     return found
+
+
+def _finditer(rx: re.Pattern[str], text: str) -> Iterator[re.Match[str]]:
+    """``rx.finditer(text)``; for the default pattern only near digit runs (same matches).
+
+    Every match of the default pattern ends at the end of a run of at least four digits (each
+    alternative ends in ``\\d{4,12}\\b``) and is at most :data:`DEFAULT_MAX_WIDTH` characters
+    long, so the windows ``[end - width, end + 1)`` hold every match; overlapping windows are
+    merged, and look-behinds still see the text before a window (``pos`` is no slice).
+    """
+    if rx.pattern != DEFAULT_ORDER_NUMBER_PATTERN:
+        yield from rx.finditer(text)
+        return
+    start = stop = -1
+    for run in _DIGIT_RUN.finditer(text):
+        low, high = max(0, run.end() - DEFAULT_MAX_WIDTH), min(len(text), run.end() + 1)
+        if start >= 0 and low < stop:
+            stop = high
+            continue
+        if start >= 0:
+            yield from rx.finditer(text, start, stop)
+        start, stop = low, high
+    if start >= 0:
+        yield from rx.finditer(text, start, stop)
 
 
 def _contains(values: Iterable[str], value: str) -> bool:

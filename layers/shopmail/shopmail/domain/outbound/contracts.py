@@ -34,13 +34,14 @@ from dataclasses import dataclass, replace
 from functools import cache
 from importlib import resources
 from types import MappingProxyType
-from typing import Any, Literal
-
-import fastjsonschema
+from typing import TYPE_CHECKING, Any, Literal
 
 from shopmail.domain.addresses import domain_of
 from shopmail.domain.outbound.recipients import normalize_recipient
 from shopmail.errors import InvalidEventError
+
+if TYPE_CHECKING:
+    import fastjsonschema
 
 EmailClass = Literal["transactional", "marketing"]
 
@@ -212,9 +213,12 @@ def validate(event: Mapping[str, Any]) -> ShopEvent:
     source = event.get("source", "")
     if not isinstance(event_id, str) or not isinstance(source, str):
         raise InvalidEventError("id and source must be strings", detail_type=detail_type)
+    validator = _validator(detail_type)
+    from fastjsonschema import JsonSchemaValueException  # loaded with the first validator
+
     try:
-        _validator(detail_type)(detail)
-    except fastjsonschema.JsonSchemaValueException as exc:
+        validator(detail)
+    except JsonSchemaValueException as exc:
         raise InvalidEventError(_reason(exc), detail_type=detail_type, event_id=event_id) from exc
 
     locale = _normalize_locale(detail["locale"])
@@ -361,6 +365,8 @@ _lock = threading.Lock()
 
 @cache
 def _validator(detail_type: str) -> Callable[[Any], Any]:
+    import fastjsonschema  # lazy: a handler that never validates shop events never loads it
+
     with _lock:
         validator: Callable[[Any], Any] = fastjsonschema.compile(load_schema(detail_type))
         return validator

@@ -48,9 +48,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email import policy
+from email import policy, quoprimime
 from email.headerregistry import Address, BaseHeader, HeaderRegistry, UnstructuredHeader
-from email.message import EmailMessage
+from email.message import EmailMessage, MIMEPart
 from email.utils import format_datetime, parseaddr
 from typing import Any, cast
 
@@ -112,16 +112,20 @@ class _TokenHeader(UnstructuredHeader):
         return str(base.fold(policy=policy))
 
 
+#: Headers the policy writes on one line when their value is plain ASCII (:class:`_TokenHeader`).
+_TOKEN_HEADERS = frozenset(
+    {
+        "message-id",
+        "references",
+        "x-shopmail-id",
+        "x-ses-message-tags",
+        "x-ses-configuration-set",
+        "list-unsubscribe",
+        "list-unsubscribe-post",
+    }
+)
 _REGISTRY = HeaderRegistry()
-for _name in (
-    "message-id",
-    "references",
-    "x-shopmail-id",
-    "x-ses-message-tags",
-    "x-ses-configuration-set",
-    "list-unsubscribe",
-    "list-unsubscribe-post",
-):
+for _name in sorted(_TOKEN_HEADERS):
     _REGISTRY.map_to_type(_name, cast("type[BaseHeader]", _TokenHeader))
 #: ``policy.SMTP`` (CRLF, 78-column folding, RFC 2047) with the id/tag headers kept intact.
 SMTP_POLICY = policy.SMTP.clone(header_factory=_REGISTRY)
@@ -248,27 +252,57 @@ def build_message(
     if not event.recipient.isascii() or _CONTROLS.search(event.recipient):
         raise InvalidEventError("recipient address is not 7-bit clean")
 
-    msg = EmailMessage(policy=SMTP_POLICY)
-    msg["From"] = sender
-    msg["To"] = to
-    msg["Reply-To"] = reply_to
-    msg["Subject"] = clean_header_text(rendered.subject, 250) or event.detail_type
-    msg["Date"] = format_datetime(date or datetime.now(UTC))
-    msg["Message-ID"] = message_id
-    msg["References"] = message_id
-    msg["X-Shopmail-Id"] = message_id
-    msg["Auto-Submitted"] = "auto-generated"
-    msg["X-Auto-Response-Suppress"] = "All"
+    headers: list[tuple[str, Any]] = [
+        ("From", sender),
+        ("To", to),
+        ("Reply-To", reply_to),
+        ("Subject", clean_header_text(rendered.subject, 250) or event.detail_type),
+        ("Date", format_datetime(date or datetime.now(UTC))),
+        ("Message-ID", message_id),
+        ("References", message_id),
+        ("X-Shopmail-Id", message_id),
+        ("Auto-Submitted", "auto-generated"),
+        ("X-Auto-Response-Suppress", "All"),
+    ]
     if settings.configuration_set:
         if not _SES_NAME.fullmatch(settings.configuration_set):
             raise ConfigurationError("configuration set name has invalid characters")
-        msg["X-SES-CONFIGURATION-SET"] = settings.configuration_set
-    msg["X-SES-MESSAGE-TAGS"] = _tags(event)
+        headers.append(("X-SES-CONFIGURATION-SET", settings.configuration_set))
+    headers.append(("X-SES-MESSAGE-TAGS", _tags(event)))
     if event.email_class == "marketing":
         url = _unsubscribe_url(rendered.unsubscribe_url or event.data.get("unsubscribeUrl"))
-        msg["List-Unsubscribe"] = f"<{url}>"
-        msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        headers.append(("List-Unsubscribe", f"<{url}>"))
+        headers.append(("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
+    # Deterministic boundaries: the same event gives the same bytes (for a fixed date). A
+    # boundary starting with "=_" cannot occur in quoted-printable or base64 content.
+    digest = hashlib.sha256(message_id.encode("ascii")).hexdigest()[:16]
+    if rendered.inline_images:
+        raw = _stdlib_raw(headers, rendered, attachments, digest)
+    else:
+        raw = _lean_raw(headers, rendered, attachments, digest)
+    _check(raw)
+    return BuiltMessage(
+        raw=raw,
+        message_id=message_id,
+        envelope_from=sender.addr_spec,
+        recipients=(event.recipient,),
+        idempotency_key=key,
+    )
 
+
+# --- serialisation -----------------------------------------------------------------------
+
+
+def _stdlib_raw(
+    headers: Sequence[tuple[str, Any]],
+    rendered: RenderedMail,
+    attachments: Sequence[Attachment],
+    digest: str,
+) -> bytes:
+    """The message as ``EmailMessage`` builds and ``policy.SMTP`` serialises it (any shape)."""
+    msg = EmailMessage(policy=SMTP_POLICY)
+    for name, value in headers:
+        msg[name] = value
     msg.set_content(_crlf_safe(rendered.text), subtype="plain", cte="quoted-printable")
     msg.add_alternative(_crlf_safe(rendered.html), subtype="html", cte="quoted-printable")
     if rendered.inline_images:
@@ -286,33 +320,116 @@ def build_message(
             )
         html_part.set_param("type", "text/html")  # RFC 2387: the root part's type
     for att in attachments:
-        maintype, _, subtype = att.content_type.partition("/")
-        if not maintype or not subtype or _CONTROLS.search(att.content_type):
-            maintype, subtype = "application", "octet-stream"
+        maintype, subtype = _attachment_type(att)
         msg.add_attachment(
             att.data,
             maintype=maintype,
             subtype=subtype,
             filename=_filename(att.filename),
         )
-
-    # Deterministic boundaries: the same event gives the same bytes (for a fixed date). A
-    # boundary starting with "=_" cannot occur in quoted-printable or base64 content.
-    digest = hashlib.sha256(message_id.encode("ascii")).hexdigest()[:16]
     for index, part in enumerate(p for p in msg.walk() if p.is_multipart()):
         part.set_boundary(f"=_sm_{digest}_{index}")
     for part in msg.walk():
         if part is not msg:  # add_alternative() leaves a MIME-Version on the sub-part
             del part["MIME-Version"]
-    raw = msg.as_bytes(policy=SMTP_POLICY)
-    _check(raw)
-    return BuiltMessage(
-        raw=raw,
-        message_id=message_id,
-        envelope_from=sender.addr_spec,
-        recipients=(event.recipient,),
-        idempotency_key=key,
+    return msg.as_bytes(policy=SMTP_POLICY)
+
+
+def _lean_raw(
+    headers: Sequence[tuple[str, Any]],
+    rendered: RenderedMail,
+    attachments: Sequence[Attachment],
+    digest: str,
+) -> bytes:
+    """The bytes :func:`_stdlib_raw` gives for text + HTML (+ attachments), written directly.
+
+    ``EmailMessage`` builds a header object per header and the generator folds each one again;
+    here only the headers that may need RFC 2047 encoding or folding (addresses, a long or
+    non-ASCII subject) go through the policy's header classes, ids and tags are written as the
+    policy writes them (one line, see :class:`_TokenHeader`), and the bodies are encoded by the
+    same stdlib encoders. ``tests/unit/test_mime_build.py`` checks that both give the same
+    bytes; messages with inline images take :func:`_stdlib_raw`.
+    """
+    nl = "\r\n"
+    out = [_fold(name, value) for name, value in headers]
+    out.append("MIME-Version: 1.0" + nl)
+    alternative = _multipart(
+        f"=_sm_{digest}_{1 if attachments else 0}",
+        [_text_part(rendered.text, "plain"), _text_part(rendered.html, "html")],
     )
+    if attachments:
+        mixed = [
+            f'Content-Type: multipart/alternative; boundary="=_sm_{digest}_1"{nl}{nl}'
+            + alternative,
+            *(_attachment_part(att) for att in attachments),
+        ]
+        out.append(f'Content-Type: multipart/mixed; boundary="=_sm_{digest}_0"{nl}{nl}')
+        out.append(_multipart(f"=_sm_{digest}_0", mixed))
+    else:
+        out.append(f'Content-Type: multipart/alternative; boundary="=_sm_{digest}_0"{nl}{nl}')
+        out.append(alternative)
+    return "".join(out).encode("ascii")
+
+
+#: The policy's line width (78): headers are folded and quoted-printable lines wrapped to it.
+_FOLD_WIDTH: int = SMTP_POLICY.max_line_length or 78
+#: Unstructured headers written as they are when short and plain (no folding, no encoding).
+_PLAIN_HEADERS = frozenset({"subject", "auto-submitted", "x-auto-response-suppress", "date"})
+
+
+def _fold(name: str, value: Any) -> str:
+    """``name: value`` as ``SMTP_POLICY`` writes it (CRLF-terminated)."""
+    if isinstance(value, str) and value.isascii() and not _CONTROLS.search(value):
+        line = f"{name}: {value}"
+        key = name.lower()
+        if key in _TOKEN_HEADERS and len(line) <= MAX_LINE:
+            return line + "\r\n"
+        if (
+            key in _PLAIN_HEADERS
+            and len(line) <= _FOLD_WIDTH
+            and "=?" not in value
+            and value == " ".join(value.split())
+        ):
+            return line + "\r\n"
+    header: Any = SMTP_POLICY.header_factory(name, value)
+    return str(header.fold(policy=SMTP_POLICY))
+
+
+def _text_part(text: str, subtype: str) -> str:
+    """A quoted-printable UTF-8 text part, as ``set_content(..., cte="quoted-printable")``."""
+    lines = _crlf_safe(text).encode("utf-8").splitlines()
+    body = quoprimime.body_encode((b"\n".join(lines) + b"\n").decode("latin-1"), _FOLD_WIDTH)
+    return (
+        f'Content-Type: text/{subtype}; charset="utf-8"\r\n'
+        "Content-Transfer-Encoding: quoted-printable\r\n\r\n" + body.replace("\n", "\r\n")
+    )
+
+
+def _attachment_part(att: Attachment) -> str:
+    """A base64 attachment part, serialised by the stdlib (its parameters may need RFC 2231)."""
+    maintype, subtype = _attachment_type(att)
+    part = MIMEPart(policy=SMTP_POLICY)
+    part.set_content(
+        att.data,
+        maintype=maintype,
+        subtype=subtype,
+        disposition="attachment",
+        filename=_filename(att.filename),
+    )
+    return part.as_bytes(policy=SMTP_POLICY).decode("ascii")
+
+
+def _multipart(boundary: str, parts: Sequence[str]) -> str:
+    """The body of a multipart entity (no preamble or epilogue), as the generator writes it."""
+    nl = "\r\n"
+    return f"--{boundary}{nl}" + f"{nl}--{boundary}{nl}".join(parts) + f"{nl}--{boundary}--{nl}"
+
+
+def _attachment_type(att: Attachment) -> tuple[str, str]:
+    maintype, _, subtype = att.content_type.partition("/")
+    if not maintype or not subtype or _CONTROLS.search(att.content_type):
+        return "application", "octet-stream"
+    return maintype, subtype
 
 
 # --- helpers -----------------------------------------------------------------------------

@@ -16,8 +16,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from email_validator import EmailNotValidError, validate_email
-
 from shopmail.errors import InvalidRecipientError
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -79,6 +77,9 @@ def normalize_recipient(value: str) -> Recipient:
             "recipient local part is not ASCII (the SES relay has no SMTPUTF8)",
             domain=_safe_domain(domain_hint),
         )
+    # lazy: its syntax tables are compiled on import; only the outbound function validates
+    from email_validator import EmailNotValidError, validate_email
+
     try:
         result = validate_email(
             candidate, allow_smtputf8=False, check_deliverability=False, strict=True

@@ -64,15 +64,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
-from typing import Any
-
-import jinja2
-from babel import Locale, UnknownLocaleError
-from babel.dates import format_date, format_time, get_datetime_format, get_timezone
-from babel.numbers import format_currency
-from jinja2.sandbox import SandboxedEnvironment
+from typing import TYPE_CHECKING, Any
 
 from shopmail.config import Settings
 from shopmail.domain.outbound.contracts import ShopEvent
@@ -92,6 +86,14 @@ from shopmail.domain.outbound.template_catalog import (
     load_catalog,
 )
 from shopmail.errors import TemplateError
+
+if TYPE_CHECKING:
+    import jinja2
+    from babel import Locale
+    from jinja2.sandbox import SandboxedEnvironment
+
+# Jinja2 and Babel are imported by the functions that use them (first render, not import):
+# importing this module (for RenderedMail, AttachmentRef) costs a handler's cold start nothing.
 
 logger = logging.getLogger(__name__)
 
@@ -125,6 +127,8 @@ _EXTERNAL = re.compile(
     r"""(?:\bsrc\s*=\s*["']?\s*(?:https?:)?//|url\(\s*["']?\s*(?:https?:)?//|<link\b|@import)""",
     re.IGNORECASE,
 )
+#: Words at least one of which every match of ``_EXTERNAL`` contains (a quick first test).
+_EXTERNAL_WORDS = ("src", "url(", "<link", "@import")
 #: An ``src`` that loads an image over https from a host (allowed for the shop's image hosts).
 _HTTPS_SRC = re.compile(r"""\bsrc\s*=\s*["']?\s*https://([^/\s"'>:?#]+)[^\s"'>]*["']?""", re.I)
 #: Every name a template sees (``d``, ``t``, ``shop``, the helpers...).
@@ -253,6 +257,9 @@ def render(
     )
     env = _environment(catalog.root, language)
     strings = _strings(catalog.root, language)
+    import jinja2
+    from babel.dates import get_timezone
+
     try:
         tz = get_timezone(timezone)
     except LookupError as exc:
@@ -279,9 +286,10 @@ def render(
         "order_label": _order_label(detail, event.aggregate_id),
         "max_items": MAX_ITEMS,
         "unsubscribe_url": unsubscribe_url,
-        "money": lambda m: _money(m, locale),
-        "date": lambda s: _date(s, locale, tz),
-        "datetime": lambda s: _datetime(s, locale, tz),
+        # each mail shows its amounts and dates twice (text and HTML): formatted once
+        "money": _once(lambda m: _money(m, locale), _money_key),
+        "date": _once(lambda s: _date(s, locale, tz), str),
+        "datetime": _once(lambda s: _datetime(s, locale, tz), str),
     }
     context["greeting"] = _greeting(event, detail, strings)
     try:
@@ -361,6 +369,11 @@ def _serving(languages: tuple[str, ...], supported: tuple[str, ...]) -> tuple[st
 
 def _check_external(html: str, template: str, image_hosts: tuple[str, ...]) -> None:
     """Refuse HTML that loads anything from outside, except https images of ``image_hosts``."""
+    # Every match of _EXTERNAL holds one of these words; casefold() maps each character the
+    # case-insensitive pattern matches to the word's letters except the dotless i (U+0131).
+    folded = html.casefold().replace("\u0131", "i")
+    if not any(word in folded for word in _EXTERNAL_WORDS):
+        return
     for match in _EXTERNAL.finditer(html):
         allowed = _HTTPS_SRC.match(html, match.start())
         if allowed is None or allowed.group(1).lower() not in image_hosts:
@@ -389,6 +402,9 @@ def template_environment(
 @cache
 def _environment(root: Path = TEMPLATE_DIR, language: str = "") -> SandboxedEnvironment:
     """The sandboxed environment of one language: its own files first, then the shared ones."""
+    import jinja2
+    from jinja2.sandbox import SandboxedEnvironment
+
     folders = [str(root / language), str(root)] if language else [str(root)]
     env = SandboxedEnvironment(
         loader=jinja2.FileSystemLoader(folders),
@@ -457,8 +473,9 @@ def _resolve_language(
     supported: tuple[str, ...] = (),
 ) -> tuple[str, Locale]:
     """The template language serving ``event`` and the Babel locale to format in."""
-    languages = _serving(catalog.languages_for(event.template), supported)
-    chain = locale_chain(event.locale, languages, default_locale, fallback_locale)
+    chain = _chain(
+        catalog, event.template, event.locale, default_locale, fallback_locale, supported
+    )
     if not chain:
         raise TemplateError(
             f"template {event.template!r} not found in any language "
@@ -482,7 +499,37 @@ def _resolve_language(
     return language, _babel_locale(locale_name, language)
 
 
+#: ``(id(catalog), template, locale, ...) -> (catalog, chain)``: the catalogs are cached per
+#: folder (:func:`load_catalog`) but hold dicts, so they are keyed by identity (and kept alive).
+_CHAINS: dict[tuple[Any, ...], tuple[Catalog, tuple[str, ...]]] = {}
+_MAX_CHAINS = 1024
+
+
+def _chain(
+    catalog: Catalog,
+    template: str,
+    locale: str,
+    default_locale: str,
+    fallback_locale: str,
+    supported: tuple[str, ...],
+) -> tuple[str, ...]:
+    """The languages to try for ``template`` in ``locale`` (a pure function of its arguments)."""
+    key = (id(catalog), template, locale, default_locale, fallback_locale, supported)
+    hit = _CHAINS.get(key)
+    if hit is not None and hit[0] is catalog:
+        return hit[1]
+    languages = _serving(catalog.languages_for(template), supported)
+    chain = tuple(locale_chain(locale, languages, default_locale, fallback_locale))
+    if len(_CHAINS) >= _MAX_CHAINS:
+        _CHAINS.clear()
+    _CHAINS[key] = (catalog, chain)
+    return chain
+
+
+@lru_cache(maxsize=256)
 def _babel_locale(name: str, language: str) -> Locale:
+    from babel import Locale, UnknownLocaleError
+
     for candidate in (name, language, primary_language(language)):
         try:
             return Locale.parse(normalize_tag(candidate), sep="-")
@@ -496,7 +543,9 @@ def _babel_locale(name: str, language: str) -> Locale:
 
 def _defined(value: Any) -> None:
     """Make a StrictUndefined passed into a helper fail as loudly as in the template."""
-    if isinstance(value, jinja2.Undefined):
+    from jinja2 import Undefined
+
+    if isinstance(value, Undefined):
         str(value)  # raises jinja2.UndefinedError naming the missing value
 
 
@@ -508,7 +557,32 @@ def _money(value: Any, locale: Locale) -> str:
         amount = Decimal(str(value["amount"]))
     except (KeyError, InvalidOperation) as exc:
         raise TemplateError("money amount is not a decimal string") from exc
+    from babel.numbers import format_currency
+
     return str(format_currency(amount, str(value["currency"]), locale=locale))
+
+
+def _money_key(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return (str(value.get("amount")), str(value.get("currency")))
+    return None  # not cached: _money raises
+
+
+def _once(format_value: Any, key_of: Any) -> Any:
+    """``format_value`` remembering its results for the values of one mail (by ``key_of``)."""
+    seen: dict[Any, str] = {}
+
+    def formatted(value: Any) -> str:
+        _defined(value)
+        key = key_of(value)
+        if key is None:
+            return str(format_value(value))
+        hit = seen.get(key)
+        if hit is None:
+            hit = seen[key] = str(format_value(value))
+        return hit
+
+    return formatted
 
 
 def _parse_ts(value: Any) -> datetime:
@@ -523,11 +597,15 @@ def _parse_ts(value: Any) -> datetime:
 
 
 def _date(value: Any, locale: Locale, tz: Any) -> str:
+    from babel.dates import format_date
+
     return str(format_date(_parse_ts(value).astimezone(tz).date(), format="long", locale=locale))
 
 
 def _datetime(value: Any, locale: Locale, tz: Any) -> str:
     """Long date and short time, joined the locale's way (``28. November 2026, 11:15``)."""
+    from babel.dates import format_date, format_time, get_datetime_format
+
     local = _parse_ts(value).astimezone(tz)
     day = format_date(local.date(), format="long", locale=locale)
     time = format_time(local, format="short", tzinfo=tz, locale=locale)

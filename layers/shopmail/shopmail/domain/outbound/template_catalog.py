@@ -50,8 +50,6 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Final
 
-from babel import Locale, UnknownLocaleError
-
 from shopmail.domain.outbound.locale_chain import DEFAULT_LOCALE, FALLBACK_LOCALE, normalize_tag
 
 logger = logging.getLogger(__name__)
@@ -238,6 +236,8 @@ def _pick_reference(folders: Mapping[str, Path], reference: str, fallback: str) 
 
 
 def _check_locale(name: str) -> list[str]:
+    from babel import Locale, UnknownLocaleError  # lazy: only a catalog being loaded needs it
+
     try:
         Locale.parse(normalize_tag(name), sep="-")
     except (ValueError, UnknownLocaleError):

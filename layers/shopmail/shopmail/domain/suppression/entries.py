@@ -194,3 +194,26 @@ def is_blocked(
     if email_class == "marketing":
         return True
     return detail_type not in frozenset(bypass_types)
+
+
+# How strong a suppression class is: a weaker entry is replaced, a stronger one kept.
+_RANK: Final = {
+    SuppressionClass.UNSUBSCRIBE: 0,
+    SuppressionClass.TRANSIENT_BOUNCES: 1,
+    SuppressionClass.HARD_BOUNCE: 2,
+    SuppressionClass.COMPLAINT: 2,
+    SuppressionClass.MANUAL: 3,
+}
+
+
+def keeps(existing: SuppressionEntry | None, new_class: SuppressionClass) -> bool:
+    """Whether ``existing`` stays as it is when feedback asks for ``new_class``.
+
+    A stronger or equal class is kept (a complaint is never downgraded to a transient-bounce
+    entry; a manual entry is never overwritten); a weaker one is replaced.
+    """
+    if existing is None:
+        return False
+    known = SuppressionClass.of(existing.suppression_class)
+    current = _RANK[known] if known is not None else _RANK[SuppressionClass.MANUAL]
+    return current >= _RANK[new_class]

@@ -55,7 +55,8 @@ from enum import StrEnum
 from typing import Final
 
 from shopmail.domain.feedback.report import FeedbackKind, RecipientReport
-from shopmail.domain.suppression.entries import SuppressionClass, SuppressionEntry
+from shopmail.domain.suppression.entries import _RANK, SuppressionClass
+from shopmail.domain.suppression.entries import keeps as keeps  # lives with the entries
 
 
 class PolicyAction(StrEnum):
@@ -76,15 +77,6 @@ _SES_ADDRESS_SUBTYPES: Final = frozenset({"noemail", "suppressed", "onaccountsup
 _SES_CONTENT_SUBTYPES: Final = frozenset(
     {"messagetoolarge", "contentrejected", "attachmentrejected"}
 )
-
-# How strong a suppression class is: a weaker entry is replaced, a stronger one kept.
-_RANK: Final = {
-    SuppressionClass.UNSUBSCRIBE: 0,
-    SuppressionClass.TRANSIENT_BOUNCES: 1,
-    SuppressionClass.HARD_BOUNCE: 2,
-    SuppressionClass.COMPLAINT: 2,
-    SuppressionClass.MANUAL: 3,
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,19 +172,6 @@ def decide(report: RecipientReport) -> SuppressionDecision:
     if report.bounce_type is not None:
         return _decide_ses_bounce(report)
     return decide_reason(report.reason, permanent=True, hard=report.hard)
-
-
-def keeps(existing: SuppressionEntry | None, new_class: SuppressionClass) -> bool:
-    """Whether ``existing`` stays as it is when feedback asks for ``new_class``.
-
-    A stronger or equal class is kept (a complaint is never downgraded to a transient-bounce
-    entry; a manual entry is never overwritten); a weaker one is replaced.
-    """
-    if existing is None:
-        return False
-    known = SuppressionClass.of(existing.suppression_class)
-    current = _RANK[known] if known is not None else _RANK[SuppressionClass.MANUAL]
-    return current >= _RANK[new_class]
 
 
 def replaceable_by(new_class: SuppressionClass) -> frozenset[str]:

@@ -1,6 +1,7 @@
 """MIME parsing into :class:`~shopmail.domain.message.InboundMessage` (pure domain code).
 
-Public API::
+Public API (loaded on first use, so importing one submodule such as ``signals`` never loads
+the parser)::
 
     parse_message(source, envelope=None) -> InboundMessage
     iter_attachment_chunks(message, attachment, chunk_size=1 << 20) -> Iterator[bytes]
@@ -10,11 +11,23 @@ Public API::
 
 from __future__ import annotations
 
-from shopmail.domain.inbound.parsing.build import (
-    attachment_bytes,
-    iter_attachment_chunks,
-    parse_message,
+from typing import TYPE_CHECKING
+
+from shopmail.domain._surface import lazy_surface
+
+if TYPE_CHECKING:
+    from shopmail.domain.inbound.parsing.build import (
+        attachment_bytes,
+        iter_attachment_chunks,
+        parse_message,
+    )
+    from shopmail.domain.inbound.parsing.html_text import html_to_text
+
+
+__getattr__ = lazy_surface(
+    __name__,
+    build=("attachment_bytes", "iter_attachment_chunks", "parse_message"),
+    html_text=("html_to_text",),
 )
-from shopmail.domain.inbound.parsing.html_text import html_to_text
 
 __all__ = ["attachment_bytes", "html_to_text", "iter_attachment_chunks", "parse_message"]

@@ -8,11 +8,14 @@ near the size of the tree itself.
 from __future__ import annotations
 
 import re
+import threading
+import types
 from collections.abc import Iterable, Iterator
 from email import errors, policy
 from email import feedparser as _feedparser
 from email.feedparser import BytesFeedParser
 from email.message import Message
+from typing import Any
 
 from shopmail.errors import InvalidMessageError
 
@@ -41,12 +44,26 @@ class ParsedMessage(Message):
     """
 
     opaque = False
+    #: ``(header count, default type, content type)`` of the last :meth:`get_content_type`.
+    _type_cache: tuple[int, str, str] | None = None
 
     def get_content_type(self) -> str:
-        """The content type, ``application/octet-stream`` for an opaque (too deep) part."""
+        """The content type, ``application/octet-stream`` for an opaque (too deep) part.
+
+        The parser and the builder ask a part for it dozens of times; it is computed once and
+        kept until a header or the default type changes (each ``Message`` method that changes
+        them is wrapped by :func:`_forgetting_type` below).
+        """
         if self.opaque:
             return "application/octet-stream"
-        return super().get_content_type()
+        cached = self._type_cache
+        count = len(self._headers)  # type: ignore[attr-defined]
+        default = self._default_type  # type: ignore[attr-defined]
+        if cached is not None and cached[0] == count and cached[1] == default:
+            return cached[2]
+        value = super().get_content_type()
+        self._type_cache = (count, default, value)
+        return value
 
     def get_boundary(self, failobj: object = None) -> object:  # type: ignore[override]
         """Return the boundary parameter with folding line breaks removed."""
@@ -55,6 +72,30 @@ class ParsedMessage(Message):
             return "".join(boundary.splitlines())
         return boundary
 
+
+def _forgetting_type(name: str) -> Any:
+    """``Message.<name>``, forgetting the cached content type first (it changes a header)."""
+    base = getattr(Message, name)
+
+    def method(self: ParsedMessage, *args: Any, **kwargs: Any) -> Any:
+        self._type_cache = None
+        return base(self, *args, **kwargs)
+
+    method.__name__ = name
+    method.__doc__ = f":meth:`email.message.Message.{name}` (forgets the cached content type)."
+    return method
+
+
+# Every Message method that changes the header list or the default type.
+for _name in (
+    "__setitem__",
+    "__delitem__",
+    "set_raw",
+    "add_header",
+    "replace_header",
+    "set_default_type",
+):
+    setattr(ParsedMessage, _name, _forgetting_type(_name))
 
 # Undocumented but stable (3.6 .. 3.13) internals of email.feedparser.
 BufferedSubFile: type = _feedparser.BufferedSubFile  # type: ignore[attr-defined]
@@ -133,8 +174,65 @@ class _LeafBodyInput(BufferedSubFile):
                 batch = []
 
 
+#: What follows a boundary delimiter on its line (RFC 2046 5.1.1), as Python 3.13 matches it.
+_BOUNDARY_END = re.compile(r"(?P<end>--)?(?P<ws>[ \t]*)(?P<linesep>\r\n|\r|\n)?$")
+#: How feedparser before 3.13 writes its boundary pattern around ``re.escape(separator)``.
+_BOUNDARY_HEAD, _BOUNDARY_TAIL = "(?P<sep>", r")(?P<end>--)?(?P<ws>[ \t]*)(?P<linesep>\r\n|\r|\n)?$"
+
+
+class BoundaryMatcher:
+    """Matches a multipart delimiter line without compiling a pattern per boundary.
+
+    ``FeedParser`` before Python 3.13 compiles ``--boundary`` into a new regular expression for
+    every multipart part (one compile per message, more than the rest of the header work);
+    3.13 tests ``line.startswith(separator)`` and matches the rest with one shared pattern.
+    This is that matcher, for the parser's ``re.compile`` of the boundary pattern.
+    """
+
+    __slots__ = ("separator",)
+
+    def __init__(self, separator: str) -> None:
+        self.separator = separator
+
+    def match(self, line: str) -> re.Match[str] | None:
+        """The delimiter match of ``line`` (groups ``end``, ``ws``, ``linesep``) or ``None``."""
+        if not line.startswith(self.separator):
+            return None
+        return _BOUNDARY_END.match(line, len(self.separator))
+
+
+class _BoundaryCompiler(threading.local):
+    """The ``re`` that the copied ``_parsegen`` sees: boundary patterns become matchers."""
+
+    separator = ""
+
+    def escape(self, text: str) -> str:
+        self.separator = text
+        return re.escape(text)
+
+    def compile(self, pattern: str) -> object:
+        separator, self.separator = self.separator, ""
+        if pattern == _BOUNDARY_HEAD + re.escape(separator) + _BOUNDARY_TAIL:
+            return BoundaryMatcher(separator)
+        return re.compile(pattern)
+
+
+def _parsegen_without_boundary_compiles() -> Any:
+    """``FeedParser._parsegen`` reading ``re`` from :class:`_BoundaryCompiler` (before 3.13)."""
+    stdlib = _feedparser.FeedParser._parsegen  # type: ignore[attr-defined]
+    if hasattr(_feedparser, "boundaryendRE"):  # 3.13+: no compile per boundary already
+        return stdlib
+    scope = dict(vars(_feedparser))
+    scope["re"] = _BoundaryCompiler()
+    return types.FunctionType(
+        stdlib.__code__, scope, stdlib.__name__, stdlib.__defaults__, stdlib.__closure__
+    )
+
+
 class _StreamingParser(BytesFeedParser):
     """``BytesFeedParser`` whose leaf bodies are collected by :class:`_LeafBodyInput`."""
+
+    _parsegen = _parsegen_without_boundary_compiles()
 
     def __init__(self) -> None:
         super().__init__(_factory=ParsedMessage, policy=policy.compat32)

@@ -25,8 +25,20 @@ _BETWEEN_WORDS = re.compile(r"[ \t]*")
 _MSG_ID = re.compile(r"<[^<>\s]*>")
 _QP_UNDERSCORE = re.compile(rb"_")
 _SURROGATES = re.compile("[\udc80-\udcff]")
+_WHITE_SPACE = re.compile(r"\s")
 _ADDR_SPEC = re.compile(r"[^\s@]+@[^\s@]+")
 _ADDR_SCAN = re.compile(r"[^\s<>,;:\"()\[\]@]+@[^\s<>,;:\"()\[\]@]+")
+# The common shapes of an address list value, read without the full RFC 5322 parser:
+# ``local@domain``, ``<local@domain>`` and ``Display Name <local@domain>`` with a name of plain
+# atoms (dot-atom text, white space between). :func:`quick_addresses` gives what ``getaddresses``
+# gives for them (tests compare the two); anything else goes to ``getaddresses``.
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"
+_QUICK_ADDR = rf"{_ATEXT}+(?:\.{_ATEXT}+)*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"
+_QUICK_NAME = rf"(?:{_ATEXT}|\.)+(?:[ \t]+(?:{_ATEXT}|\.)+)*"
+_QUICK_ADDRESS = re.compile(
+    rf"[ \t]*(?:(?P<name>{_QUICK_NAME})?[ \t]*<(?P<angle>{_QUICK_ADDR})>"
+    rf"|(?P<bare>{_QUICK_ADDR}))[ \t]*"
+)
 MAX_HEADER_VALUE = 4000  # characters of one value decoded by header_text
 MAX_HEADER_BLOCK = 100_000  # characters of a header block read by parse_header_block
 
@@ -135,7 +147,7 @@ def decode_param(value: str | tuple[str | None, str | None, str] | None) -> str 
 def _plausible(address: str) -> bool:
     if not address:
         return True
-    if any(ch.isspace() for ch in address):
+    if _WHITE_SPACE.search(address):  # \s is str.isspace, in one C scan
         return False
     return "@" not in address or _ADDR_SPEC.fullmatch(address) is not None
 
@@ -147,6 +159,16 @@ def _scan_addresses(value: str) -> list[tuple[str, str]]:
         name = value.replace(found[0], "").strip().strip("<>\"' \t,;")
         return [(name, found[0])]
     return [("", address) for address in found]
+
+
+def quick_addresses(value: str) -> list[tuple[str, str]] | None:
+    """``getaddresses([value])`` for one plain address (``_QUICK_ADDRESS``), else ``None``."""
+    match = _QUICK_ADDRESS.fullmatch(value)
+    if match is None:
+        return None
+    if match.group("bare"):
+        return [("", match.group("bare"))]
+    return [(" ".join((match.group("name") or "").split()), match.group("angle"))]
 
 
 def parse_addresses(values: list[str], defects: list[str] | None = None) -> tuple[Address, ...]:
@@ -163,7 +185,7 @@ def parse_addresses(values: list[str], defects: list[str] | None = None) -> tupl
     for value in values:
         raw = unfold(value)
         try:
-            pairs = getaddresses([raw])
+            pairs = quick_addresses(raw) or getaddresses([raw])
         except Exception:
             pairs = [("", "@")]
         if not all(_plausible(addr) for _, addr in pairs):
