@@ -46,6 +46,8 @@ def clean_header_text(value: str | None, limit: int = 200) -> str:
 
 
 def _writable(address: HeaderAddress) -> bool:
+    if address.display_name.isascii() and address.addr_spec.isascii():
+        return True  # what the constructor accepted in ASCII folds without encoded words
     try:
         _SMTP.header_factory("To", [address]).fold(policy=_SMTP).encode("ascii")
     except FOLD_ERRORS:
@@ -78,16 +80,17 @@ def header_address(address: str, name: str = "") -> HeaderAddress | None:
 def set_text_header(message: EmailMessage, name: str, text: str) -> None:
     """Set the unstructured header ``name`` to ``text`` (cleaned by the caller).
 
-    Written as the standard library folds it when it can; otherwise as RFC 2047 encoded words
-    (UTF-8), folded at 76 characters.
+    Plain ASCII text (no ``=?``) is written as the standard library folds it; any other text
+    as RFC 2047 encoded words of its UTF-8 form, folded at 76 characters (linear in the
+    length, unlike the standard library's refolding of long non-ASCII values).
     """
-    try:
-        message[name] = text
-        _SMTP.fold_binary(name, message[name])
-        return
-    except FOLD_ERRORS:
-        del message[name]
-    encoded = Header(clean_header_text(text, 2000), "utf-8", header_name=name).encode(
-        linesep="\r\n"
-    )
+    if text.isascii() and "=?" not in text:
+        try:
+            message[name] = text
+            _SMTP.fold_binary(name, message[name])
+            return
+        except FOLD_ERRORS:
+            del message[name]
+    safe = _SURROGATE.sub("\ufffd", _CONTROL.sub(" ", text))
+    encoded = Header(safe, "utf-8", header_name=name).encode(linesep="\r\n")
     message.set_raw(name, encoded)
