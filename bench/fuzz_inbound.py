@@ -416,6 +416,9 @@ class _Idempotency:
     def release(self, key: str) -> None:
         self.done.discard(key)
 
+    def data(self, key: str) -> Mapping[str, Any] | None:
+        return {} if key in self.done else None
+
 
 class _Limiter:
     def acquire(self, key: str, period_seconds: int) -> bool:
@@ -623,7 +626,7 @@ def signature(exc: BaseException) -> str:
     """``Type at file:line`` of the innermost frame in shopmail (else the innermost)."""
     frames = traceback.extract_tb(exc.__traceback__)
     ours = [f for f in frames if "shopmail" in f.filename and "fuzz_inbound" not in f.filename]
-    frame = (ours or frames or [None])[-1]
+    frame = ours[-1] if ours else (frames[-1] if frames else None)
     where = f"{Path(frame.filename).name}:{frame.lineno}" if frame else "?"
     return f"{type(exc).__name__} at {where}"
 
