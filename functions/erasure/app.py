@@ -7,24 +7,20 @@ dead-lettered with its reason; an erasure that could not clean every store fails
 
 from __future__ import annotations
 
-import functools
 from typing import TYPE_CHECKING, Any
 
+from shopmail.bootstrap.container import per_container
 from shopmail.bootstrap.erasure import erasure_service
 from shopmail.bootstrap.powertools import add_counts, handler_tools
-from shopmail.config import Settings
 from shopmail.services.erasure import ErasureService
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-logger, metrics = handler_tools("shopmail-erasure")
-metrics.set_default_dimensions(service=logger.service)
+logger, metrics = handler_tools("shopmail-erasure", service_dimension=True)
 
 
-@functools.cache
-def _service() -> ErasureService:
-    return erasure_service(Settings.from_env())
+_service = per_container(erasure_service)
 
 
 def handle(event: Any, service: ErasureService) -> dict[str, Any]:

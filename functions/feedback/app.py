@@ -8,12 +8,11 @@ service, never retried.
 
 from __future__ import annotations
 
-import functools
 from typing import TYPE_CHECKING, Any
 
+from shopmail.bootstrap.container import per_container
 from shopmail.bootstrap.feedback import feedback_service
 from shopmail.bootstrap.powertools import add_counts, add_feedback_counts, handler_tools
-from shopmail.config import Settings
 from shopmail.services.feedback import FeedbackBatchResult, FeedbackService
 
 if TYPE_CHECKING:
@@ -22,9 +21,7 @@ if TYPE_CHECKING:
 logger, metrics = handler_tools("shopmail-feedback")
 
 
-@functools.cache
-def _service() -> FeedbackService:
-    return feedback_service(Settings.from_env())
+_service = per_container(feedback_service)
 
 
 def handle(event: Any, service: FeedbackService, context: Any = None) -> dict[str, Any]:

@@ -7,9 +7,9 @@ it); permanent ones were dead-lettered by the service and return normally.
 
 from __future__ import annotations
 
-import functools
 from typing import TYPE_CHECKING, Any
 
+from shopmail.bootstrap.container import per_container
 from shopmail.bootstrap.inbound import inbound_service
 from shopmail.bootstrap.powertools import (
     add_counts,
@@ -17,7 +17,6 @@ from shopmail.bootstrap.powertools import (
     add_feedback_counts,
     handler_tools,
 )
-from shopmail.config import Settings
 from shopmail.services.inbound import InboundResult, InboundService
 
 if TYPE_CHECKING:
@@ -26,9 +25,7 @@ if TYPE_CHECKING:
 logger, metrics = handler_tools("shopmail-inbound")
 
 
-@functools.cache
-def _service() -> InboundService:
-    return inbound_service(Settings.from_env())
+_service = per_container(inbound_service)
 
 
 def handle(event: Any, service: InboundService, context: Any = None) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """Outbound Lambda: SQS batch of shop events -> mail through the SES SMTP relay.
 
 Composition root only: settings -> bootstrap -> service -> result (the service is built once
-per container, ``functools.cache``); :func:`handle` returns the partial batch response
+per container, ``per_container``); :func:`handle` returns the partial batch response
 (``ReportBatchItemFailures``). Outcomes are counted as EMF metrics; a configuration error
 (bad credentials, unverified sender...) emits the ``ConfigurationError`` metric the alarm
 watches.
@@ -9,13 +9,12 @@ watches.
 
 from __future__ import annotations
 
-import functools
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
+from shopmail.bootstrap.container import per_container
 from shopmail.bootstrap.outbound import outbound_service
 from shopmail.bootstrap.powertools import add_counts, add_outbound_counts, handler_tools
-from shopmail.config import Settings
 from shopmail.errors import ConfigurationError
 from shopmail.services.outbound import OutboundService
 
@@ -45,9 +44,7 @@ _ALARMS = {
 }
 
 
-@functools.cache
-def _service() -> OutboundService:
-    return outbound_service(Settings.from_env())
+_service = per_container(outbound_service)
 
 
 def handle(event: Any, service: OutboundService, context: Any = None) -> dict[str, Any]:

@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from shopmail.adapters.cfn_response import response_body, send_response
-from shopmail.adapters.ses_receipt_rules import SesReceiptRuleSets
+from shopmail.bootstrap.container import per_container
 from shopmail.bootstrap.ruleset import receipt_rule_sets
-from shopmail.config import Settings
 from shopmail.services.ruleset_activation import handle_request
 
 logger = Logger()
 
 
-@functools.cache
-def _rule_sets() -> SesReceiptRuleSets:
-    return receipt_rule_sets(Settings.from_env())
+_rule_sets = per_container(receipt_rule_sets)
 
 
 @logger.inject_lambda_context

@@ -8,26 +8,22 @@ and emits the ``ConfigurationError`` metric.
 
 from __future__ import annotations
 
-import functools
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
+from shopmail.bootstrap.container import per_container
 from shopmail.bootstrap.powertools import handler_tools
 from shopmail.bootstrap.unsubscribe import unsubscribe_service
-from shopmail.config import Settings
 from shopmail.errors import ConfigurationError
 from shopmail.services.unsubscribe import UnsubscribeService, error_response, request_of
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-logger, metrics = handler_tools("shopmail-unsubscribe")
-metrics.set_default_dimensions(service=logger.service)
+logger, metrics = handler_tools("shopmail-unsubscribe", service_dimension=True)
 
 
-@functools.cache
-def _service() -> UnsubscribeService:
-    return unsubscribe_service(Settings.from_env())
+_service = per_container(unsubscribe_service)
 
 
 def handle(event: Any, service: UnsubscribeService) -> dict[str, Any]:
@@ -46,7 +42,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     try:
         service = _service()
     except ConfigurationError as exc:
+        response = error_response(request_of(event))
         metrics.add_metric("ConfigurationError", MetricUnit.Count, 1)
+        metrics.add_metric(f"Unsubscribe{response.status}", MetricUnit.Count, 1)
         logger.error("alarm: unsubscribe function misconfigured", extra={"error": exc.to_dict()})
-        return error_response(request_of(event)).to_function_url()
+        return response.to_function_url()
     return handle(event, service)

@@ -28,6 +28,7 @@
 
 from __future__ import annotations
 
+import argparse
 import functools
 import json
 import os
@@ -558,6 +559,27 @@ def load_route_table(location: str | None, mail_domain: str = "") -> RouteTable:
     if location and parse_location(location).remote:
         return parse_routes(*read_config_text(location), mail_domain=mail_domain)
     return load_routes(location or None, mail_domain=mail_domain)
+
+
+def add_command(
+    subparsers: Any, name: str, help: str, description: str | None, *, wrap: bool = False
+) -> Any:
+    """Add the sub-command ``name`` and return its parser.
+
+    Parameters
+    ----------
+    subparsers
+        What ``ArgumentParser.add_subparsers`` returned.
+    name, help
+        The command's name and its line in ``shopmail --help``.
+    description
+        What ``shopmail NAME --help`` shows, usually the command module's docstring: its line
+        breaks are kept, unless ``wrap`` (one paragraph, wrapped to the terminal).
+    """
+    formatter = argparse.HelpFormatter if wrap else argparse.RawDescriptionHelpFormatter
+    return subparsers.add_parser(
+        name, help=help, description=description, formatter_class=formatter
+    )
 
 
 def usage_of(parser: Any) -> Callable[[Any], int]:

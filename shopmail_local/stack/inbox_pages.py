@@ -107,6 +107,11 @@ class WebApp:
         base.update(context)
         return self.env.get_template(name).render(**base).encode("utf-8")
 
+    def live_page(self, name: str, title: str, search: str, q: str, **context: Any) -> bytes:
+        """Render a page that refreshes itself and has a search box (submitting to ``search``,
+        showing ``q``)."""
+        return self.render(name, title=title, q=q, search=search, live=True, **context)
+
     # ------------------------------------------------------------------ data
     def suppression_rows(self) -> list[dict[str, str]]:
         """The suppression table's items as ``{column: text}`` ([] without a table)."""
@@ -157,9 +162,7 @@ class WebApp:
                         "when": _when(r.get("ts")),
                     }
                 )
-        return self.render(
-            "index.html", title="Relayed mail", mails=mails, q=q, search="/", live=True
-        )
+        return self.live_page("index.html", "Relayed mail", "/", q, mails=mails)
 
     def _record_for_key(self, key: str) -> dict[str, Any] | None:
         index = self.order_index()
@@ -307,14 +310,13 @@ class WebApp:
             )
             if matches(terms, text):
                 ordered.append(item)
-        return self.render(
+        return self.live_page(
             "inbound.html",
-            title="Inbound mail",
+            "Inbound mail",
+            "/inbound",
+            q,
             items=ordered,
             domain=self.data.mail_domain,
-            q=q,
-            search="/inbound",
-            live=True,
         )
 
     def inbound_item(self, ses_id: str) -> bytes | None:
@@ -342,9 +344,7 @@ class WebApp:
             for oid, ts, n in index.order_ids()
             if matches(terms, row_text(oid, sorted(index.keys(oid))))
         ]
-        return self.render(
-            "orders.html", title="Orders", orders=rows, q=q, search="/orders", live=True
-        )
+        return self.live_page("orders.html", "Orders", "/orders", q, orders=rows)
 
     def order(self, order_id: str, q: str = "") -> bytes:
         """The timeline of one order."""
@@ -362,15 +362,14 @@ class WebApp:
             for e in index.timeline(order_id)
             if matches(terms, row_text(e.kind.value, e.title, e.summary))
         ]
-        return self.render(
+        return self.live_page(
             "order.html",
-            title=f"Order {order_id}",
+            f"Order {order_id}",
+            f"/orders/{_pathq(order_id)}",
+            q,
             order_id=order_id,
             numbers=sorted(index.keys(order_id) - {order_id}),
             entries=entries,
-            q=q,
-            search=f"/orders/{_pathq(order_id)}",
-            live=True,
         )
 
     def events(self, q: str = "") -> bytes:
@@ -396,9 +395,7 @@ class WebApp:
                     "open": bool(terms),
                 }
             )
-        return self.render(
-            "events.html", title="Bus events", events=rows, q=q, search="/events", live=True
-        )
+        return self.live_page("events.html", "Bus events", "/events", q, events=rows)
 
     def dlq(self, message: str = "", q: str = "") -> bytes:
         """The dead-letter queues and their first messages (peeked, see :meth:`_peek`)."""
@@ -418,14 +415,8 @@ class WebApp:
                         if matches(terms, row_text(name, body)):
                             bodies.append(body)
             queues.append({"name": name, "count": count, "messages": bodies})
-        return self.render(
-            "dlq.html",
-            title="Dead-letter queues",
-            queues=queues,
-            message=message,
-            q=q,
-            search="/dlq",
-            live=True,
+        return self.live_page(
+            "dlq.html", "Dead-letter queues", "/dlq", q, queues=queues, message=message
         )
 
     def _peek(self, url: str, limit: int = 10) -> list[str]:
@@ -463,14 +454,8 @@ class WebApp:
         terms = parse_query(q)
         rows = [r for r in self.suppression_rows() if matches(terms, row_text(r))]
         columns = sorted({c for r in rows for c in r}, key=lambda c: (c != "address", c))
-        return self.render(
-            "suppression.html",
-            title="Suppression list",
-            rows=rows,
-            columns=columns,
-            q=q,
-            search="/suppression",
-            live=True,
+        return self.live_page(
+            "suppression.html", "Suppression list", "/suppression", q, rows=rows, columns=columns
         )
 
     def release_mail(self, key: str, to: str) -> tuple[str, str]:

@@ -596,16 +596,7 @@ class Provisioner:
         try:
             role_arn = iam.get_role(RoleName=role_name)["Role"]["Arn"]
         except ClientError:
-            trust = {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"Service": "lambda.amazonaws.com"},
-                        "Action": "sts:AssumeRole",
-                    }
-                ],
-            }
+            trust = service_policy("lambda.amazonaws.com", "sts:AssumeRole")
             role_arn = iam.create_role(
                 RoleName=role_name, AssumeRolePolicyDocument=json.dumps(trust)
             )["Role"]["Arn"]
@@ -717,6 +708,26 @@ Provisioner._HANDLERS = {
     "AWS::Lambda::Function": Provisioner._function,
     "AWS::Lambda::Url": Provisioner._function_url,
 }
+
+
+def service_policy(service: str, action: str, **statement: Any) -> dict[str, Any]:
+    """An IAM policy document with one statement: ``service`` may do ``action``.
+
+    Parameters
+    ----------
+    service
+        The principal, e.g. ``lambda.amazonaws.com``.
+    action
+        The action allowed, e.g. ``sts:AssumeRole``.
+    **statement
+        More keys of the statement (``Resource``, ``Condition``).
+    """
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": service}, "Action": action, **statement}
+        ],
+    }
 
 
 def local_credentials() -> tuple[str, str]:

@@ -27,7 +27,7 @@ import json
 import logging
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -287,6 +287,11 @@ def _write_batch(ddb: Any, table: str, batch: list[dict[str, Any]]) -> None:
     raise RuntimeError(f"DynamoDB kept {len(pending.get(table, []))} item(s) unprocessed")
 
 
+def _given(row: Mapping[str, Any], **params: str) -> dict[str, Any]:
+    """The API parameters (``Param="field"``) whose field is set in the saved ``row``."""
+    return {param: row[field] for param, field in params.items() if row.get(field)}
+
+
 def _restore_queues(sqs: Any, folder: Path, summary: SnapshotSummary) -> None:
     for path in sorted((folder / "sqs").glob("*.jsonl")):
         url = ""
@@ -305,10 +310,7 @@ def _restore_queues(sqs: Any, folder: Path, summary: SnapshotSummary) -> None:
                     k: {kk: vv for kk, vv in v.items() if kk in _ATTRIBUTE_FIELDS}
                     for k, v in row["attributes"].items()
                 }
-            if row.get("group_id"):
-                kwargs["MessageGroupId"] = row["group_id"]
-            if row.get("dedup_id"):
-                kwargs["MessageDeduplicationId"] = row["dedup_id"]
+            kwargs |= _given(row, MessageGroupId="group_id", MessageDeduplicationId="dedup_id")
             sqs.send_message(**kwargs)
             n += 1
         if url:
@@ -331,10 +333,7 @@ def _restore_objects(s3: Any, folder: Path, summary: SnapshotSummary) -> None:
                 "Key": row["key"],
                 "Body": (blobs / str(row["sha256"])).read_bytes(),
             }
-            if row.get("content_type"):
-                kwargs["ContentType"] = row["content_type"]
-            if row.get("metadata"):
-                kwargs["Metadata"] = row["metadata"]
+            kwargs |= _given(row, ContentType="content_type", Metadata="metadata")
             s3.put_object(**kwargs)
             n += 1
         if bucket and bucket in existing:

@@ -61,6 +61,14 @@ class TimelineEntry:
     link: str
 
 
+def _mail_entry(
+    record: Mapping[str, Any], kind: EntryKind, summary: str, link: str
+) -> TimelineEntry:
+    """The entry of one relayed or received mail: its time and decoded subject from the log."""
+    subject = decode_header_value(record.get("subject", "")) or "(no subject)"
+    return TimelineEntry(float(record.get("ts") or 0), kind, subject, summary, link)
+
+
 def _q(value: str) -> str:
     return urllib.parse.quote(value, safe="")
 
@@ -252,14 +260,9 @@ class OrderIndex:
                 continue
             ses_ids.add(str(r.get("ses_message_id", "")))
             went = [w for w in ("outbox", "loopback", "simulator") if r.get(w)]
+            summary = f"to {', '.join(_strs(r.get('rcpt_tos')))} → {', '.join(went) or 'relay'}"
             entries.append(
-                TimelineEntry(
-                    float(r.get("ts") or 0),
-                    EntryKind.OUTBOUND,
-                    decode_header_value(r.get("subject", "")) or "(no subject)",
-                    f"to {', '.join(_strs(r.get('rcpt_tos')))} → {', '.join(went) or 'relay'}",
-                    f"/mail/{_q(str(r.get('key', '')))}",
-                )
+                _mail_entry(r, EntryKind.OUTBOUND, summary, f"/mail/{_q(str(r.get('key', '')))}")
             )
         inbound_ids: set[str] = set()
         for r in self.received:
@@ -267,15 +270,8 @@ class OrderIndex:
             if not keys & set(self._inbound_orders.get(mid, [])):
                 continue
             inbound_ids.add(mid)
-            entries.append(
-                TimelineEntry(
-                    float(r.get("ts") or 0),
-                    EntryKind.INBOUND,
-                    decode_header_value(r.get("subject", "")) or "(no subject)",
-                    f"from {r.get('mail_from', '')} to {', '.join(_strs(r.get('recipients')))}",
-                    f"/inbound/{_q(mid)}",
-                )
-            )
+            summary = f"from {r.get('mail_from', '')} to {', '.join(_strs(r.get('recipients')))}"
+            entries.append(_mail_entry(r, EntryKind.INBOUND, summary, f"/inbound/{_q(mid)}"))
         bounced: set[str] = set()
         for ts, e in self.events:
             raw_detail = e.get("detail")

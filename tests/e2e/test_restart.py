@@ -12,6 +12,9 @@ import smtplib
 import ssl
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -80,60 +83,17 @@ def _fill(stack: LocalStack) -> str:
     return subject
 
 
-def test_stop_and_immediate_restart_keeps_every_page_in_agreement(tmp_path: Path) -> None:
-    ports = free_ports(5)
-    state = tmp_path / "state"
-    first = LocalStack(_config(state, ports)).start()
-    try:
-        subject = _fill(first)
-    finally:
-        first.stop()
-    saved = read_stack_file(state)
-    assert saved is not None and saved.status == "stopped"
+@dataclass(frozen=True)
+class _Stopped:
+    """A stack that was started, filled (:func:`_fill`) and stopped cleanly."""
 
-    second = LocalStack(_config(state, ports)).start()  # same ports, right away
-    try:
-        assert second.restored is not None
-        assert second.restored.counts[f"dynamodb:{second.outputs.tables['SuppressionTable']}"] >= 1  # type: ignore[union-attr]
-        assert "restored" in second.banner()
-        pages = _pages(second)
-        assert subject in pages["/"]  # the outbox and the relay log were kept ...
-        assert SUPPRESSED in pages["/suppression"]  # ... and so was moto's table
-        assert "dead letter" in pages["/dlq"]  # ... and the queued message
-        running = read_stack_file(state)
-        assert running is not None and running.is_running()
-        assert running.endpoint == second.endpoint
-        assert running.port("web") == ports[3]
-    finally:
-        second.stop()
+    state: Path
+    ports: list[int]
+    subject: str
+    ca: bytes
 
 
-def test_an_unclean_stop_resets_the_mail_together_with_moto(tmp_path: Path) -> None:
-    ports = free_ports(5)
-    state = tmp_path / "state"
-    first = LocalStack(_config(state, ports)).start()
-    try:
-        subject = _fill(first)
-    finally:
-        first.stop()
-    # as if the process had been killed: still "running", by a process that is gone
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True)  # fmt: skip
-    update_stack_file(state, status="running", pid=int(dead.stdout))
-
-    second = LocalStack(_config(state, ports)).start()
-    try:
-        assert "did not stop cleanly" in second.state_note
-        assert "did not stop cleanly" in second.banner()
-        pages = _pages(second)
-        assert subject not in pages["/"]  # no mail whose AWS data is gone ...
-        assert SUPPRESSED not in pages["/suppression"]  # ... and no stale moto data
-        assert second.state.relay_log() == [] and second.state.outbox_keys() == []
-    finally:
-        second.stop()
-
-
-def test_reset_starts_empty(tmp_path: Path) -> None:
+def _fill_and_stop(tmp_path: Path) -> _Stopped:
     ports = free_ports(5)
     state = tmp_path / "state"
     first = LocalStack(_config(state, ports)).start()
@@ -142,11 +102,58 @@ def test_reset_starts_empty(tmp_path: Path) -> None:
         ca = Path(first.ca_file).read_bytes()
     finally:
         first.stop()
-    second = LocalStack(_config(state, ports, reset=True)).start()
+    return _Stopped(state, ports, subject, ca)
+
+
+@contextmanager
+def _restarted(stopped: _Stopped, **kwargs: object) -> Iterator[LocalStack]:
+    """The stack started again on the same state folder and ports; stopped afterwards."""
+    stack = LocalStack(_config(stopped.state, stopped.ports, **kwargs)).start()
     try:
-        assert second.restored is None
-        assert subject not in _pages(second)["/"]
-        assert SUPPRESSED not in _pages(second)["/suppression"]
-        assert Path(second.ca_file).read_bytes() == ca  # the local CA is kept
+        yield stack
     finally:
-        second.stop()
+        stack.stop()
+
+
+def test_stop_and_immediate_restart_keeps_every_page_in_agreement(tmp_path: Path) -> None:
+    stopped = _fill_and_stop(tmp_path)
+    saved = read_stack_file(stopped.state)
+    assert saved is not None and saved.status == "stopped"
+
+    with _restarted(stopped) as second:  # same ports, right away
+        assert second.restored is not None
+        assert second.restored.counts[f"dynamodb:{second.outputs.tables['SuppressionTable']}"] >= 1  # type: ignore[union-attr]
+        assert "restored" in second.banner()
+        pages = _pages(second)
+        assert stopped.subject in pages["/"]  # the outbox and the relay log were kept ...
+        assert SUPPRESSED in pages["/suppression"]  # ... and so was moto's table
+        assert "dead letter" in pages["/dlq"]  # ... and the queued message
+        running = read_stack_file(stopped.state)
+        assert running is not None and running.is_running()
+        assert running.endpoint == second.endpoint
+        assert running.port("web") == stopped.ports[3]
+
+
+def test_an_unclean_stop_resets_the_mail_together_with_moto(tmp_path: Path) -> None:
+    stopped = _fill_and_stop(tmp_path)
+    # as if the process had been killed: still "running", by a process that is gone
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    update_stack_file(stopped.state, status="running", pid=int(dead.stdout))
+
+    with _restarted(stopped) as second:
+        assert "did not stop cleanly" in second.state_note
+        assert "did not stop cleanly" in second.banner()
+        pages = _pages(second)
+        assert stopped.subject not in pages["/"]  # no mail whose AWS data is gone ...
+        assert SUPPRESSED not in pages["/suppression"]  # ... and no stale moto data
+        assert second.state.relay_log() == [] and second.state.outbox_keys() == []
+
+
+def test_reset_starts_empty(tmp_path: Path) -> None:
+    stopped = _fill_and_stop(tmp_path)
+    with _restarted(stopped, reset=True) as second:
+        assert second.restored is None
+        assert stopped.subject not in _pages(second)["/"]
+        assert SUPPRESSED not in _pages(second)["/suppression"]
+        assert Path(second.ca_file).read_bytes() == stopped.ca  # the local CA is kept

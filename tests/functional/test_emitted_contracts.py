@@ -13,13 +13,12 @@ import pytest
 from shopmail.domain.feedback.outcome import FeedbackOutcome, MailFeedback
 from shopmail.domain.inbound.routing import Router
 from shopmail.domain.inbound.routing.feedback_gate import GatedClassifier
-from shopmail.domain.outbound.sent_mail import SentMail
 
 from shopmail_local.contracts.schemas import check_detail
 from tests.fixtures.emitted import schemas
 from tests.fixtures.feedback_fakes import FeedbackHarness
 from tests.fixtures.inbound_fakes import InboundHarness
-from tests.fixtures.inbound_feedback import dsn_mail, order_message_id, ses_event
+from tests.fixtures.inbound_feedback import dsn_mail, order_message_id, sent_mail, ses_event
 from tests.fixtures.paths import load_event
 
 #: (sample in events/inbound, envelope recipient or None for the sample's own, detail-type)
@@ -97,13 +96,12 @@ def test_bounce_mail_publishes_mail_feedback_and_feedback_events(
     _with_feedback(inbound_harness, feedback_harness)
     ours = order_message_id()
     feedback_harness.sent_mail.add(
-        SentMail(
-            ses_message_id="0102019abc0002-aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee-000000",
-            message_id=ours,
-            idempotency_key="OrderPlaced:ORD-4711:kunde@kunde.example",
-            detail_type="OrderPlaced",
-            aggregate_id="ORD-4711",
-            recipient="kunde@kunde.example",
+        sent_mail(
+            "0102019abc0002-aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee-000000",
+            ours,
+            "OrderPlaced",
+            "ORD-4711",
+            "kunde@kunde.example",
             event_id="evt-4711",
         )
     )

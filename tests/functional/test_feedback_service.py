@@ -21,22 +21,15 @@ from shopmail.domain.suppression.entries import SuppressionEntry
 from shopmail.errors import ServiceUnavailableError
 
 from tests.fixtures.feedback_fakes import FeedbackHarness
-from tests.fixtures.paths import load_event
+from tests.fixtures.inbound_feedback import sent_mail
+from tests.fixtures.paths import load_event, load_handler
 
 SES_ID = "0102019abc0001-11111111-2222-3333-4444-555555555555-000000"
 OUR_ID = "<sm.orderplaced.ORD-1001.8f271952e1be4bf4@shop.example>"
 
 
 def _sent(h: FeedbackHarness, ses_id: str = SES_ID, order: str = "ORD-1001") -> SentMail:
-    record = SentMail(
-        ses_message_id=ses_id,
-        message_id=OUR_ID,
-        idempotency_key=f"OrderPlaced:{order}:kunde@example.org",
-        detail_type="OrderPlaced",
-        aggregate_id=order,
-        recipient="kunde@example.org",
-        event_id="evt-1",
-    )
+    record = sent_mail(ses_id, OUR_ID, "OrderPlaced", order, "kunde@example.org", "evt-1")
     h.sent_mail.add(record)
     return record
 
@@ -216,16 +209,7 @@ def test_transient_failure_reports_item_and_retry_works(feedback_harness: Feedba
 
 
 def test_handler_returns_batch_item_failures(feedback_harness: FeedbackHarness) -> None:
-    import importlib.util
-
-    from tests.fixtures.paths import REPO
-
-    spec = importlib.util.spec_from_file_location(
-        "feedback_app", REPO / "functions/feedback/app.py"
-    )
-    assert spec and spec.loader
-    app = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(app)
+    app = load_handler("feedback", "feedback_app")
     h = feedback_harness
     h.publisher.fail.append(ServiceUnavailableError("events down"))
     event = load_event("feedback/sqs-delivery-then-bounce.json")
@@ -238,17 +222,10 @@ MAIL_MID = make_message_id("OrderShipped", "ORD 7/ü", "OrderShipped:ORD 7/ü:x"
 MAIL_SES_ID = "0102019def0007-000000"
 
 
-def _sent_shipping(h: FeedbackHarness, recipient: str) -> SentMail:
-    record = SentMail(
-        ses_message_id=MAIL_SES_ID,
-        message_id=MAIL_MID,
-        idempotency_key=f"OrderShipped:ORD 7/ü:{recipient}",
-        detail_type="OrderShipped",
-        aggregate_id="ORD 7/ü",
-        recipient=recipient,
-    )
-    h.sent_mail.add(record)
-    return record
+def _shipped_to(h: FeedbackHarness, recipient: str) -> FeedbackHarness:
+    """``h`` with our shipping mail (MAIL_SES_ID, MAIL_MID) to ``recipient`` on record."""
+    h.sent_mail.add(sent_mail(MAIL_SES_ID, MAIL_MID, "OrderShipped", "ORD 7/ü", recipient))
+    return h
 
 
 def _dsn(
@@ -290,8 +267,7 @@ def _mail(
 
 
 def test_verified_dsn_bounce_suppresses(feedback_harness: FeedbackHarness) -> None:
-    h = feedback_harness
-    _sent_shipping(h, "weg@example.org")
+    h = _shipped_to(feedback_harness, "weg@example.org")
     svc = h.service()
     out = svc.handle_mail(_mail(_dsn("weg@example.org", True, "user_unknown")))
     assert out.status == "processed" and out.suppressed == 1 and out.unverified == ()
@@ -310,8 +286,7 @@ def test_verified_dsn_bounce_suppresses(feedback_harness: FeedbackHarness) -> No
 
 
 def test_a_quoted_ses_message_id_verifies_too(feedback_harness: FeedbackHarness) -> None:
-    h = feedback_harness
-    _sent_shipping(h, "weg@example.org")
+    h = _shipped_to(feedback_harness, "weg@example.org")
     c = _dsn("weg@example.org", True, "user_unknown")
     out = h.service().handle_mail(_mail(c, ours=(), ses=(MAIL_SES_ID,)))
     assert out.suppressed == 1 and "weg@example.org" in h.suppressions.entries
@@ -350,8 +325,7 @@ def test_dsn_quoting_a_mail_we_never_sent_suppresses_nobody(
 def test_dsn_naming_someone_else_than_our_recipient_is_unverified(
     feedback_harness: FeedbackHarness,
 ) -> None:
-    h = feedback_harness
-    _sent_shipping(h, "kunde@example.org")
+    h = _shipped_to(feedback_harness, "kunde@example.org")
     c = Classification(
         kind="bounce",
         recipients=(
@@ -374,8 +348,7 @@ def test_dsn_naming_someone_else_than_our_recipient_is_unverified(
 def test_verified_blocklist_bounce_is_counted_not_suppressed(
     feedback_harness: FeedbackHarness,
 ) -> None:
-    h = feedback_harness
-    _sent_shipping(h, "kunde@example.org")
+    h = _shipped_to(feedback_harness, "kunde@example.org")
     c = _dsn(
         "kunde@example.org",
         False,
@@ -390,9 +363,20 @@ def test_verified_blocklist_bounce_is_counted_not_suppressed(
     assert dtype == "EmailBounced" and detail["policy"] == "ignore" and detail["hard"] is False
 
 
+#: One report: a failed recipient and a delayed one.
+MIXED_DSN = Classification(
+    kind="bounce",
+    recipients=(
+        RecipientResult("weg@example.org", "failed", "5.1.1", hard=True, reason="user_unknown"),
+        RecipientResult(
+            "spaeter@example.org", "delayed", "4.2.2", hard=False, reason="mailbox_full"
+        ),
+    ),
+)
+
+
 def test_mixed_dsn_is_a_bounce_and_a_delay(feedback_harness: FeedbackHarness) -> None:
-    h = feedback_harness
-    _sent_shipping(h, "weg@example.org")
+    h = _shipped_to(feedback_harness, "weg@example.org")
     h.sent_mail.add(
         SentMail(
             "0102-second",
@@ -403,15 +387,7 @@ def test_mixed_dsn_is_a_bounce_and_a_delay(feedback_harness: FeedbackHarness) ->
             "spaeter@example.org",
         )
     )
-    c = Classification(
-        kind="bounce",
-        recipients=(
-            RecipientResult("weg@example.org", "failed", "5.1.1", hard=True, reason="user_unknown"),
-            RecipientResult(
-                "spaeter@example.org", "delayed", "4.2.2", hard=False, reason="mailbox_full"
-            ),
-        ),
-    )
+    c = MIXED_DSN
     h.service().handle_mail(_mail(c))
     assert [e[0] for e in h.publisher.events] == ["EmailBounced", "EmailFeedbackUnverified"]
     # the delayed recipient's mail is another one: verified only with its own reference
@@ -436,15 +412,7 @@ def test_mixed_dsn_rows_keep_their_kind(feedback_harness: FeedbackHarness) -> No
                 address,
             )
         )
-    c = Classification(
-        kind="bounce",
-        recipients=(
-            RecipientResult("weg@example.org", "failed", "5.1.1", hard=True, reason="user_unknown"),
-            RecipientResult(
-                "spaeter@example.org", "delayed", "4.2.2", hard=False, reason="mailbox_full"
-            ),
-        ),
-    )
+    c = MIXED_DSN
     for address in ("weg@example.org", "spaeter@example.org"):
         h.service().handle_mail(_mail(c, f"in-{address}", ours=(), ses=(f"ses-{address}",)))
     verified = [(e[0], e[1]["recipient"]) for e in h.publisher.events if e[1]["verified"]]
@@ -456,8 +424,7 @@ def test_mixed_dsn_rows_keep_their_kind(feedback_harness: FeedbackHarness) -> No
 
 
 def test_dsn_soft_rows_are_counted(feedback_harness: FeedbackHarness) -> None:
-    h = feedback_harness
-    _sent_shipping(h, "voll@example.org")
+    h = _shipped_to(feedback_harness, "voll@example.org")
     svc = h.service(threshold=2)
     full = _dsn("voll@example.org", False, "mailbox_full", status="5.2.2")
     svc.handle_mail(_mail(full, "in-1"))

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from shopmail.domain.feedback import Classification, classify_message
 from shopmail.domain.feedback.outcome import FeedbackOutcome, MailFeedback, OutcomeStatus
 from shopmail.domain.inbound.routing import Router
 from shopmail.domain.inbound.routing.feedback_gate import GatedClassifier
-from shopmail.domain.message import InboundMessage
 
 from tests.fixtures.inbound_fakes import InboundHarness
 from tests.fixtures.inbound_feedback import (
+    CountingClassifier,
     dsn_mail,
     order_message_id,
     out_of_office_mail,
@@ -28,15 +27,6 @@ class FakeFeedbackSink:
     def apply(self, feedback: MailFeedback) -> FeedbackOutcome:
         self.calls.append(feedback)
         return FeedbackOutcome(OutcomeStatus.PROCESSED)
-
-
-class CountingClassifier:
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def __call__(self, message: InboundMessage) -> Classification:
-        self.calls += 1
-        return classify_message(message)
 
 
 def _wire(harness: InboundHarness) -> tuple[FakeFeedbackSink, CountingClassifier]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
 from email import message_from_bytes, policy
 from types import ModuleType
@@ -18,22 +17,12 @@ from shopmail.errors import (
 )
 
 from tests.fixtures.inbound_fakes import InboundHarness, inbound_settings
-from tests.fixtures.paths import REPO
-
-
-def _load_app() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "inbound_app", REPO / "functions" / "inbound" / "app.py"
-    )
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.fixtures.paths import load_handler
 
 
 @pytest.fixture(scope="module")
 def app() -> ModuleType:
-    return _load_app()
+    return load_handler("inbound", "inbound_app")
 
 
 def _run(app: ModuleType, h: InboundHarness, event: dict[str, Any]) -> dict[str, Any]:

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -21,7 +19,6 @@ from shopmail.domain.suppression.entries import SuppressionEntry
 from shopmail.errors import (
     ConfigurationError,
     DeliveryDeferredError,
-    InProgressError,
     MessageRejectedError,
     QuotaExceededError,
     ServiceUnavailableError,
@@ -31,6 +28,8 @@ from shopmail.errors import (
 from shopmail.services.outbound import OutboundPorts, OutboundService
 
 from tests.fixtures.emitted import assert_emitted
+from tests.fixtures.inbound_fakes import FakeIdempotency
+from tests.fixtures.paths import load_handler
 
 REPO = Path(__file__).resolve().parents[2]
 EVENTS = REPO / "events" / "outbound"
@@ -85,32 +84,6 @@ class FakeDeadLetters:
     def send(self, payload: Mapping[str, Any], reason: Mapping[str, Any]) -> None:
         json.dumps(payload, default=str)
         self.items.append((payload, reason))
-
-
-class FakeIdempotency:
-    def __init__(self) -> None:
-        self.items: dict[str, dict[str, Any]] = {}
-        self.now = 1_800_000_000.0
-
-    def begin(self, key: str, in_progress_seconds: float) -> bool:
-        item = self.items.get(key)
-        if item is not None:
-            if item["status"] == "COMPLETED":
-                return False
-            if item["until"] > self.now:
-                raise InProgressError("in progress", key=key)
-        self.items[key] = {"status": "INPROGRESS", "until": self.now + in_progress_seconds}
-        return True
-
-    def complete(self, key: str, data: Mapping[str, Any] | None = None) -> None:
-        self.items[key] = {"status": "COMPLETED", "data": dict(data or {})}
-
-    def release(self, key: str) -> None:
-        if self.items.get(key, {}).get("status") == "INPROGRESS":
-            del self.items[key]
-
-    def data(self, key: str) -> Mapping[str, Any] | None:
-        return self.items.get(key, {}).get("data")
 
 
 class FakeSuppression:
@@ -373,7 +346,7 @@ def test_send_email_requested_is_sent(h: Harness) -> None:
 def test_in_progress_elsewhere_fails_the_item(h: Harness) -> None:
     h.idem.items["OrderPlaced:ORD-1:kunde@example.com"] = {
         "status": "INPROGRESS",
-        "until": h.idem.now + 60,
+        "in_progress_expiration": h.idem.clock() + 60,
     }
     result = h.run(record(order(1), "m1"), record(order(2), "m2"))
     assert failures(result) == ["m1"] and len(h.relay.sent) == 1
@@ -413,18 +386,8 @@ def test_unexpected_exception_is_retried_not_raised(h: Harness) -> None:
     assert h.idem.items == {}  # claim released
 
 
-def _load_app() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "outbound_app_ft", REPO / "functions" / "outbound" / "app.py"
-    )
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_handler_returns_batch_item_failures(h: Harness) -> None:
-    app = _load_app()
+    app = load_handler("outbound", "outbound_app_ft")
     h.relay.fail = [None, DeliveryDeferredError("421")]
     event = {"Records": [record(order(1), "m1"), record(order(2), "m2")]}
     assert app.handle(event, h.service) == {"batchItemFailures": [{"itemIdentifier": "m2"}]}

@@ -17,20 +17,10 @@ from shopmail.domain.erasure.matcher import AddressMatcher
 from shopmail.domain.suppression.entries import SuppressionEntry, hashed_suppression_key
 from shopmail.errors import ConfigurationError
 
+from tests.fixtures.moto_resources import create_table
+
 Client = Callable[..., Any]
 KIM = "kim@example.com"
-
-
-def _table(ddb: Any, name: str, *keys: str) -> None:
-    ddb.create_table(
-        TableName=name,
-        KeySchema=[
-            {"AttributeName": k, "KeyType": t}
-            for k, t in zip(keys, ("HASH", "RANGE")[: len(keys)], strict=True)
-        ],
-        AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k in keys],
-        BillingMode="PAY_PER_REQUEST",
-    )
 
 
 def test_every_version_and_delete_marker_goes_and_siblings_stay(aws_client: Client) -> None:
@@ -58,7 +48,7 @@ def test_every_version_and_delete_marker_goes_and_siblings_stay(aws_client: Clie
 
 def test_scrubber_deletes_named_items_and_redacts_where_asked(aws_client: Client) -> None:
     ddb = aws_client("dynamodb")
-    _table(ddb, "idem", "id")
+    create_table(ddb, "idem", "id")
     items = {
         "OrderPlaced:ORD-1:kim@example.com": {"status": {"S": "COMPLETED"}},
         "auto_reply#x": {"data": {"M": {"to": {"L": [{"S": "KIM@example.com"}]}}}},
@@ -71,7 +61,7 @@ def test_scrubber_deletes_named_items_and_redacts_where_asked(aws_client: Client
     left = [i["id"]["S"] for i in ddb.scan(TableName="idem")["Items"]]
     assert left == ["OrderPlaced:ORD-2:joakim@example.com"]
 
-    _table(ddb, "sup", "address")
+    create_table(ddb, "sup", "address")
     sup = DynamoDbSuppressionList(ddb, "sup")
     sup.put(SuppressionEntry("ann@example.org", "complaint", f"reported by {KIM}"))
     sup.put(SuppressionEntry(KIM, "unsubscribe", "one-click"))
@@ -84,7 +74,7 @@ def test_scrubber_deletes_named_items_and_redacts_where_asked(aws_client: Client
 
 def test_suppression_reads_both_forms_and_the_stronger_wins(aws_client: Client) -> None:
     ddb = aws_client("dynamodb")
-    _table(ddb, "sup", "address")
+    create_table(ddb, "sup", "address")
     clock = [1000.0]
     sup = DynamoDbSuppressionList(ddb, "sup", clock=lambda: clock[0])
     sup.put(SuppressionEntry(KIM, "unsubscribe"))
@@ -100,7 +90,7 @@ def test_suppression_reads_both_forms_and_the_stronger_wins(aws_client: Client) 
 
 def test_the_index_records_finds_and_forgets_many_keys(aws_client: Client) -> None:
     ddb = aws_client("dynamodb")
-    _table(ddb, "index", "address_hash", "object_key")
+    create_table(ddb, "index", "address_hash", "object_key")
     index = DynamoDbErasureIndex(ddb, "index", clock=lambda: 1000.0)
     for n in range(30):
         index.record(["h1", "h2"], f"inbound/m{n:02d}", ttl_days=2)

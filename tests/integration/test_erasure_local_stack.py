@@ -11,13 +11,12 @@ from email.message import EmailMessage
 from typing import Any
 
 import pytest
-from shopmail.adapters.dynamodb_suppression import DynamoDbSuppressionList
 from shopmail.domain.addresses import address_hash
 from shopmail.domain.suppression.entries import SuppressionEntry, hashed_suppression_key
 
 from shopmail_local.cli.main import main as cli
 from shopmail_local.stack.runner import LocalStack
-from tests.fixtures.e2e_stack import wait_until
+from tests.fixtures.e2e_stack import suppression_list, wait_until
 from tests.fixtures.mails import bounce_naming
 from tests.fixtures.ops_stack import (
     aggregate_of,
@@ -40,10 +39,6 @@ def stack(e2e_stack: LocalStack) -> LocalStack:
 def _tables(stack: LocalStack) -> dict[str, str]:
     assert stack.outputs is not None
     return dict(stack.outputs.tables)
-
-
-def _suppression(stack: LocalStack) -> DynamoDbSuppressionList:
-    return DynamoDbSuppressionList(stack.client("dynamodb"), _tables(stack)["SuppressionTable"])
 
 
 def _customer_mail(sender: str, subject: str, attachment: bytes) -> EmailMessage:
@@ -111,7 +106,7 @@ def test_erase_leaves_nothing_that_names_the_address(
     del invalid["detail"]["order"]["total"]
     put_event(stack, invalid)
     wait_event(stack, "EmailFailed", lambda d: d.get("code") == "invalid_event")
-    suppression = _suppression(stack)
+    suppression = suppression_list(stack)
     suppression.put(SuppressionEntry(ERASED.lower(), "unsubscribe", "one-click", "2026-12-01"))
     suppression.put(
         SuppressionEntry(OTHER, "complaint", f"forwarded by {ERASED.lower()}", "2026-12-01")
@@ -193,7 +188,7 @@ def test_the_shops_event_runs_the_erasure_function(stack: LocalStack) -> None:
     assert detail["requestedBy"] == "event" and detail["customerId"] == "C-77"
     assert detail["complete"] and detail["items"]["sentMail"] >= 2
     assert detail["addressHash"] == hashed_suppression_key(customer).split(":")[1]
-    assert _suppression(stack).get(customer) is not None
+    assert suppression_list(stack).get(customer) is not None
     kept = hashed_suppression_key(customer)
     assert not any(_names(text.replace(kept, "*"), customer) for _t, text in _items(stack))
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import importlib.util
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,42 +26,20 @@ from shopmail.domain.feedback.outcome import MailFeedback
 from shopmail.domain.feedback.references import find_references
 from shopmail.domain.inbound.parsing import parse_message
 from shopmail.domain.outbound.message_ids import make_message_id
-from shopmail.domain.outbound.sent_mail import SentMail
 from shopmail.services.feedback import FeedbackService
 
 from tests.fixtures.emitted import assert_bus_events
-from tests.fixtures.paths import REPO, load_event
+from tests.fixtures.inbound_feedback import dsn_mail, sent_mail
+from tests.fixtures.moto_resources import create_table, route_to_queue
+from tests.fixtures.paths import load_event, load_handler
 
 SES_ID = "0102019abc0001-11111111-2222-3333-4444-555555555555-000000"
 OUR_ID = "<sm.orderplaced.ORD-1001.8f271952e1be4bf4@shop.example>"
 
 
-def _load_app() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "feedback_app_moto", REPO / "functions/feedback/app.py"
-    )
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def _table(ddb: Any, name: str, key: str, ttl: str) -> None:
-    ddb.create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-
-
 def _queue_to_rule(sqs: Any, events: Any, name: str, bus: str, pattern: dict[str, Any]) -> str:
     url: str = sqs.create_queue(QueueName=name)["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    events.put_rule(Name=f"rule-{name}", EventBusName=bus, EventPattern=json.dumps(pattern))
-    events.put_targets(Rule=f"rule-{name}", EventBusName=bus, Targets=[{"Id": "q", "Arn": arn}])
+    route_to_queue(events, sqs, f"rule-{name}", pattern, url, bus)
     return url
 
 
@@ -96,9 +73,9 @@ class FeedbackStack:
 @pytest.fixture
 def feedback_stack(aws_client: Callable[..., Any], moto: str) -> FeedbackStack:
     sqs, events, ddb = (aws_client(n) for n in ("sqs", "events", "dynamodb"))
-    _table(ddb, "idem", "id", "expiration")
-    _table(ddb, "suppression", "address", "expires_at")
-    _table(ddb, "sent-mail", "ses_message_id", "expires_at")
+    create_table(ddb, "idem", "id")
+    create_table(ddb, "suppression", "address")
+    create_table(ddb, "sent-mail", "ses_message_id")
     events.create_event_bus(Name="shop")
     feedback_url = _queue_to_rule(sqs, events, "feedback", "default", {"source": ["aws.ses"]})
     observed = _queue_to_rule(sqs, events, "observed", "shop", {"source": ["shopmail.feedback"]})
@@ -111,7 +88,14 @@ def feedback_stack(aws_client: Callable[..., Any], moto: str) -> FeedbackStack:
         transient_bounce_threshold=2,
     )
     service = build_feedback_service(settings, lambda name: aws_client(name))
-    return FeedbackStack(aws_client, settings, feedback_url, observed, service, _load_app())
+    return FeedbackStack(
+        aws_client,
+        settings,
+        feedback_url,
+        observed,
+        service,
+        load_handler("feedback", "feedback_app_moto"),
+    )
 
 
 def _put_ses_event(stack: FeedbackStack, event: dict[str, Any]) -> None:
@@ -130,15 +114,7 @@ def _put_ses_event(stack: FeedbackStack, event: dict[str, Any]) -> None:
 
 def _record_sent(stack: FeedbackStack) -> None:
     DynamoDbSentMailStore(stack.client("dynamodb"), "sent-mail").put(
-        SentMail(
-            ses_message_id=SES_ID,
-            message_id=OUR_ID,
-            idempotency_key="OrderPlaced:ORD-1001:kunde@example.org",
-            detail_type="OrderPlaced",
-            aggregate_id="ORD-1001",
-            recipient="kunde@example.org",
-            event_id="evt-1",
-        )
+        sent_mail(SES_ID, OUR_ID, "OrderPlaced", "ORD-1001", "kunde@example.org", "evt-1")
     )
 
 
@@ -207,59 +183,17 @@ def test_bounce_counter_is_idempotent(feedback_stack: FeedbackStack) -> None:
     assert "2026-01-01T00:00:00Z" not in d and len(d) == 3
 
 
-def _dsn(original_message_id: str) -> bytes:
-    return (
-        "From: Mail Delivery System <MAILER-DAEMON@mx.example.org>\r\n"
-        "To: bounces@shop.example\r\n"
-        "Subject: Undelivered Mail Returned to Sender\r\n"
-        "Message-ID: <dsn-1@mx.example.org>\r\n"
-        "Date: Sat, 28 Nov 2026 10:05:00 +0000\r\n"
-        "MIME-Version: 1.0\r\n"
-        'Content-Type: multipart/report; report-type=delivery-status; boundary="B"\r\n'
-        "\r\n"
-        "--B\r\n"
-        "Content-Type: text/plain; charset=us-ascii\r\n"
-        "\r\n"
-        "I'm sorry to have to inform you that your message could not be delivered.\r\n"
-        "\r\n"
-        "<weg@example.org>: host mx.example.org said: 550 5.1.1 <weg@example.org>:\r\n"
-        "    Recipient address rejected: User unknown in local recipient table\r\n"
-        "--B\r\n"
-        "Content-Type: message/delivery-status\r\n"
-        "\r\n"
-        "Reporting-MTA: dns; mx.example.org\r\n"
-        "Arrival-Date: Sat, 28 Nov 2026 10:04:59 +0000\r\n"
-        "\r\n"
-        "Final-Recipient: rfc822; weg@example.org\r\n"
-        "Original-Recipient: rfc822; weg@example.org\r\n"
-        "Action: failed\r\n"
-        "Status: 5.1.1\r\n"
-        "Remote-MTA: dns; mx.example.org\r\n"
-        "Diagnostic-Code: smtp; 550 5.1.1 <weg@example.org>: Recipient address rejected:\r\n"
-        "    User unknown in local recipient table\r\n"
-        "--B\r\n"
-        "Content-Type: text/rfc822-headers\r\n"
-        "\r\n"
-        "From: Shop <shop@shop.example>\r\n"
-        "To: weg@example.org\r\n"
-        "Subject: Ihre Bestellung wurde versandt\r\n"
-        f"Message-ID: {original_message_id}\r\n"
-        "\r\n"
-        "--B--\r\n"
-    ).encode("ascii")
-
-
 def test_dsn_mail_ends_as_suppression_and_event(feedback_stack: FeedbackStack) -> None:
     stack = feedback_stack
     mid = make_message_id(
         "OrderShipped", "ORD-2002", "OrderShipped:ORD-2002:weg@example.org", "shop.example"
     )
-    classification = classify_message(parse_message(_dsn(mid)))
+    classification = classify_message(parse_message(dsn_mail(mid, "weg@example.org")))
     assert classification.kind == "bounce"
     assert classification.original_message_id is not None
     assert mid.strip("<>") in classification.original_message_id
     assert [r.hard for r in classification.recipients] == [True]
-    message = parse_message(_dsn(mid))
+    message = parse_message(dsn_mail(mid, "weg@example.org"))
     feedback = MailFeedback(
         classification, find_references(message, "shop.example"), "inbound-dsn-1"
     )
@@ -269,14 +203,7 @@ def test_dsn_mail_ends_as_suppression_and_event(feedback_stack: FeedbackStack) -
     assert [e["detail-type"] for e in stack.shop_events()] == ["EmailFeedbackUnverified"]
     # once the mail is on record (as outbound writes it), the same DSN counts
     DynamoDbSentMailStore(stack.client("dynamodb"), "sent-mail").put(
-        SentMail(
-            "0102-2002",
-            mid,
-            "OrderShipped:ORD-2002:weg@example.org",
-            "OrderShipped",
-            "ORD-2002",
-            "weg@example.org",
-        )
+        sent_mail("0102-2002", mid, "OrderShipped", "ORD-2002", "weg@example.org")
     )
     feedback = dataclasses.replace(feedback, inbound_message_id="inbound-dsn-2")
     out = stack.service.handle_mail(feedback)

@@ -21,10 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from shopmail.adapters.dynamodb_suppression import DynamoDbSuppressionList
 
 from shopmail_local.stack.runner import LocalStack
-from tests.fixtures.e2e_stack import wait_until
+from tests.fixtures.e2e_stack import suppression_list, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 DOMAIN = "shop.example"
@@ -34,13 +33,6 @@ DOMAIN = "shop.example"
 def stack(e2e_stack: LocalStack) -> LocalStack:
     """The offline stack on free ports (``tests/fixtures/e2e_stack.py``)."""
     return e2e_stack
-
-
-def _suppressions(stack: LocalStack) -> DynamoDbSuppressionList:
-    assert stack.outputs is not None
-    return DynamoDbSuppressionList(
-        stack.client("dynamodb"), stack.outputs.tables["SuppressionTable"]
-    )
 
 
 def _order_mail(stack: LocalStack, customer: str) -> bytes:
@@ -203,7 +195,7 @@ def test_forged_dsn_and_arf_suppress_nobody(stack: LocalStack) -> None:
     )
     dsn_id = _deliver(stack, forged_dsn, f"bounces@{DOMAIN}")
     arf_id = _deliver(stack, _arf(customers), f"abuse@{DOMAIN}")
-    table = _suppressions(stack)
+    table = suppression_list(stack)
     for customer in customers:
         assert table.get(customer) is None
     for inbound_id, count in ((dsn_id, 1), (arf_id, 3)):
@@ -230,7 +222,7 @@ def test_blocklist_bounce_of_our_order_mail_is_counted_not_suppressed(stack: Loc
     detail = events[0]["detail"]
     assert detail["verified"] is True and detail["suppressed"] is False
     assert detail["policy"] == "ignore" and detail["reason"] == "blocked"
-    assert _suppressions(stack).get(customer) is None
+    assert suppression_list(stack).get(customer) is None
     assert _invocation(stack, inbound_id)["feedback_not_address"] == {"kunde.example|blocked": 1}
 
 
@@ -246,7 +238,7 @@ def test_user_unknown_bounce_of_our_order_mail_suppresses(stack: LocalStack) -> 
         _header_block(original),
     )
     _deliver(stack, dsn, f"bounces@{DOMAIN}")
-    entry = wait_until(lambda: _suppressions(stack).get(customer))
+    entry = wait_until(lambda: suppression_list(stack).get(customer))
     assert entry is not None and entry.suppression_class == "hard_bounce"
     events = wait_until(lambda: _bounces(stack, customer))
     assert events is not None and len(events) == 1

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from shopmail.adapters.dynamodb_sent_mail import DynamoDbSentMailStore
 from shopmail.adapters.dynamodb_suppression import DynamoDbSuppressionList
-from shopmail.domain.outbound.sent_mail import SentMail
 
 from tests.fixtures.inbound_feedback import (
     FeedbackInboundStack,
     dsn_mail,
     order_message_id,
     out_of_office_mail,
+    sent_mail,
     ses_event,
 )
 
@@ -27,14 +27,7 @@ def test_dsn_mail_ends_as_suppression_and_email_bounced(
     base = stack.base
     mid = order_message_id("ORD-4711", f"OrderPlaced:ORD-4711:{CUSTOMER}")
     DynamoDbSentMailStore(base.client("dynamodb"), "shopmail-sent-mail").put(
-        SentMail(
-            "0102-4711",
-            mid,
-            f"OrderPlaced:ORD-4711:{CUSTOMER}",
-            "OrderPlaced",
-            "ORD-4711",
-            CUSTOMER,
-        )
+        sent_mail("0102-4711", mid, "OrderPlaced", "ORD-4711", CUSTOMER)
     )
     stack.put_raw("ses-dsn-4711", dsn_mail(mid, CUSTOMER))
     event = ses_event("ses-dsn-4711", "", ["bounces@shop.example"])

@@ -29,6 +29,7 @@ from shopmail.errors import (
 )
 
 from tests.fixtures.inbound_aws import BUCKET, Stack
+from tests.fixtures.moto_resources import route_to_queue
 from tests.fixtures.paths import EVENTS
 
 
@@ -131,16 +132,8 @@ def test_transient_failure_raises_and_retry_publishes_once(
 
 def _observe_bus(stack: Stack) -> None:
     events, sqs = stack.client("events"), stack.client("sqs")
-    arn = sqs.get_queue_attributes(QueueUrl=stack.observed_url, AttributeNames=["QueueArn"])
-    events.put_rule(
-        Name="observe-inbound",
-        EventBusName="shop",
-        EventPattern=json.dumps({"source": ["shopmail.inbound"]}),
-    )
-    events.put_targets(
-        Rule="observe-inbound",
-        EventBusName="shop",
-        Targets=[{"Id": "q", "Arn": arn["Attributes"]["QueueArn"]}],
+    route_to_queue(
+        events, sqs, "observe-inbound", {"source": ["shopmail.inbound"]}, stack.observed_url
     )
 
 

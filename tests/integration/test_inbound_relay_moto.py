@@ -8,8 +8,10 @@ retry, never dead-lettered, and once the secret is fixed the same warm service s
 
 from __future__ import annotations
 
+import email
 import json
 from dataclasses import replace
+from email import policy
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +23,9 @@ from shopmail.errors import ConfigurationError, RelayUnavailableError
 from shopmail.services.inbound import InboundService
 
 from shopmail_local.certs import ensure_certs
-from tests.fixtures.inbound_aws import Stack
+from tests.fixtures.inbound_aws import BUCKET, Stack
 from tests.fixtures.ses_smtp import SesSmtp
+from tests.fixtures.shop import SHOP_TOML
 
 ROUTES = """
 [[rules]]
@@ -215,3 +218,41 @@ def test_reply_lost_after_the_final_dot_counts_the_forward_as_done(
     again = r.handle(event)  # a re-delivery sends nothing again
     assert again["duplicates"] == 3
     assert sorted(r.sent_to()) == [("kim.meyer@example.org",), ("team@shop.example",)]
+
+
+def test_the_auto_reply_is_signed_by_the_shop_of_shop_config_in_s3(
+    relayed: RelayedInbound,
+) -> None:
+    s3 = relayed.stack.client("s3")
+    shop = SHOP_TOML + '\n[locales]\ndefault = "fr-FR"\nfallback = "en"\n'
+    s3.put_object(Bucket=BUCKET, Key="config/shop.toml", Body=shop.encode("utf-8"))
+    service = relayed.build(shop_config=f"s3://{BUCKET}/config/shop.toml")
+    event = relayed.stack.put_sample("support")
+    result = relayed.handle(event, service)
+    assert result["actions"] == {"publish": 1, "forward": 1, "auto_reply": 1}
+    (reply,) = [
+        email.message_from_bytes(m.data, policy=policy.default)
+        for m in relayed.relay.messages
+        if tuple(m.envelope.rcpt_tos) == ("kim.meyer@example.org",)
+    ]
+    sender = reply["From"].addresses[0]
+    assert (sender.display_name, sender.addr_spec) == (
+        "Kaffeerösterei Müller",
+        "support@shop.example",
+    )
+    # the sample says Content-Language: de-DE: answered in German, signed with the shop's name
+    assert str(reply["Content-Language"]) == "de"
+    assert reply.get_content().rstrip().endswith("Kaffeerösterei Müller")
+
+
+def test_without_shop_config_the_auto_reply_has_the_shipped_texts(
+    relayed: RelayedInbound,
+) -> None:
+    relayed.handle(relayed.stack.put_sample("support"))
+    (reply,) = [
+        email.message_from_bytes(m.data, policy=policy.default)
+        for m in relayed.relay.messages
+        if tuple(m.envelope.rcpt_tos) == ("kim.meyer@example.org",)
+    ]
+    assert reply["From"].addresses[0].display_name == ""
+    assert "Kaffeerösterei" not in reply.get_content()

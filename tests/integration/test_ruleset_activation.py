@@ -6,7 +6,6 @@ handler end to end (moto for SES, a local server standing in for the pre-signed 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import threading
 from collections.abc import Callable, Iterator
@@ -20,6 +19,8 @@ import pytest
 from shopmail.adapters.cfn_response import response_body, send_response
 from shopmail.adapters.ses_receipt_rules import SesReceiptRuleSets
 from shopmail.services.ruleset_activation import PHYSICAL_ID_PREFIX, handle_request
+
+from tests.fixtures.paths import load_handler
 
 REPO = Path(__file__).resolve().parents[2]
 OURS = "shopmail-test-inbound"
@@ -273,24 +274,26 @@ class _Context:
     aws_request_id: str = "request-1"
 
 
-def _load_handler() -> ModuleType:
-    path = REPO / "functions/ruleset_activator/app.py"
-    spec = importlib.util.spec_from_file_location("ruleset_activator_app", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+@dataclass
+class _Activator:
+    """The handler module, loaded against moto, and where its responses are captured."""
+
+    app: ModuleType
+    url: str
+    captured: list[_Captured]
 
 
-def test_handler_activates_and_reports(
-    ses: Any,
-    moto: str,
-    monkeypatch: pytest.MonkeyPatch,
-    response_server: tuple[str, list[_Captured]],
-) -> None:
+@pytest.fixture
+def activator(
+    moto: str, monkeypatch: pytest.MonkeyPatch, response_server: tuple[str, list[_Captured]]
+) -> _Activator:
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto)
-    app = _load_handler()
     url, captured = response_server
+    return _Activator(load_handler("ruleset_activator", "ruleset_activator_app"), url, captured)
+
+
+def test_handler_activates_and_reports(ses: Any, activator: _Activator) -> None:
+    app, url, captured = activator.app, activator.url, activator.captured
     for kind in ("Create", "Delete"):
         event = _request(kind, ResponseURL=url, PhysicalResourceId=PHYSICAL_ID_PREFIX + OURS)
         if kind == "Create":
@@ -301,16 +304,10 @@ def test_handler_activates_and_reports(
     assert [c.body["Status"] for c in captured if c.body] == ["SUCCESS", "SUCCESS"]
 
 
-def test_handler_reports_failure_instead_of_raising(
-    ses: Any,
-    moto: str,
-    monkeypatch: pytest.MonkeyPatch,
-    response_server: tuple[str, list[_Captured]],
-) -> None:
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto)
-    app = _load_handler()
-    url, captured = response_server
-    body = app.lambda_handler(_request("Create", name="missing-set", ResponseURL=url), _Context())
+def test_handler_reports_failure_instead_of_raising(ses: Any, activator: _Activator) -> None:
+    event = _request("Create", name="missing-set", ResponseURL=activator.url)
+    body = activator.app.lambda_handler(event, _Context())
+    captured = activator.captured
     assert body["Status"] == "FAILED"
     assert captured[0].body is not None and captured[0].body["Status"] == "FAILED"
     assert captured[0].body["Reason"]

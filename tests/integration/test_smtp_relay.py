@@ -19,6 +19,7 @@ from shopmail.errors import (
     MessageRejectedError,
     QuotaExceededError,
     RelayUnavailableError,
+    ShopmailError,
 )
 
 from shopmail_local.certs import ensure_certs
@@ -135,12 +136,22 @@ def test_ehlo_advertises_exactly_what_ses_advertises(ses_smtp: SesSmtp) -> None:
 # --- transient replies ------------------------------------------------------------------------
 
 
-def test_454_rate_after_data_is_deferred_and_the_batch_goes_on(ses_smtp: SesSmtp) -> None:
-    ses_smtp.script("data", "454 Throttling failure: Maximum sending rate exceeded.")
+@pytest.mark.parametrize(
+    ("reply", "error"),
+    [
+        ("454 Throttling failure: Maximum sending rate exceeded.", DeliveryDeferredError),
+        ("554 Transaction failed: Duplicate header 'Subject'.", MessageRejectedError),
+    ],
+    ids=["454-after-data-is-deferred", "554-transaction-failed-is-permanent"],
+)
+def test_a_refused_message_fails_alone_and_the_batch_goes_on(
+    ses_smtp: SesSmtp, reply: str, error: type[ShopmailError]
+) -> None:
+    ses_smtp.script("data", reply)
     with ses_smtp.relay().session() as smtp:
-        with pytest.raises(DeliveryDeferredError) as info:
-            smtp.send(SENDER, [RCPT], build("throttled"))
-        assert info.value.context["smtp_code"] == 454
+        with pytest.raises(error) as info:
+            smtp.send(SENDER, [RCPT], build("refused"))
+        assert info.value.context["smtp_code"] == int(reply[:3])
         ses_id = smtp.send(SENDER, [RCPT], build("next"))
     assert subjects(ses_smtp) == ["next"]
     assert ses_smtp.messages[0].message_id == ses_id
@@ -155,6 +166,15 @@ def test_real_rate_limit_answers_454(make_ses_smtp: Callable[..., SesSmtp]) -> N
             smtp.send(SENDER, [RCPT], build("two"))
 
 
+def _sent_once_after_one_reconnect(ses_smtp: SesSmtp, subject: str = "Order 1001") -> None:
+    """One message goes through after exactly one reconnect, and is delivered once."""
+    with ses_smtp.relay().session() as smtp:
+        ses_id = smtp.send(SENDER, [RCPT], build(subject))
+        assert smtp.reconnects == 1
+    assert [m.message_id for m in ses_smtp.messages] == [ses_id]
+    assert ses_smtp.server.connections == 2
+
+
 @pytest.mark.parametrize(
     "reply",
     ["421 Too many concurrent SMTP connections", "451 4.4.2 Timeout waiting for data from client."],
@@ -162,20 +182,13 @@ def test_real_rate_limit_answers_454(make_ses_smtp: Callable[..., SesSmtp]) -> N
 @pytest.mark.parametrize("stage", ["mail", "data"])
 def test_reconnect_once_then_success(ses_smtp: SesSmtp, reply: str, stage: str) -> None:
     ses_smtp.script(stage, reply)
-    with ses_smtp.relay().session() as smtp:
-        ses_id = smtp.send(SENDER, [RCPT], build("retried"))
-        assert smtp.reconnects == 1
-    assert [m.message_id for m in ses_smtp.messages] == [ses_id]
-    assert ses_smtp.server.connections == 2
+    _sent_once_after_one_reconnect(ses_smtp, "retried")
 
 
 def test_421_at_the_start_of_data_is_handled(ses_smtp: SesSmtp) -> None:
     # CPython gh-132796: smtplib's sendmail does not handle 421 in DATA; this client does.
     ses_smtp.script("data_start", "421 Service not available, closing transmission channel")
-    with ses_smtp.relay().session() as smtp:
-        ses_id = smtp.send(SENDER, [RCPT], build())
-        assert smtp.reconnects == 1
-    assert [m.message_id for m in ses_smtp.messages] == [ses_id]
+    _sent_once_after_one_reconnect(ses_smtp)
     assert "421 Service not available, closing transmission channel" in ses_smtp.server.replies
 
 
@@ -226,11 +239,7 @@ def test_timeout_after_the_final_dot_is_ambiguous_and_never_resent(ses_smtp: Ses
 
 def test_connection_lost_before_the_final_dot_is_resent_once(ses_smtp: SesSmtp) -> None:
     ses_smtp.script("data_start", drop=True)  # at DATA: nothing can have been accepted
-    with ses_smtp.relay().session() as smtp:
-        ses_id = smtp.send(SENDER, [RCPT], build("resent"))
-        assert smtp.reconnects == 1
-    assert [m.message_id for m in ses_smtp.messages] == [ses_id]
-    assert ses_smtp.server.connections == 2
+    _sent_once_after_one_reconnect(ses_smtp, "resent")
 
 
 def test_connection_lost_twice_before_the_final_dot_is_deferred(ses_smtp: SesSmtp) -> None:
@@ -354,16 +363,6 @@ def test_other_554_configuration_errors(ses_smtp: SesSmtp, reply: str) -> None:
 
 
 # --- permanent replies -----------------------------------------------------------------------
-
-
-def test_554_transaction_failed_is_permanent_and_the_batch_goes_on(ses_smtp: SesSmtp) -> None:
-    ses_smtp.script("data", "554 Transaction failed: Duplicate header 'Subject'.")
-    with ses_smtp.relay().session() as smtp:
-        with pytest.raises(MessageRejectedError) as info:
-            smtp.send(SENDER, [RCPT], build("bad"))
-        assert info.value.context["smtp_code"] == 554
-        smtp.send(SENDER, [RCPT], build("good"))
-    assert subjects(ses_smtp) == ["good"]
 
 
 def test_too_long_message_is_permanent(make_ses_smtp: Callable[..., SesSmtp]) -> None:

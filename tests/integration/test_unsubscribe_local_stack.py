@@ -10,11 +10,10 @@ import time
 import urllib.parse
 
 import pytest
-from shopmail.adapters.dynamodb_suppression import DynamoDbSuppressionList
 from shopmail.domain.outbound.unsubscribe import SigningKeys, Stream, sign_token
 
 from shopmail_local.stack.runner import LocalStack
-from tests.fixtures.e2e_stack import wait_until
+from tests.fixtures.e2e_stack import suppression_list, wait_until
 from tests.fixtures.ops_stack import (
     aggregate_of,
     bus_events,
@@ -32,13 +31,6 @@ CUSTOMER = "newsletter.reader@example.com"
 @pytest.fixture(scope="module")
 def stack(e2e_stack: LocalStack) -> LocalStack:
     return e2e_stack
-
-
-def _suppression(stack: LocalStack) -> DynamoDbSuppressionList:
-    assert stack.outputs is not None
-    return DynamoDbSuppressionList(
-        stack.client("dynamodb"), stack.outputs.tables["SuppressionTable"]
-    )
 
 
 def _marketing_link(stack: LocalStack, to: str) -> str:
@@ -59,10 +51,10 @@ def test_the_link_unsubscribes_from_marketing_only(stack: LocalStack) -> None:
     assert link.startswith(f"https://127.0.0.1:{stack.config.unsubscribe_port}/?t=1.")
     status, page = https(stack, link)
     assert status == 200 and 'method="post"' in page and "n***@example.com" in page
-    assert _suppression(stack).get(CUSTOMER) is None  # GET changed nothing
+    assert suppression_list(stack).get(CUSTOMER) is None  # GET changed nothing
     status, page = https(stack, link, b"List-Unsubscribe=One-Click")
     assert status == 200 and "Sie sind abgemeldet" in page  # the mail was de-DE
-    entry = _suppression(stack).get(CUSTOMER)
+    entry = suppression_list(stack).get(CUSTOMER)
     assert entry is not None and entry.suppression_class == "unsubscribe"
     detail = wait_event(stack, "EmailUnsubscribed", lambda d: d["recipient"] == CUSTOMER)
     emitted_schema("EmailUnsubscribed")(detail)
@@ -111,5 +103,5 @@ def test_forged_and_expired_tokens_are_refused(stack: LocalStack) -> None:
     status, page = https(stack, _with(link, expired), b"List-Unsubscribe=One-Click")
     assert status == 410 and "abgelaufen" in page
     assert https(stack, _with(link, expired).replace("t=", "x="))[0] == 400
-    assert _suppression(stack).get(victim) is None
-    assert _suppression(stack).get("attacker@example.com") is None
+    assert suppression_list(stack).get(victim) is None
+    assert suppression_list(stack).get("attacker@example.com") is None

@@ -6,24 +6,47 @@ import json
 import shutil
 from email import message_from_bytes, policy
 from pathlib import Path
+from typing import Any
 
 import pytest
 from shopmail.domain.inbound.acknowledgement import (
     LANGUAGES,
     TEMPLATES,
     TEXTS,
+    ReplyShop,
     build_auto_reply,
     detect_language,
     guess_language,
     load_texts,
     render_body,
     resolve_template,
+    unknown_language_replies,
 )
+from shopmail.domain.inbound.forwarding import OutgoingMail
 from shopmail.domain.message import Address, Envelope, InboundMessage
 from shopmail.domain.outbound.rendering import TEMPLATE_DIR, available_languages
 from shopmail.errors import InvalidRecipientError
 
 ENV = Envelope("sesid9", "kim@example.org", ("support@shop.example",))
+
+
+def _auto_reply(
+    message: InboundMessage,
+    envelope: Envelope = ENV,
+    *,
+    recipient: str = "support@shop.example",
+    support_address: str = "support@shop.example",
+    **kw: Any,
+) -> OutgoingMail:
+    """``build_auto_reply`` of ``message`` for the shop.example support address."""
+    return build_auto_reply(
+        message,
+        envelope,
+        recipient=recipient,
+        mail_domain="shop.example",
+        support_address=support_address,
+        **kw,
+    )
 
 
 def _msg(**kw: object) -> InboundMessage:
@@ -38,13 +61,7 @@ def _msg(**kw: object) -> InboundMessage:
 
 
 def test_headers() -> None:
-    out = build_auto_reply(
-        _msg(),
-        ENV,
-        recipient="support@shop.example",
-        mail_domain="shop.example",
-        support_address="help@shop.example",
-    )
+    out = _auto_reply(_msg(), support_address="help@shop.example")
     assert out.recipients == ("kim@example.org",)
     assert out.envelope_from == "support@shop.example"
     parsed = message_from_bytes(out.message, policy=policy.default)
@@ -59,37 +76,20 @@ def test_headers() -> None:
 
 def test_reply_goes_to_envelope_sender_not_from() -> None:
     env = Envelope("sesid9", "bounces+kim@lists.example.org", ("support@shop.example",))
-    out = build_auto_reply(
-        _msg(),
-        env,
-        recipient="support@shop.example",
-        mail_domain="shop.example",
-        support_address="support@shop.example",
-    )
+    out = _auto_reply(_msg(), env)
     assert out.recipients == ("bounces+kim@lists.example.org",)
 
 
 def test_foreign_or_tagged_recipient_uses_support_address() -> None:
-    out = build_auto_reply(
-        _msg(),
-        ENV,
-        recipient="support+ORD-1@shop.example",
-        mail_domain="shop.example",
-        support_address="help@shop.example",
+    out = _auto_reply(
+        _msg(), recipient="support+ORD-1@shop.example", support_address="help@shop.example"
     )
     assert out.envelope_from == "help@shop.example"
 
 
 def _reply(message: InboundMessage, **kw: str) -> tuple[str, str, str]:
     """(Subject, Content-Language, body) of the auto-reply to ``message``."""
-    out = build_auto_reply(
-        message,
-        ENV,
-        recipient="support@shop.example",
-        mail_domain="shop.example",
-        support_address="support@shop.example",
-        **kw,  # type: ignore[arg-type]
-    )
+    out = _auto_reply(message, **kw)
     parsed = message_from_bytes(out.message, policy=policy.default)
     return str(parsed["Subject"]), str(parsed["Content-Language"]), parsed.get_content()
 
@@ -171,6 +171,55 @@ def test_unknown_language_writes_german_then_english() -> None:
     assert body.index("vielen Dank") < body.index("Thank you")
 
 
+KAFFEE = ReplyShop(name="Kaffeerösterei Müller", languages=("fr-FR", "en"))
+
+
+def test_a_shop_signs_its_replies_and_is_the_from_display_name() -> None:
+    out = _auto_reply(_msg(), shop=KAFFEE)
+    parsed = message_from_bytes(out.message, policy=policy.default)
+    assert parsed["From"].addresses[0].display_name == "Kaffeerösterei Müller"
+    assert parsed["From"].addresses[0].addr_spec == "support@shop.example"
+    assert out.envelope_from == "support@shop.example"
+    body = parsed.get_content().replace("\r\n", "\n")
+    # the German mail is answered in German, signed by the team and then the shop's name
+    assert str(parsed["Content-Language"]) == "de"
+    signature = TEXTS["de"].signature
+    assert body.rstrip().endswith(f"{signature}\nKaffeerösterei Müller")
+
+
+def test_a_shops_languages_answer_mail_of_unknown_language() -> None:
+    subject, content_language, body = _reply(_msg(subject="ORD-1002"), shop=KAFFEE)  # type: ignore[arg-type]
+    assert content_language == "fr, en"
+    assert subject.startswith("Accusé de réception / We received your message")
+    assert body.index("Kaffeerösterei Müller") < body.index("Thank you")
+    assert body.count("Kaffeerösterei Müller") == 2 and "vielen Dank" not in body
+
+
+@pytest.mark.parametrize(
+    ("languages", "expected"),
+    [
+        ((), ("de", "en")),
+        (("de-AT", "de", "en"), ("de", "en")),  # one language once, at most two
+        (("pl-PL",), ("pl",)),
+        (("xx", "it"), ("it",)),  # a locale without texts is passed over
+        (("xx",), ("de", "en")),
+    ],
+)
+def test_the_languages_for_mail_of_unknown_language(
+    languages: tuple[str, ...], expected: tuple[str, ...]
+) -> None:
+    assert unknown_language_replies(ReplyShop("Shop", languages)) == expected
+    assert unknown_language_replies(None) == ("de", "en")
+
+
+def test_a_shop_name_cannot_inject_headers() -> None:
+    shop = ReplyShop(name="Evil\r\nBcc: victim@example.net", languages=("en",))
+    out = _auto_reply(_msg(), shop=shop)
+    parsed = message_from_bytes(out.message, policy=policy.default)
+    assert parsed["Bcc"] is None and b"\r\nBcc:" not in out.message
+    assert "Evil" in parsed["From"].addresses[0].display_name
+
+
 def test_explicit_language_wins_and_may_be_a_locale() -> None:
     _, content_language, body = _reply(_msg(), language="fr-FR", template="returns")
     assert content_language == "fr"
@@ -238,22 +287,10 @@ def test_templates() -> None:
 
 def test_empty_envelope_sender_is_refused() -> None:
     with pytest.raises(InvalidRecipientError):
-        build_auto_reply(
-            _msg(),
-            Envelope("x", "", ("support@shop.example",)),
-            recipient="support@shop.example",
-            mail_domain="shop.example",
-            support_address="support@shop.example",
-        )
+        _auto_reply(_msg(), Envelope("x", "", ("support@shop.example",)))
 
 
 def test_subject_injection_is_cleaned() -> None:
-    out = build_auto_reply(
-        _msg(subject="x\r\nBcc: a@example.com"),
-        ENV,
-        recipient="support@shop.example",
-        mail_domain="shop.example",
-        support_address="support@shop.example",
-    )
+    out = _auto_reply(_msg(subject="x\r\nBcc: a@example.com"))
     parsed = message_from_bytes(out.message, policy=policy.default)
     assert parsed["Bcc"] is None

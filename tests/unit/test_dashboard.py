@@ -7,7 +7,6 @@ counter set (the services filling those counters are tested in the functional te
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 from collections import Counter
@@ -18,16 +17,21 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from shopmail.domain.outbound.unsubscribe_page import HttpResponse
+from shopmail.errors import ConfigurationError
+from shopmail.services.erasure import ErasureBatchResult
 from shopmail.services.feedback import FeedbackBatchResult
 from shopmail.services.inbound import InboundResult
 from shopmail.services.outbound import BatchResult
 
-from tests.fixtures.paths import REPO
+from tests.fixtures.paths import load_handler
 
 FUNCTIONS = {
     "InboundFunction": "inbound",
     "OutboundFunction": "outbound",
     "FeedbackFunction": "feedback",
+    "UnsubscribeFunction": "unsubscribe",
+    "ErasureFunction": "erasure",
 }
 _SEARCH = re.compile(r"SEARCH\('\{([^}]*)\}\s+MetricName=\"([^\"]+)\"(?:\s+service=\"([^\"]+)\")?")
 _SUB = re.compile(r"\$\{([^}]+)\}")
@@ -47,13 +51,7 @@ class _Context:
 
 
 def _load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        f"dashboard_{name}_app", REPO / "functions" / name / "app.py"
-    )
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_handler(name, f"dashboard_{name}_app")
 
 
 def _emf(out: str) -> Iterator[tuple[str, str, frozenset[str], str]]:
@@ -76,6 +74,22 @@ class _Service:
 
     def handle_batch(self, records: Any, remaining_ms: Any = None) -> Any:
         return self.result
+
+    def handle(self, request: Any) -> Any:
+        return self.result
+
+
+class _Misconfigured:
+    """An unsubscribe result standing for "the service cannot be composed"."""
+
+
+def _factory(result: Any) -> Any:
+    def service() -> _Service:
+        if isinstance(result, _Misconfigured):
+            raise ConfigurationError("signing keys unreadable")
+        return _Service(result)
+
+    return service
 
 
 def _results() -> dict[str, list[Any]]:
@@ -102,7 +116,20 @@ def _results() -> dict[str, list[Any]]:
     feedback = FeedbackBatchResult(records=3, processed=2, invalid=1, duplicates=1, suppressed=1)
     feedback.unverified.update({"unknown_mail": 1})
     feedback.not_address.update({("example.net", "blocked"): 1, ("example.net", "content"): 1})
-    return {"inbound": [inbound], "outbound": outbound, "feedback": [feedback]}
+    erasure = ErasureBatchResult(invalid=1)
+    erasure.reports.extend([_Report(complete=True), _Report(complete=False)])
+    return {
+        "inbound": [inbound],
+        "outbound": outbound,
+        "feedback": [feedback],
+        "unsubscribe": [HttpResponse(200, "ok"), _Misconfigured()],
+        "erasure": [erasure],
+    }
+
+
+class _Report:
+    def __init__(self, complete: bool) -> None:
+        self.complete = complete
 
 
 @pytest.fixture(scope="module")
@@ -137,7 +164,7 @@ def emitted(template: dict[str, Any]) -> Emitted:
             module.metrics.clear_default_dimensions()
             module.metrics.clear_metrics()
             for result in results:
-                mp.setattr(module, "_service", lambda r=result: _Service(r))
+                mp.setattr(module, "_service", _factory(result))
                 from contextlib import redirect_stdout
                 from io import StringIO
 

@@ -12,13 +12,16 @@ from typing import Any
 
 import fastjsonschema
 import pytest
+from shopmail.domain.erasure import report as erasure_report
 from shopmail.domain.feedback.report import DETAIL_TYPES as FEEDBACK_TYPES
 from shopmail.domain.feedback.report import UNVERIFIED_DETAIL_TYPE
 from shopmail.domain.inbound import events as inbound_events
 from shopmail.domain.inbound.routing import load_routes
 from shopmail.domain.inbound.routing.model import FALLBACK_DETAIL_TYPE
+from shopmail.services import erasure as erasure_service
 from shopmail.services import feedback as feedback_service
 from shopmail.services import outbound as outbound_service
+from shopmail.services import unsubscribe as unsubscribe_service
 
 from shopmail_local.cli.main import main as cli
 from shopmail_local.contracts.catalogue import catalogue_markdown, sync_readme
@@ -54,6 +57,8 @@ def _code_types() -> dict[str, str]:
     out |= dict.fromkeys(outbound_service.DETAIL_TYPES, outbound_service.SOURCE)
     feedback = {*FEEDBACK_TYPES.values(), UNVERIFIED_DETAIL_TYPE}
     out |= dict.fromkeys(feedback, feedback_service.EVENT_SOURCE)
+    out[unsubscribe_service.DETAIL_TYPE] = unsubscribe_service.SOURCE
+    out[erasure_report.DETAIL_TYPE] = erasure_service.SOURCE
     return out
 
 
@@ -68,6 +73,8 @@ def test_every_schema_requires_the_version_the_code_writes() -> None:
         "shopmail.inbound": inbound_events.SCHEMA_VERSION,
         "shopmail.outbound": outbound_service.DETAIL_VERSION,
         "shopmail.feedback": feedback_service.DETAIL_VERSION,
+        "shopmail.unsubscribe": unsubscribe_service.DETAIL_VERSION,
+        "shopmail.erasure": erasure_report.DETAIL_VERSION,
     }
     for spec in SCHEMAS.values():
         assert "version" in spec.schema["required"], spec.detail_type

@@ -10,6 +10,8 @@ import pytest
 from shopmail.domain.feedback import classify_message
 from shopmail.domain.inbound.parsing import parse_message
 
+from tests.fixtures.mails import GMAIL_FAILURE_HEAD
+
 FORMATS: dict[str, str] = {
     "aol": """\
 From: Mail Delivery Subsystem <MAILER-DAEMON@aol.com>
@@ -122,16 +124,8 @@ some time, and this warning may be repeated at intervals if the message
 remains undelivered. Eventually the mail delivery software will give up,
 and when that happens, the message will be returned to you.
 """,
-    "gmail_old": """\
-From: Mail Delivery Subsystem <mailer-daemon@googlemail.com>
-To: bounces@shop.example
-Subject: Delivery Status Notification (Failure)
-
-Delivery to the following recipient failed permanently:
-
-     kunde@example.org
-
-Technical details of permanent failure:
+    "gmail_old": GMAIL_FAILURE_HEAD
+    + """\
 Google tried to deliver your message, but it was rejected by the server for the recipient domain example.org by mx.example.org. [192.0.2.7].
 
 The error that the other server returned was:

@@ -14,6 +14,8 @@ from shopmail.domain.feedback import classifier as classifier_module
 from shopmail.domain.inbound.parsing import parse_message
 from shopmail.domain.message import Envelope
 
+from tests.fixtures.mails import GMAIL_FAILURE_HEAD
+
 
 def classify(raw: str) -> Classification:
     return classify_message(parse_message(raw.encode("utf-8")))
@@ -225,16 +227,9 @@ def test_x_failed_recipients_names_the_failed_addresses() -> None:
 
 
 def test_paragraph_after_a_lead_in_belongs_to_the_recipient() -> None:
-    raw = """\
-From: Mail Delivery Subsystem <mailer-daemon@googlemail.com>
-To: bounces@shop.example
-Subject: Delivery Status Notification (Failure)
-
-Delivery to the following recipient failed permanently:
-
-     kunde@example.org
-
-Technical details of permanent failure:
+    raw = (
+        GMAIL_FAILURE_HEAD
+        + """\
 
 Google tried to deliver your message, but it was rejected by the recipient domain. The error that the other server returned was: 550 5.1.1 <bounces@shop.example>... User unknown
 
@@ -243,6 +238,7 @@ Google tried to deliver your message, but it was rejected by the recipient domai
 From: Shop <bounces@shop.example>
 To: kunde@example.org
 """
+    )
     (row,) = classify(raw).recipients
     assert row.address == "kunde@example.org"
     assert (row.stage, row.hard) == ("mail", False)  # the reply refused our sender

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 from shopmail.domain.inbound.parsing import parse_message
-from shopmail.domain.inbound.routing import ACTION_NAMES, load_routes
+from shopmail.domain.inbound.routing import ACTION_NAMES, Router, load_routes
 from shopmail.domain.message import Verdicts
 from shopmail.errors import InvalidMessageError
 
-from shopmail_local.cli.commands.route import build_router, default_parse, route_file
+from shopmail_local.cli.commands.route import Parse, build_router, default_parse, route_file
 
 # Data next to the messages (expected results, licences, decoded parts): not messages.
 _SKIP_SUFFIXES = {
@@ -49,12 +49,19 @@ def files(corpus_dir: Path) -> list[Path]:
     return found
 
 
-def test_every_corpus_message_gets_a_decision(
-    files: list[Path], monkeypatch: pytest.MonkeyPatch
-) -> None:
+Routing = tuple[Router, Parse]
+
+
+@pytest.fixture
+def shipped(monkeypatch: pytest.MonkeyPatch) -> Routing:
+    """The router of the shipped routes (``ROUTES_FILE`` unset) and the CLI's parser."""
     monkeypatch.delenv("ROUTES_FILE", raising=False)
     router, _ = build_router(None, "shop.example")
-    parse = default_parse()
+    return router, default_parse()
+
+
+def test_every_corpus_message_gets_a_decision(files: list[Path], shipped: Routing) -> None:
+    router, parse = shipped
     rule_names = {r.name for r in load_routes(None).rules}
     counts: Counter[str] = Counter()
     routes: Counter[str] = Counter()
@@ -86,11 +93,9 @@ def test_every_corpus_message_gets_a_decision(
 
 
 def test_corpus_sample_for_a_support_recipient_with_verdicts(
-    files: list[Path], monkeypatch: pytest.MonkeyPatch
+    files: list[Path], shipped: Routing
 ) -> None:
-    monkeypatch.delenv("ROUTES_FILE", raising=False)
-    router, _ = build_router(None, "shop.example")
-    parse = default_parse()
+    router, parse = shipped
     seen: Counter[str] = Counter()
     for path in files[::10]:
         for verdicts, expect in ((Verdicts(), None), (Verdicts(virus="FAIL"), "policy:virus")):

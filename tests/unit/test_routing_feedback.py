@@ -4,29 +4,24 @@ default routes, and auto-replies that are neither answered nor treated as custom
 from __future__ import annotations
 
 import pytest
-from shopmail.domain.feedback import Classification, classify_message
 from shopmail.domain.inbound.parsing import parse_message
 from shopmail.domain.inbound.routing import ACTION_NAMES, Router, parse_routes
 from shopmail.domain.inbound.routing.feedback_gate import GatedClassifier, looks_like_feedback
 from shopmail.domain.message import Envelope, InboundMessage
 from shopmail.errors import RouteConfigError
 
-from tests.fixtures.inbound_feedback import dsn_mail, order_message_id, out_of_office_mail
+from tests.fixtures.inbound_feedback import (
+    CountingClassifier,
+    dsn_mail,
+    order_message_id,
+    out_of_office_mail,
+)
 
 DOMAIN = "shop.example"
 
 
 def _parse(raw: bytes, sender: str, recipient: str) -> InboundMessage:
     return parse_message(raw, Envelope("ses-1", sender, (recipient,)))
-
-
-class CountingClassifier:
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def __call__(self, message: InboundMessage) -> Classification:
-        self.calls += 1
-        return classify_message(message)
 
 
 def test_feedback_is_a_known_action_without_parameters() -> None:

@@ -23,6 +23,7 @@ PARAMETERS = (
 )
 OUTBOUND_POLICY = "OutboundShopConfigurationReadPolicy"
 INBOUND_POLICY = "InboundRoutesReadPolicy"
+INBOUND_SHOP_POLICY = "InboundShopConfigReadPolicy"
 
 
 def _env(t: dict[str, Any], function: str) -> dict[str, Any]:
@@ -54,6 +55,7 @@ def test_the_settings_are_set_from_parameters(cfn_template: dict[str, Any]) -> N
     assert outbound["CONFIG_CACHE_SECONDS"] == {"Ref": "ConfigCacheSeconds"}
     inbound = _env(cfn_template, "InboundFunction")
     assert inbound["ROUTES_FILE"] == {"Ref": "RoutesFile"}
+    assert inbound["SHOP_CONFIG"] == {"Ref": "ShopConfig"}  # the auto-replies' signature
     assert inbound["ORDER_NUMBER_PATTERN"] == {"Ref": "OrderNumberPattern"}
     assert inbound["CONFIG_CACHE_SECONDS"] == {"Ref": "ConfigCacheSeconds"}
     for name in NEW_SETTINGS:
@@ -79,6 +81,7 @@ def test_nothing_is_granted_while_nothing_is_configured(cfn_template: dict[str, 
         r = _resolver(cfn_template, **values)
         assert not r.resource_enabled(OUTBOUND_POLICY)
         assert not r.resource_enabled(INBOUND_POLICY)
+        assert not r.resource_enabled(INBOUND_SHOP_POLICY)
 
 
 @pytest.mark.parametrize(
@@ -159,3 +162,28 @@ def test_every_new_setting_and_parameter_has_a_readme_row() -> None:
         assert any(f"`{ENV_NAMES[name]}`" in row for row in rows), ENV_NAMES[name]
     for name in PARAMETERS:
         assert any(f"`{name}`" in row for row in rows), name
+
+
+@pytest.mark.parametrize(
+    ("parameters", "expected"),
+    [
+        (
+            {"ShopConfig": "s3://kaffee-config/shopmail/shop.toml"},
+            [("s3:GetObject", "arn:aws:s3:::kaffee-config/shopmail/shop.toml")],
+        ),
+        (
+            {"ShopConfig": "ssm:/shopmail/shop"},
+            [("ssm:GetParameter", "arn:aws:ssm:eu-west-1:123456789012:parameter/shopmail/shop")],
+        ),
+        # the inbound function never reads the template overrides (nor the logo in them)
+        ({"TemplatesBucket": "kaffee-config", "TemplatesPrefix": "mail/templates/"}, []),
+    ],
+)
+def test_inbound_may_read_exactly_the_shop_config(
+    cfn_template: dict[str, Any], parameters: dict[str, str], expected: list[Any]
+) -> None:
+    r = _resolver(cfn_template, **parameters)
+    got = [(s["Action"], s["Resource"]) for s in _statements(cfn_template, r, INBOUND_SHOP_POLICY)]
+    assert got == expected
+    policy = cfn_template["Resources"][INBOUND_SHOP_POLICY]
+    assert policy["Properties"]["Roles"] == [{"Ref": "InboundRole"}]

@@ -47,6 +47,17 @@ class ShopmailError(Exception):
     kind: ClassVar[ErrorKind] = ErrorKind.TRANSIENT
     code: ClassVar[str] = "shopmail_error"
 
+    def __init_subclass__(
+        cls, *, kind: ErrorKind | None = None, code: str | None = None, **kwargs: Any
+    ) -> None:
+        """Set the branch and the code in the class header: ``class X(PermanentError, code="x")``;
+        what a subclass does not name, it inherits."""
+        super().__init_subclass__(**kwargs)
+        if kind is not None:
+            cls.kind = kind
+        if code is not None:
+            cls.code = code
+
     def __init__(self, reason: str, **context: Any) -> None:
         super().__init__(reason)
         self.reason = reason
@@ -69,21 +80,15 @@ class ShopmailError(Exception):
         }
 
 
-class PermanentError(ShopmailError):
+class PermanentError(ShopmailError, kind=ErrorKind.PERMANENT, code="permanent"):
     """Retrying cannot help: dead-letter with the reason, do not retry."""
 
-    kind = ErrorKind.PERMANENT
-    code = "permanent"
 
-
-class TransientError(ShopmailError):
+class TransientError(ShopmailError, kind=ErrorKind.TRANSIENT, code="transient"):
     """Retrying later may help: re-raise so the platform retries."""
 
-    kind = ErrorKind.TRANSIENT
-    code = "transient"
 
-
-class ConfigurationError(ShopmailError):
+class ConfigurationError(ShopmailError, kind=ErrorKind.CONFIGURATION, code="configuration"):
     """The system is misconfigured (530, 535, 554 access denied / not verified / paused, a
     missing or invalid setting, a bus that does not exist).
 
@@ -91,56 +96,39 @@ class ConfigurationError(ShopmailError):
     marking any message as failed, or let the platform retry the event) and raise an alarm.
     """
 
-    kind = ErrorKind.CONFIGURATION
-    code = "configuration"
-
 
 # --- permanent -------------------------------------------------------------------------------
 
 
-class InvalidMessageError(PermanentError):
+class InvalidMessageError(PermanentError, code="invalid_message"):
     """Raw mail that cannot be read as a message (e.g. no usable header block)."""
 
-    code = "invalid_message"
 
-
-class RawMailMissingError(PermanentError):
+class RawMailMissingError(PermanentError, code="raw_mail_missing"):
     """The raw message is not in the bucket where the receipt rule should have put it."""
 
-    code = "raw_mail_missing"
 
-
-class InvalidEventError(PermanentError):
+class InvalidEventError(PermanentError, code="invalid_event"):
     """An event (SES, shop or SQS record) that does not match its contract."""
 
-    code = "invalid_event"
 
-
-class RouteConfigError(PermanentError):
+class RouteConfigError(PermanentError, code="route_config"):
     """A routes file that does not validate."""
 
-    code = "route_config"
 
-
-class InvalidRecipientError(PermanentError):
+class InvalidRecipientError(PermanentError, code="invalid_recipient"):
     """A recipient address that cannot be sent to (syntax, non-ASCII local part, ...)."""
 
-    code = "invalid_recipient"
 
-
-class TemplateError(PermanentError):
+class TemplateError(PermanentError, code="template"):
     """A mail template that is missing or fails to render."""
 
-    code = "template"
 
-
-class MessageRejectedError(PermanentError):
+class MessageRejectedError(PermanentError, code="message_rejected"):
     """The relay refused this message for good (552, 553, 554 Transaction failed)."""
 
-    code = "message_rejected"
 
-
-class DeliveryAmbiguousError(PermanentError):
+class DeliveryAmbiguousError(PermanentError, code="delivery_ambiguous"):
     """The connection to the relay was lost after the whole message, final dot included, was
     sent: the relay may or may not have accepted it.
 
@@ -149,30 +137,22 @@ class DeliveryAmbiguousError(PermanentError):
     ``shopmail.services.outbound``); any other caller dead-letters it with this reason.
     """
 
-    code = "delivery_ambiguous"
 
-
-class RetriesExhaustedError(PermanentError):
+class RetriesExhaustedError(PermanentError, code="retries_exhausted"):
     """An item failed on its last allowed delivery (the queue's ``maxReceiveCount``): it is
     dead-lettered with the last reason instead of being moved there without one."""
 
-    code = "retries_exhausted"
 
-
-class StoreRejectedError(PermanentError):
+class StoreRejectedError(PermanentError, code="store_rejected"):
     """A data store refused the request as invalid (DynamoDB ``ValidationException``, e.g. a
     key over 2 KB): the same input fails the same way every time."""
 
-    code = "store_rejected"
 
-
-class InvalidTokenError(PermanentError):
+class InvalidTokenError(PermanentError, code="invalid_token"):
     """A signed token (one-click unsubscribe) that is malformed, forged or expired.
 
     ``problem`` says which: ``malformed``, ``forged`` or ``expired``.
     """
-
-    code = "invalid_token"
 
     def __init__(self, reason: str, problem: str, **context: object) -> None:
         super().__init__(reason, problem=problem, **context)
@@ -182,40 +162,28 @@ class InvalidTokenError(PermanentError):
 # --- transient -------------------------------------------------------------------------------
 
 
-class ServiceUnavailableError(TransientError):
+class ServiceUnavailableError(TransientError, code="service_unavailable"):
     """An AWS service throttled or failed (S3, DynamoDB, EventBridge partial failure, ...)."""
 
-    code = "service_unavailable"
 
-
-class DeliveryDeferredError(TransientError):
+class DeliveryDeferredError(TransientError, code="delivery_deferred"):
     """The relay answered 4xx: try this message again later."""
 
-    code = "delivery_deferred"
 
-
-class QuotaExceededError(TransientError):
+class QuotaExceededError(TransientError, code="quota_exceeded"):
     """SES's daily quota is used up: stop the batch, keep everything queued."""
 
-    code = "quota_exceeded"
 
-
-class RelayUnavailableError(TransientError):
+class RelayUnavailableError(TransientError, code="relay_unavailable"):
     """The relay cannot be used right now (unreachable, or it failed while the session was being
     opened: greeting, EHLO, STARTTLS, AUTH, also after one reconnect): stop the batch, keep
     everything queued; every later message would fail the same way."""
 
-    code = "relay_unavailable"
 
-
-class AttachmentMissingError(TransientError):
+class AttachmentMissingError(TransientError, code="attachment_missing"):
     """An attachment the mail needs (an invoice PDF) is not in its bucket (yet): retry the item
     later, for a bounded time."""
 
-    code = "attachment_missing"
 
-
-class InProgressError(TransientError):
+class InProgressError(TransientError, code="in_progress"):
     """Another invocation is handling the same item right now."""
-
-    code = "in_progress"

@@ -10,21 +10,23 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from shopmail_local.cli.common import DEFAULT_ENDPOINT, find_stack, state_dir
+from shopmail_local.cli.common import DEFAULT_ENDPOINT, add_command, find_stack, state_dir
 from shopmail_local.demo import ORDER_EVENT, DemoConfig, run_demo
 
 
 def register(subparsers: Any) -> None:
     """Add the ``demo`` sub-command."""
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "demo",
-        help="scripted tour: order, customer reply, return with attachment, bounce",
-        description=(
+        "scripted tour: order, customer reply, return with attachment, bounce",
+        (
             "Runs against a stack started by `make run`: places an order (confirmation in the "
             "outbox), replies to it as the customer (routed with the order id), sends a return "
             "with an attachment and bounces a mail (suppression entry). Exit status 1 when a "
             "step fails."
         ),
+        wrap=True,
     )
     p.add_argument(
         "--endpoint", default=None, help=f"moto server (default: the stack's, {DEFAULT_ENDPOINT})"

@@ -41,9 +41,11 @@ from shopmail.domain.erasure.report import DeadLetterQueueName
 from shopmail_local.cli.common import (
     CommandError,
     StackOutputs,
+    add_command,
     add_stack_arguments,
     cli_errors,
     stack_outputs,
+    usage_of,
 )
 
 QUEUES = tuple(str(q) for q in DeadLetterQueueName)
@@ -57,12 +59,7 @@ REDRIVE_TARGETS = {
 
 def register(subparsers: Any) -> None:
     """Add the ``dlq`` sub-command."""
-    p = subparsers.add_parser(
-        "dlq",
-        help="list, show or redrive dead-letter entries",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = add_command(subparsers, "dlq", "list, show or redrive dead-letter entries", __doc__)
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--queue", choices=QUEUES, help="one queue (default: every queue)")
     add_stack_arguments(common)
@@ -83,11 +80,7 @@ def register(subparsers: Any) -> None:
     redrive.add_argument("--dry-run", action="store_true", help="say what would go, move nothing")
     redrive.set_defaults(func=run_redrive)
 
-    def usage(args: argparse.Namespace) -> int:
-        p.print_help(sys.stderr)
-        return 2
-
-    p.set_defaults(func=usage)
+    p.set_defaults(func=usage_of(p))
 
 
 def _stack(args: argparse.Namespace) -> StackOutputs:

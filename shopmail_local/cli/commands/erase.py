@@ -31,6 +31,7 @@ from shopmail.domain.erasure.request import ErasureRequest
 
 from shopmail_local.cli.common import (
     CommandError,
+    add_command,
     add_stack_arguments,
     cli_errors,
     stack_outputs,
@@ -39,11 +40,11 @@ from shopmail_local.cli.common import (
 
 def register(subparsers: Any) -> None:
     """Add the ``erase`` sub-command."""
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "erase",
-        help="erase one customer's data everywhere (keeps the address suppressed as a hash)",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "erase one customer's data everywhere (keeps the address suppressed as a hash)",
+        __doc__,
     )
     p.add_argument("address", metavar="ADDRESS")
     p.add_argument("--request-id", help="the request's reference in the report (default: cli-TIME)")

@@ -17,7 +17,7 @@ from shopmail.domain.inbound.reply_text import strip_reply
 from shopmail.domain.message import InboundMessage
 from shopmail.errors import ShopmailError
 
-from shopmail_local.cli.common import iter_files
+from shopmail_local.cli.common import add_command, iter_files
 
 DEFAULT_MAX_BODY = 4096
 MAX_DEFECTS_SHOWN = 20
@@ -25,11 +25,8 @@ MAX_DEFECTS_SHOWN = 20
 
 def register(subparsers: Any) -> None:
     """Add the ``parse`` sub-command."""
-    p = subparsers.add_parser(
-        "parse",
-        help="parse raw messages and print one JSON object per message",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    p = add_command(
+        subparsers, "parse", "parse raw messages and print one JSON object per message", __doc__
     )
     p.add_argument("paths", nargs="+", metavar="FILE|DIR", help="raw message files or folders")
     p.add_argument(

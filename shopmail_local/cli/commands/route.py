@@ -28,7 +28,7 @@ from shopmail.domain.inbound.routing import Classify, Router
 from shopmail.domain.message import Envelope, InboundMessage, Verdicts
 from shopmail.errors import ShopmailError
 
-from shopmail_local.cli.common import iter_files, load_route_table
+from shopmail_local.cli.common import add_command, iter_files, load_route_table
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
 _VERDICT_NAMES = ("spam", "virus", "spf", "dkim", "dmarc", "dmarc_policy")
@@ -39,11 +39,11 @@ Parse = Callable[[bytes], InboundMessage]
 
 def register(subparsers: Any) -> None:
     """Add the ``route`` sub-command."""
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "route",
-        help="route messages by the rules (one JSON decision per line, no side effects)",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "route messages by the rules (one JSON decision per line, no side effects)",
+        __doc__,
     )
     p.add_argument("paths", nargs="+", metavar="FILE|DIR", help="message files or folders")
     p.add_argument(

@@ -16,20 +16,29 @@ from typing import Any
 
 from shopmail.config import env_setting
 
-from shopmail_local.cli.common import AwsTarget, aws_target, cli_errors, find_stack, to_entry
+from shopmail_local.cli.common import (
+    AwsTarget,
+    add_command,
+    aws_target,
+    cli_errors,
+    find_stack,
+    to_entry,
+)
 
 __all__ = ["register", "run", "to_entry"]
 
 
 def register(subparsers: Any) -> None:
     """Add the ``send-event`` sub-command."""
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "send-event",
-        help="put an event (EventBridge JSON) on the local shop bus",
-        description=(
+        "put an event (EventBridge JSON) on the local shop bus",
+        (
             "FILE holds an EventBridge event ({source, detail-type, detail}) or a PutEvents "
             "entry ({Source, DetailType, Detail}), or a list of them."
         ),
+        wrap=True,
     )
     p.add_argument("file", type=Path)
     p.add_argument(

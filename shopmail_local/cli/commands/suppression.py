@@ -40,7 +40,7 @@ from shopmail.domain.suppression.entries import (
 )
 from shopmail.errors import ShopmailError
 
-from shopmail_local.cli.common import AwsTarget, aws_target, explain
+from shopmail_local.cli.common import AwsTarget, add_command, aws_target, explain, usage_of
 
 LOCAL_TABLE = "shopmail-local-SuppressionTable"
 CLASSES = (MANUAL, HARD_BOUNCE, COMPLAINT, UNSUBSCRIBE, TRANSIENT_BOUNCES)
@@ -49,11 +49,8 @@ COLUMNS = ("address", "class", "reason", "since", "source", "expires_at")
 
 def register(subparsers: Any) -> None:
     """Add the ``suppression`` sub-command."""
-    p = subparsers.add_parser(
-        "suppression",
-        help="list, add, remove or export suppressed addresses",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    p = add_command(
+        subparsers, "suppression", "list, add, remove or export suppressed addresses", __doc__
     )
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--table", help=f"table name (default: SUPPRESSION_TABLE or {LOCAL_TABLE})")
@@ -84,11 +81,7 @@ def register(subparsers: Any) -> None:
     ex.add_argument("--all", action="store_true", help="include expired entries")
     ex.set_defaults(func=run_export)
 
-    def usage(args: argparse.Namespace) -> int:
-        p.print_help(sys.stderr)
-        return 2
-
-    p.set_defaults(func=usage)
+    p.set_defaults(func=usage_of(p))
 
 
 def target(args: argparse.Namespace) -> AwsTarget:

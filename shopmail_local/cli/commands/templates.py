@@ -51,7 +51,14 @@ from shopmail.domain.outbound.template_overlay import (
 )
 from shopmail.errors import ShopmailError
 
-from shopmail_local.cli.common import REPO, iter_files, load_shop_event, shop_mail, usage_of
+from shopmail_local.cli.common import (
+    REPO,
+    add_command,
+    iter_files,
+    load_shop_event,
+    shop_mail,
+    usage_of,
+)
 
 DEFAULT_EVENTS = REPO / "events" / "outbound"
 
@@ -60,11 +67,8 @@ def register(subparsers: Any) -> None:
     """Add the ``templates`` sub-command (with ``check``)."""
     p = subparsers.add_parser("templates", help="template override tools", description=__doc__)
     sub = p.add_subparsers(dest="templates_command", metavar="SUBCOMMAND")
-    check = sub.add_parser(
-        "check",
-        help="validate a template override folder (one JSON object per line)",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    check = add_command(
+        sub, "check", "validate a template override folder (one JSON object per line)", __doc__
     )
     check.add_argument("folder", metavar="DIR", help="the override folder")
     check.add_argument(

@@ -36,10 +36,12 @@ from shopmail_local.cli.common import (
     REPO,
     CommandError,
     StackOutputs,
+    add_command,
     add_stack_arguments,
     cli_errors,
     stack_outputs,
 )
+from shopmail_local.stack.provision import service_policy
 
 SAMPLES = REPO / "events" / "outbound"
 WATCHED_SOURCES = ("shopmail.outbound", "shopmail.feedback")
@@ -56,11 +58,11 @@ FEEDBACK = {
 
 def register(subparsers: Any) -> None:
     """Add the ``test-send`` sub-command."""
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "test-send",
-        help="send one sample mail through the (deployed) pipeline and report what happened",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "send one sample mail through the (deployed) pipeline and report what happened",
+        __doc__,
     )
     p.add_argument("type", metavar="TYPE", help="a detail-type with a sample, e.g. OrderPlaced")
     p.add_argument("--to", required=True, metavar="ADDRESS", help="the recipient")
@@ -129,18 +131,12 @@ def watch_bus(stack: StackOutputs, bus: str) -> Iterator[tuple[Any, str]]:
             EventPattern=json.dumps({"source": list(WATCHED_SOURCES)}),
             State="ENABLED",
         )["RuleArn"]
-        policy = {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"Service": "events.amazonaws.com"},
-                    "Action": "sqs:SendMessage",
-                    "Resource": arn,
-                    "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}},
-                }
-            ],
-        }
+        policy = service_policy(
+            "events.amazonaws.com",
+            "sqs:SendMessage",
+            Resource=arn,
+            Condition={"ArnEquals": {"aws:SourceArn": rule_arn}},
+        )
         sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
         events.put_targets(Rule=name, EventBusName=bus, Targets=[{"Id": "watch", "Arn": arn}])
         try:

@@ -22,6 +22,11 @@ _PART_SIZE = 8 * 1024 * 1024
 _CONCURRENCY = 2
 
 
+def _client_error_code(exc: Exception) -> str:
+    """S3's error code when ``exc`` is an answer of S3 (``""`` for anything else)."""
+    return error_code(exc) if isinstance(exc, ClientError) else ""
+
+
 class _ChunkReader(io.RawIOBase):
     """A read-only file object over an iterator of byte chunks (for ``upload_fileobj``)."""
 
@@ -81,26 +86,25 @@ class S3RawMailStore:
         """
         try:
             response = self._s3.get_object(Bucket=self.bucket, Key=key)
-        except ClientError as exc:
-            if error_code(exc) in _DENIED:
+        except Exception as exc:
+            code = _client_error_code(exc)
+            if code in _DENIED:
                 # Without s3:ListBucket S3 answers 403 for a missing key as well.
                 raise RawMailMissingError(
                     f"raw mail s3://{self.bucket}/{key} is missing or not readable "
-                    f"({error_code(exc)}): check the object and the function's s3:GetObject / "
+                    f"({code}): check the object and the function's s3:GetObject / "
                     "s3:ListBucket permissions",
                     bucket=self.bucket,
                     key=key,
                 ) from exc
-            if error_code(exc) in _MISSING:
+            if code in _MISSING:
                 raise RawMailMissingError(
                     f"raw mail s3://{self.bucket}/{key} does not exist "
-                    f"({error_code(exc)}): the receipt rule's S3 action did not store it, "
+                    f"({code}): the receipt rule's S3 action did not store it, "
                     "or bucket/prefix differ from the rule's",
                     bucket=self.bucket,
                     key=key,
                 ) from exc
-            raise transient_error(exc, "s3", "GetObject", key=key) from exc
-        except Exception as exc:
             raise transient_error(exc, "s3", "GetObject", key=key) from exc
         return self._stream(response["Body"], key, chunk_size)
 
@@ -167,13 +171,11 @@ class S3RawMailStore:
                 Key=target_key,
                 CopySource={"Bucket": self.bucket, "Key": source_key},
             )
-        except ClientError as exc:
-            if error_code(exc) in _MISSING:
+        except Exception as exc:
+            if _client_error_code(exc) in _MISSING:
                 raise RawMailMissingError(
                     f"raw mail s3://{self.bucket}/{source_key} does not exist (copy)",
                     bucket=self.bucket,
                     key=source_key,
                 ) from exc
-            raise transient_error(exc, "s3", "CopyObject", key=source_key) from exc
-        except Exception as exc:
             raise transient_error(exc, "s3", "CopyObject", key=source_key) from exc

@@ -22,6 +22,7 @@ from shopmail.bootstrap.clients import AwsClients, ClientFactory
 from shopmail.bootstrap.dead_letters import dead_letter_sink
 from shopmail.bootstrap.relay import RelayProvider
 from shopmail.bootstrap.remote_config import Reloading, config_source
+from shopmail.bootstrap.shop import reply_shop
 from shopmail.config import ENV_NAMES, Settings
 from shopmail.domain.dead_letters import DeadLetterBody
 from shopmail.domain.locations import parse_location
@@ -198,6 +199,7 @@ def build_inbound_service(
             if settings.erasure_index_table
             else None
         ),
+        reply_shop=reply_shop(settings, aws),
     )
     return InboundService(
         settings,

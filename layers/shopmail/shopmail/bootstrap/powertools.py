@@ -18,15 +18,20 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from shopmail.config import env_setting
 
 
-def handler_tools(default_service: str) -> tuple[Logger, Metrics]:
+def handler_tools(
+    default_service: str, *, service_dimension: bool = False
+) -> tuple[Logger, Metrics]:
     """The handler's ``Logger`` and ``Metrics`` (names from ``POWERTOOLS_*`` or the defaults).
 
     The layer logs with ``logging.getLogger(__name__)``; those loggers get the handler's
-    structured JSON format and level.
+    structured JSON format and level. With ``service_dimension`` every metric carries the
+    ``service`` dimension (the logger's service name).
     """
     logger = Logger(service=env_setting("service_name", default_service))
     copy_config_to_registered_loggers(source_logger=logger, include={"shopmail"})
     metrics = Metrics(namespace=env_setting("metrics_namespace", "shopmail"))
+    if service_dimension:
+        metrics.set_default_dimensions(service=logger.service)
     return logger, metrics
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +34,7 @@ from shopmail.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from shopmail.adapters.config_source import ConfigSource
+    from shopmail.domain.inbound.acknowledgement import ReplyShop
     from shopmail.domain.outbound.contracts import ShopEvent
     from shopmail.domain.outbound.mime_build import BuiltMessage
     from shopmail.domain.outbound.rendering import RenderedMail
@@ -171,6 +172,37 @@ class ShopMail:
         if previous is not None:
             shutil.rmtree(previous, ignore_errors=True)
         return overlay
+
+
+def reply_shop(
+    settings: Settings, clients: AwsClients, *, source: ConfigSource | None = None
+) -> Callable[[], ReplyShop] | None:
+    """The shop answering inbound auto-replies: name and locales of ``SHOP_CONFIG``.
+
+    Only the configuration file is read (no logo, no template overrides), on the first reply,
+    kept and re-read like :class:`ShopMail`'s; ``None`` when ``SHOP_CONFIG`` is not set.
+    """
+    if not settings.shop_config:
+        return None
+    location = parse_location(settings.shop_config, ENV_NAMES["shop_config"])
+    reader: list[ConfigSource] = [source] if source is not None else []
+
+    def read() -> bytes:
+        if not reader:
+            reader.append(config_source(settings, clients))
+        return reader[0].read_bytes(location)
+
+    def build(raw: bytes) -> ReplyShop:
+        from shopmail.domain.inbound.acknowledgement import ReplyShop
+        from shopmail.domain.outbound.shop_config import parse_shop_config
+
+        shop = parse_shop_config(raw, str(location))
+        return ReplyShop(
+            name=shop.sender_name("transactional"),
+            languages=(shop.locales.default, shop.locales.fallback),
+        )
+
+    return Reloading(str(location), read, build).get
 
 
 def _no_clients() -> AwsClients:

@@ -1,12 +1,12 @@
 """Lazy public surfaces for the domain's sub-packages (PEP 562 module ``__getattr__``).
 
-A sub-package lists what it offers (``name -> submodule``); a name is imported on first use.
+A sub-package lists what it offers (``submodule -> names``); a name is imported on first use.
 Importing one submodule (the routing model, say) thus never drags in its siblings (the TOML
 loader, Jinja2 and Babel for rendering, ...), which keeps the handlers' cold start small.
 
 Example
 -------
->>> __getattr__ = lazy_surface("shopmail.domain.smtp", {"TokenBucket": "pacing"})
+>>> __getattr__ = lazy_surface("shopmail.domain.smtp", pacing=("TokenBucket",))
 >>> __getattr__("TokenBucket").__name__
 'TokenBucket'
 """
@@ -14,12 +14,21 @@ Example
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 
-def lazy_surface(package: str, exports: Mapping[str, str]) -> Callable[[str], Any]:
-    """A module ``__getattr__`` that imports ``package.<exports[name]>`` on first use."""
+def lazy_surface(package: str, **modules: tuple[str, ...]) -> Callable[[str], Any]:
+    """A module ``__getattr__`` that imports ``package.<module>`` when one of its names is used.
+
+    Parameters
+    ----------
+    package
+        The sub-package (its ``__name__``).
+    **modules
+        For each submodule, the names of the surface it defines.
+    """
+    exports = {name: module for module, names in modules.items() for name in names}
 
     def module_getattr(name: str) -> Any:
         module = exports.get(name)

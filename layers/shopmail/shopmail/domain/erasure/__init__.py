@@ -25,19 +25,6 @@ if TYPE_CHECKING:
     )
     from shopmail.domain.erasure.request import ErasureRequest, parse_erasure_request
 
-_EXPORTS: dict[str, str] = {
-    "AddressMatcher": "matcher",
-    "normalize_address": "matcher",
-    "mentioned_addresses": "mentions",
-    "DeadLetterQueueName": "report",
-    "ErasureReport": "report",
-    "ItemStore": "report",
-    "ErasureRequest": "request",
-    "parse_erasure_request": "request",
-}
-
-__getattr__ = lazy_surface(__name__, _EXPORTS)
-
 __all__ = [
     "AddressMatcher",
     "DeadLetterQueueName",
@@ -48,3 +35,11 @@ __all__ = [
     "normalize_address",
     "parse_erasure_request",
 ]
+
+__getattr__ = lazy_surface(
+    __name__,
+    matcher=("AddressMatcher", "normalize_address"),
+    mentions=("mentioned_addresses",),
+    report=("DeadLetterQueueName", "ErasureReport", "ItemStore"),
+    request=("ErasureRequest", "parse_erasure_request"),
+)

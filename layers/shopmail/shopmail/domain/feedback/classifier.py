@@ -503,15 +503,4 @@ def _judged_on_text(
     action = "delayed" if text_bounce.transient else "failed"
     verdict = judge(section, None, None, action)
     diagnostic = " ".join(section[:300].split()) or None
-    return tuple(
-        RecipientResult(
-            address=address,
-            action=action,
-            hard=verdict.hard,
-            reason=verdict.reason,
-            diagnostic=diagnostic,
-            stage=verdict.stage,
-            fault=verdict.fault,
-        )
-        for address in addresses
-    )
+    return tuple(verdict.row(address, action, diagnostic=diagnostic) for address in addresses)

@@ -182,17 +182,7 @@ def recipient_from_fields(
     verdict = judge(
         diagnostic, status, smtp_code, action, context(address), address=address, ours=ours
     )
-    return RecipientResult(
-        address=address,
-        action=action,
-        status=status,
-        smtp_code=smtp_code,
-        hard=verdict.hard,
-        reason=verdict.reason,
-        diagnostic=diagnostic or None,
-        stage=verdict.stage,
-        fault=verdict.fault,
-    )
+    return verdict.row(address, action, status=status, smtp_code=smtp_code, diagnostic=diagnostic)
 
 
 def read_dsn(

@@ -10,23 +10,26 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final
 
-KIND_BOUNCE: Final = "bounce"
-KIND_DELAY: Final = "delay"
-KIND_COMPLAINT: Final = "complaint"
-KIND_AUTO_REPLY: Final = "auto_reply"
-KIND_DELIVERY_REPORT: Final = "delivery_report"
-KIND_NONE: Final = "none"
 
-KINDS: Final = frozenset(
-    {
-        KIND_BOUNCE,
-        KIND_DELAY,
-        KIND_COMPLAINT,
-        KIND_AUTO_REPLY,
-        KIND_DELIVERY_REPORT,
-        KIND_NONE,
-    }
-)
+class FeedbackKind(StrEnum):
+    """What a feedback message is (the ``kind`` of a :class:`Classification`)."""
+
+    BOUNCE = "bounce"
+    DELAY = "delay"
+    COMPLAINT = "complaint"
+    AUTO_REPLY = "auto_reply"
+    DELIVERY_REPORT = "delivery_report"
+    NONE = "none"
+
+
+KIND_BOUNCE: Final = FeedbackKind.BOUNCE
+KIND_DELAY: Final = FeedbackKind.DELAY
+KIND_COMPLAINT: Final = FeedbackKind.COMPLAINT
+KIND_AUTO_REPLY: Final = FeedbackKind.AUTO_REPLY
+KIND_DELIVERY_REPORT: Final = FeedbackKind.DELIVERY_REPORT
+KIND_NONE: Final = FeedbackKind.NONE
+
+KINDS: Final = frozenset(FeedbackKind)
 
 
 class Stage(StrEnum):

@@ -63,7 +63,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from shopmail.domain.feedback import phrases, stages, statuses
-from shopmail.domain.feedback.model import Fault, Stage
+from shopmail.domain.feedback.model import Fault, RecipientResult, Stage
 from shopmail.domain.feedback.statuses import (
     MESSAGE,
     RECIPIENT,
@@ -140,6 +140,28 @@ class Verdict:
     fault: Fault
     stage: Stage
     transient: bool
+
+    def row(
+        self,
+        address: str,
+        action: str | None,
+        *,
+        status: str | None = None,
+        smtp_code: str | None = None,
+        diagnostic: str | None = None,
+    ) -> RecipientResult:
+        """The recipient's row with this verdict (an empty ``diagnostic`` is none)."""
+        return RecipientResult(
+            address=address,
+            action=action,
+            status=status,
+            smtp_code=smtp_code,
+            hard=self.hard,
+            reason=self.reason,
+            diagnostic=diagnostic or None,
+            stage=self.stage,
+            fault=self.fault,
+        )
 
 
 def is_permanent(status: str | None, smtp_code: str | None, action: str | None) -> bool | None:

@@ -30,18 +30,32 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Final
 
 from shopmail.domain.addresses import address_hash
+from shopmail.domain.feedback.model import FeedbackKind
 from shopmail.domain.outbound.message_ids import MessageRef, parse_message_id
 from shopmail.errors import InvalidEventError
 
-KIND_BOUNCE: Final = "bounce"
-KIND_COMPLAINT: Final = "complaint"
-KIND_DELIVERY: Final = "delivery"
-KIND_DELAY: Final = "delay"
-KIND_REJECT: Final = "reject"
-KIND_OTHER: Final = "other"
+
+class SesEventKind(StrEnum):
+    """The SES event types shopmail tells apart (``eventType`` / ``notificationType``)."""
+
+    BOUNCE = FeedbackKind.BOUNCE.value
+    COMPLAINT = FeedbackKind.COMPLAINT.value
+    DELIVERY = "delivery"
+    DELAY = FeedbackKind.DELAY.value
+    REJECT = "reject"
+    OTHER = "other"
+
+
+KIND_BOUNCE: Final = SesEventKind.BOUNCE
+KIND_COMPLAINT: Final = SesEventKind.COMPLAINT
+KIND_DELIVERY: Final = SesEventKind.DELIVERY
+KIND_DELAY: Final = SesEventKind.DELAY
+KIND_REJECT: Final = SesEventKind.REJECT
+KIND_OTHER: Final = SesEventKind.OTHER
 
 # SES event type -> (kind, key of the type-specific object)
 _TYPES: Final[dict[str, tuple[str, str]]] = {

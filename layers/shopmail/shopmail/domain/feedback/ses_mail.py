@@ -56,16 +56,12 @@ def _bounce_rows(event: FeedbackEvent) -> tuple[RecipientResult, ...]:
         status = find_status(rcpt.status or "") or find_status(diagnostic)
         verdict = judge(diagnostic, status, None, action, context, address=rcpt.address)
         rows.append(
-            RecipientResult(
-                address=rcpt.address,
-                action=action,
+            verdict.row(
+                rcpt.address,
+                action,
                 status=status,
                 smtp_code=find_smtp_code(diagnostic),
-                hard=verdict.hard,
-                reason=verdict.reason,
-                diagnostic=diagnostic or None,
-                stage=verdict.stage,
-                fault=verdict.fault,
+                diagnostic=diagnostic,
             )
         )
     return tuple(rows)

@@ -508,16 +508,12 @@ def read_text_bounce(
         action = _action_at(headings, index, transient_msg, diag)
         verdict = judge(diag, None, None, action, context, stages.get(low), address=low, ours=ours)
         recipients.append(
-            RecipientResult(
-                address=spelled[low],
-                action=action,
+            verdict.row(
+                spelled[low],
+                action,
                 status=find_status(diag),
                 smtp_code=find_smtp_code(diag),
-                hard=verdict.hard,
-                reason=verdict.reason,
-                diagnostic=diag or None,
-                stage=verdict.stage,
-                fault=verdict.fault,
+                diagnostic=diag,
             )
         )
     if recipients:

@@ -7,6 +7,7 @@ Sub-packages with their own surfaces: ``parsing`` (raw bytes -> InboundMessage) 
     parse_ses_event(event) -> list[SesRecord]     auto_reply_allowed(message, sender, domain)
     strip_reply(text) -> str                      find_order_numbers(text) -> list[str]
     build_detail(...), fit_detail(...)            build_forward(...), build_auto_reply(...)
+    ReplyShop(name, languages)  (who answers an auto-reply)
     planned_attachment_keys(prefix, message, id)
 """
 
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING
 from shopmail.domain._surface import lazy_surface
 
 if TYPE_CHECKING:
-    from shopmail.domain.inbound.acknowledgement import build_auto_reply
+    from shopmail.domain.inbound.acknowledgement import ReplyShop, build_auto_reply
     from shopmail.domain.inbound.attachment_keys import planned_attachment_keys
     from shopmail.domain.inbound.events import build_detail, fit_detail
     from shopmail.domain.inbound.forwarding import build_forward
@@ -26,22 +27,8 @@ if TYPE_CHECKING:
     from shopmail.domain.inbound.reply_text import strip_reply
     from shopmail.domain.inbound.ses_event import SesRecord, parse_ses_event
 
-_EXPORTS: dict[str, str] = {
-    "build_auto_reply": "acknowledgement",
-    "planned_attachment_keys": "attachment_keys",
-    "build_detail": "events",
-    "fit_detail": "events",
-    "build_forward": "forwarding",
-    "auto_reply_allowed": "loop_guard",
-    "find_order_numbers": "order_numbers",
-    "strip_reply": "reply_text",
-    "SesRecord": "ses_event",
-    "parse_ses_event": "ses_event",
-}
-
-__getattr__ = lazy_surface(__name__, _EXPORTS)
-
 __all__ = [
+    "ReplyShop",
     "SesRecord",
     "auto_reply_allowed",
     "build_auto_reply",
@@ -53,3 +40,15 @@ __all__ = [
     "planned_attachment_keys",
     "strip_reply",
 ]
+
+__getattr__ = lazy_surface(
+    __name__,
+    acknowledgement=("ReplyShop", "build_auto_reply"),
+    attachment_keys=("planned_attachment_keys",),
+    events=("build_detail", "fit_detail"),
+    forwarding=("build_forward",),
+    loop_guard=("auto_reply_allowed",),
+    order_numbers=("find_order_numbers",),
+    reply_text=("strip_reply",),
+    ses_event=("SesRecord", "parse_ses_event"),
+)

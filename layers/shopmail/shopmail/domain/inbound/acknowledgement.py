@@ -76,6 +76,23 @@ TEXTS_DIR: Final = Path(__file__).resolve().parents[2] / "templates"
 
 
 @dataclass(frozen=True, slots=True)
+class ReplyShop:
+    """Who answers: the shop of ``SHOP_CONFIG`` (``None`` everywhere: the shipped texts alone).
+
+    Attributes
+    ----------
+    name
+        The From display name and the line under the signature (``Kaffeerösterei Müller``).
+    languages
+        The shop's locales, default first (``de-AT``, ``en``): the reply to a mail whose
+        language is unknown is written in their languages instead of German and English.
+    """
+
+    name: str = ""
+    languages: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class ReplyTexts:
     """The phrases of one language; :func:`render_body` puts them into the one structure.
 
@@ -285,17 +302,38 @@ def detect_language(message: InboundMessage) -> str | None:
     return guess_language(f"{message.subject or ''}\n{body}")
 
 
-def render_body(template: str, language: str) -> tuple[str, str]:
+def unknown_language_replies(shop: ReplyShop | None = None) -> tuple[str, ...]:
+    """The languages a reply is written in when the mail's own is unknown: the shop's
+    (:attr:`ReplyShop.languages` that have texts, in order, at most two), else
+    :data:`BILINGUAL`."""
+    found: list[str] = []
+    for tag in shop.languages if shop else ():
+        lang = _language_of(tag)
+        if lang is not None and lang not in found:
+            found.append(lang)
+    return tuple(found[:2]) or tuple(x for x in BILINGUAL if x in TEXTS)
+
+
+def render_body(template: str, language: str, shop: ReplyShop | None = None) -> tuple[str, str]:
     """Return ``(subject_prefix, body)`` for ``template`` in ``language`` (or ``auto``).
 
-    A language without texts (``auto``) gives German and English, German first.
+    A language without texts (``auto``) gives the languages of
+    :func:`unknown_language_replies` (German and English, German first, without a shop).
+    With a shop name, the name follows the signature.
     """
     texts = TEMPLATES[resolve_template(template)]
+    name = clean_header_text(shop.name, 100) if shop else ""
+
+    def signed(body: str) -> str:
+        return f"{body.rstrip()}\n{name}\n" if name else body
+
     if language in texts:
-        return texts[language]
-    both = [texts[lang] for lang in BILINGUAL if lang in texts] or list(texts.values())[:1]
+        prefix, body = texts[language]
+        return prefix, signed(body)
+    langs = unknown_language_replies(shop)
+    both = [texts[lang] for lang in langs if lang in texts] or list(texts.values())[:1]
     subject = " / ".join(prefix for prefix, _ in both)
-    return subject, f"\n{'-' * 40}\n\n".join(body for _, body in both)
+    return subject, f"\n{'-' * 40}\n\n".join(signed(body) for _, body in both)
 
 
 _MSG_ID: Final = re.compile(r"<[!-;=?-~]{1,250}@[!-;=?-~]{1,250}>")
@@ -317,6 +355,7 @@ def build_auto_reply(
     support_address: str,
     template: str | None = None,
     language: str = "auto",
+    shop: ReplyShop | None = None,
 ) -> OutgoingMail:
     """Build the acknowledgement of ``message``.
 
@@ -332,6 +371,9 @@ def build_auto_reply(
     template, language
         Template name (see :data:`TEMPLATES`, :data:`ALIASES`) and a language of
         :data:`LANGUAGES` (a locale such as ``fr-FR`` counts as its language) or ``auto``.
+    shop
+        The shop's name (From display name, under the signature) and languages (for mail
+        whose language is unknown); ``None``: the shipped texts, German and English.
 
     Raises
     ------
@@ -342,11 +384,11 @@ def build_auto_reply(
     if to is None:
         raise InvalidRecipientError("auto_reply: the envelope sender is empty or unusable")
     own = recipient.rpartition("@")[2].lower() == mail_domain.lower() and "+" not in recipient
-    from_hdr = header_address(recipient if own else support_address)
+    from_hdr = header_address(recipient if own else support_address, shop.name if shop else "")
     if from_hdr is None:
         raise InvalidRecipientError("auto_reply: no usable from address")
     lang = _language_of(language) or detect_language(message) or "auto"
-    prefix, body = render_body(template or DEFAULT_TEMPLATE, lang)
+    prefix, body = render_body(template or DEFAULT_TEMPLATE, lang, shop)
     separator = TEXTS[lang].subject_separator if lang in TEXTS else ": "
     mid = make_message_id(
         "autoreply",
@@ -375,9 +417,7 @@ def build_auto_reply(
     set_text_header(reply, "X-Shopmail-SES-Message-ID", clean_header_text(envelope.message_id, 100))
     reply.set_content(body, cte="quoted-printable")
     # after set_content(), which clears Content-* headers (RFC 3282)
-    reply["Content-Language"] = (
-        lang if lang in TEXTS else ", ".join(x for x in BILINGUAL if x in TEXTS)
-    )
+    reply["Content-Language"] = lang if lang in TEXTS else ", ".join(unknown_language_replies(shop))
     return OutgoingMail(
         envelope_from=from_hdr.addr_spec,
         recipients=(to.addr_spec,),

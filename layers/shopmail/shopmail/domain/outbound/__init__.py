@@ -35,31 +35,6 @@ if TYPE_CHECKING:
     from shopmail.domain.outbound.shop_config import ShopConfig, parse_shop_config
     from shopmail.domain.outbound.template_overlay import Overlay, build_overlay
 
-_EXPORTS: dict[str, str] = {
-    "EVENT_TYPES": "contracts",
-    "ShopEvent": "contracts",
-    "idempotency_key": "contracts",
-    "validate": "contracts",
-    "MessageRef": "message_ids",
-    "find_message_refs": "message_ids",
-    "make_message_id": "message_ids",
-    "parse_message_id": "message_ids",
-    "BuiltMessage": "mime_build",
-    "build_message": "mime_build",
-    "Recipient": "recipients",
-    "normalize_recipient": "recipients",
-    "AttachmentRef": "rendering",
-    "RenderedMail": "rendering",
-    "render": "rendering",
-    "SentMail": "sent_mail",
-    "ShopConfig": "shop_config",
-    "parse_shop_config": "shop_config",
-    "Overlay": "template_overlay",
-    "build_overlay": "template_overlay",
-}
-
-__getattr__ = lazy_surface(__name__, _EXPORTS)
-
 __all__ = [
     "EVENT_TYPES",
     "AttachmentRef",
@@ -82,3 +57,15 @@ __all__ = [
     "render",
     "validate",
 ]
+
+__getattr__ = lazy_surface(
+    __name__,
+    contracts=("EVENT_TYPES", "ShopEvent", "idempotency_key", "validate"),
+    message_ids=("MessageRef", "find_message_refs", "make_message_id", "parse_message_id"),
+    mime_build=("BuiltMessage", "build_message"),
+    recipients=("Recipient", "normalize_recipient"),
+    rendering=("AttachmentRef", "RenderedMail", "render"),
+    sent_mail=("SentMail",),
+    shop_config=("ShopConfig", "parse_shop_config"),
+    template_overlay=("Overlay", "build_overlay"),
+)

@@ -46,6 +46,7 @@ from shopmail.ports import (
 
 if TYPE_CHECKING:
     from shopmail.domain.feedback.model import Classification
+    from shopmail.domain.inbound.acknowledgement import ReplyShop
     from shopmail.domain.inbound.forwarding import OutgoingMail
 
 logger = logging.getLogger(__name__)
@@ -73,6 +74,8 @@ class ActionPorts:
     classify: Callable[[InboundMessage], Classification] | None = None
     #: Where the addresses a stored mail names are recorded for erasure (``None``: nowhere).
     erasure_index: ErasureIndex | None = None
+    #: The shop answering auto-replies (``SHOP_CONFIG``; ``None``: the shipped texts alone).
+    reply_shop: Callable[[], ReplyShop] | None = None
 
 
 @dataclass
@@ -302,6 +305,7 @@ class AutoReplyAction:
             support_address=ctx.settings.support_address,
             template=ctx.spec.get("template"),
             language=str(ctx.spec.get("language") or "auto"),
+            shop=ports.reply_shop() if ports.reply_shop is not None else None,
         )
         limit_key = f"auto_reply#{address_hash(ctx.envelope.sender)}"
         limiter = ports.rate_limiter

@@ -46,33 +46,6 @@ if TYPE_CHECKING:
         recipients_of,
     )
 
-_EXPORTS: dict[str, str] = {
-    "ACTION_NAMES": "model",
-    "ActionName": "model",
-    "ActionSpec": "model",
-    "Classify": "model",
-    "FALLBACK_DETAIL_TYPE": "model",
-    "FALLBACK_ROUTE": "router",
-    "FLAG_NAMES": "model",
-    "MatchContext": "model",
-    "MatchResult": "model",
-    "Matcher": "model",
-    "Policy": "model",
-    "RouteTable": "model",
-    "Router": "router",
-    "RoutingDecision": "model",
-    "Rule": "model",
-    "compile_pattern": "loader",
-    "default_routes_text": "loader",
-    "load_routes": "loader",
-    "parse_routes": "loader",
-    "recipients_of": "router",
-}
-
-
-__getattr__ = lazy_surface(__name__, _EXPORTS)
-
-
 __all__ = [
     "ACTION_NAMES",
     "FALLBACK_DETAIL_TYPE",
@@ -95,3 +68,24 @@ __all__ = [
     "parse_routes",
     "recipients_of",
 ]
+
+__getattr__ = lazy_surface(
+    __name__,
+    loader=("compile_pattern", "default_routes_text", "load_routes", "parse_routes"),
+    model=(
+        "ACTION_NAMES",
+        "ActionName",
+        "ActionSpec",
+        "Classify",
+        "FALLBACK_DETAIL_TYPE",
+        "FLAG_NAMES",
+        "MatchContext",
+        "MatchResult",
+        "Matcher",
+        "Policy",
+        "RouteTable",
+        "RoutingDecision",
+        "Rule",
+    ),
+    router=("FALLBACK_ROUTE", "Router", "recipients_of"),
+)
