@@ -47,39 +47,8 @@ MAX_SEED_SIZE = 64 * 1024
 _MESSAGE_SUFFIXES = {".eml", ".msg", ".txt", ".raw", ".mbox", ""}
 _HEADER_START = re.compile(rb"^[!-9;-~]{1,76}:", re.MULTILINE)
 
-#: Routes of the fuzz run: every action on every message (two envelope recipients).
-FUZZ_ROUTES = """
-version = 1
-
-[[rules]]
-name = "fuzz-reports"
-match = { recipient_local = ["bounces"] }
-actions = [
-  { type = "publish", detail_type = "MailFeedbackReceived" },
-  { type = "feedback" },
-  { type = "store_attachments" },
-]
-
-[[rules]]
-name = "fuzz-support"
-match = { recipient_local = ["support"] }
-actions = [
-  { type = "publish", detail_type = "SupportMessageReceived" },
-  { type = "store_attachments" },
-  { type = "forward", to = ["team@example.net"] },
-  { type = "auto_reply", template = "AutoReply" },
-]
-
-[[rules]]
-name = "fuzz-quarantine"
-match = { recipient_local = ["quarantine"] }
-actions = [{ type = "quarantine", reason = "fuzz" }]
-
-[[rules]]
-name = "catch-all"
-catch_all = true
-actions = [{ type = "publish", detail_type = "MessageReceived" }]
-"""
+#: Routes of the fuzz run: every action on every message (three envelope recipients).
+FUZZ_ROUTES = (Path(__file__).parent / "fuzz_routes.toml").read_text(encoding="utf-8")
 
 _BUILTIN_SEEDS = (
     b"From: Kim Meyer <kim@example.org>\r\nTo: support@shop.example\r\n"
@@ -481,18 +450,13 @@ def check_built(message: bytes, expect_to: int | None = None) -> None:
             raise AssertionError(f"built message has {n} {name.decode()} fields")
 
 
-@dataclass
 class Pipeline:
     """The inbound service, router and builders wired on fakes (one per process)."""
 
-    store: _Store = field(default_factory=_Store)
-    publisher: _Publisher = field(default_factory=_Publisher)
-    sender: _Sender = field(default_factory=_Sender)
-    dead_letters: _DeadLetters = field(default_factory=_DeadLetters)
-    service: Any = None
-    outcomes: Counter[str] = field(default_factory=Counter)
-
-    def __post_init__(self) -> None:
+    def __init__(self) -> None:
+        self.store, self.publisher, self.sender = _Store(), _Publisher(), _Sender()
+        self.dead_letters = _DeadLetters()
+        self.outcomes: Counter[str] = Counter()
         from shopmail.config import Settings
         from shopmail.domain.inbound.parsing import iter_attachment_chunks, parse_message
         from shopmail.domain.inbound.reply_text import strip_reply
@@ -555,13 +519,7 @@ class Pipeline:
         for addr in (message.reply_to or message.from_)[:1]:
             envelope = Envelope(mid, addr.address, (addr.address, f"support@{MAIL_DOMAIN}"))
             try:
-                mail = build_auto_reply(
-                    message,
-                    envelope,
-                    recipient=f"support@{MAIL_DOMAIN}",
-                    mail_domain=MAIL_DOMAIN,
-                    support_address=f"support@{MAIL_DOMAIN}",
-                )
+                mail = build_auto_reply(message, envelope, **_REPLY_ARGS)
                 check_built(mail.message)
             except PermanentError:
                 self.outcomes["auto_reply_refused"] += 1
@@ -575,6 +533,13 @@ class Pipeline:
                 head["To"] = [target]
                 check_built(head.as_bytes() + b"\r\n")
         self.store.objects.clear()
+
+
+_REPLY_ARGS: dict[str, Any] = {
+    "recipient": f"support@{MAIL_DOMAIN}",
+    "mail_domain": MAIL_DOMAIN,
+    "support_address": f"support@{MAIL_DOMAIN}",
+}
 
 
 def _ses_event(message_id: str) -> dict[str, Any]:

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from shopmail_local.stack.runner import LocalStack, RunConfig
-from tests.fixtures.e2e_stack import free_ports, wait_until
+from shopmail_local.stack.runner import LocalStack
+from tests.fixtures.e2e_stack import run_config, wait_until
 
 DOMAIN = "shop.example"
 TEAM = "team@partner.example"
@@ -46,18 +46,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     folder = tmp_path_factory.mktemp("forward-loop")
     routes = folder / "routes.toml"
     routes.write_text(ROUTES)
-    moto, inbound, relay, web, unsubscribe = free_ports(5)
-    config = RunConfig(
-        state_dir=folder / "state",
-        moto_port=moto,
-        inbound_port=inbound,
-        relay_port=relay,
-        web_port=web,
-        unsubscribe_port=unsubscribe,
-        retry_delays=(0.05, 0.05),
-        parameters={"RoutesFile": str(routes)},
-        start_web=False,
-    )
+    config = run_config(folder / "state", parameters={"RoutesFile": str(routes)}, start_web=False)
     with LocalStack(config) as running:
         yield running
 

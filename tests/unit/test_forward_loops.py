@@ -99,20 +99,25 @@ def test_hop_counts_read_every_value_our_route_header_and_garbage() -> None:
         assert forward_hops(_message(("X-Shopmail-Hops", garbage))) >= 1_000_000, garbage
 
 
-ROUTES_FORWARD_OUT = """
-[[rules]]
-name = "support"
-match = { recipient_local = ["support"] }
-actions = [
-  { type = "publish", detail_type = "SupportMessageReceived" },
-  { type = "forward", to = "team@partner.example" },
-]
+def _routes(*rules: tuple[str, str, str]) -> str:
+    """A routes file: one ``(name, match line, actions)`` per rule."""
+    return "".join(f'[[rules]]\nname = "{n}"\n{m}\nactions = [{a}]\n\n' for n, m, a in rules)
 
-[[rules]]
-name = "catch-all"
-catch_all = true
-actions = [{ type = "publish", detail_type = "MessageReceived" }]
-"""
+
+def _local(*parts: str) -> str:
+    return "match = { recipient_local = [" + ", ".join(f'"{p}"' for p in parts) + "] }"
+
+
+PUBLISH_ALL = ("catch-all", "catch_all = true", '{ type = "publish", detail_type = "Mail" }')
+ROUTES_FORWARD_OUT = _routes(
+    (
+        "support",
+        _local("support"),
+        '{ type = "publish", detail_type = "SupportMessageReceived" }, '
+        '{ type = "forward", to = "team@partner.example" }',
+    ),
+    PUBLISH_ALL,
+)
 
 
 def _harness(routes: str, **settings: Any) -> InboundHarness:
@@ -166,17 +171,10 @@ def test_forward_hop_limit_is_a_setting() -> None:
 
 # --- the load-time check --------------------------------------------------------------------
 
-LOOP = """
-[[rules]]
-name = "support"
-match = { recipient_local = ["support"] }
-actions = [{ type = "forward", to = "team@shop.example" }]
-
-[[rules]]
-name = "team"
-match = { recipient_local = ["team"] }
-actions = [{ type = "forward", to = "support@shop.example" }]
-"""
+LOOP = _routes(
+    ("support", _local("support"), '{ type = "forward", to = "team@shop.example" }'),
+    ("team", _local("team"), '{ type = "forward", to = "support@shop.example" }'),
+)
 
 
 def test_a_forward_loop_on_our_domain_is_refused_at_load() -> None:
@@ -209,8 +207,8 @@ def test_forwards_that_cannot_come_back_to_a_forward_load() -> None:
     )
     assert len(parse_routes(outside, mail_domain=DOMAIN).rules) == 2
     published = LOOP.replace(
-        'actions = [{ type = "forward", to = "support@shop.example" }]',
-        'actions = [{ type = "publish", detail_type = "TeamMail" }]',
+        '{ type = "forward", to = "support@shop.example" }',
+        '{ type = "publish", detail_type = "TeamMail" }',
     )
     assert len(parse_routes(published, mail_domain=DOMAIN).rules) == 2
     # an earlier rule that surely matches the target and stops shadows a later forward

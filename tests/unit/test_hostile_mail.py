@@ -17,7 +17,7 @@ import pytest
 from shopmail.domain.inbound import events as inbound_events
 from shopmail.domain.inbound.acknowledgement import build_auto_reply
 from shopmail.domain.inbound.built_headers import header_address
-from shopmail.domain.inbound.forwarding import build_forward
+from shopmail.domain.inbound.forwarding import OutgoingMail, build_forward
 from shopmail.domain.inbound.parsing import parse_message
 from shopmail.domain.message import Envelope, InboundMessage
 from shopmail.errors import InvalidRecipientError
@@ -36,7 +36,7 @@ def _raw(*headers: str, body: bytes = b"Hallo\r\n", charset: str = "utf-8") -> b
     )
 
 
-def _forward(message: InboundMessage, raw: bytes) -> bytes:
+def _forward_mail(message: InboundMessage, raw: bytes) -> OutgoingMail:
     return build_forward(
         message,
         ENV,
@@ -45,7 +45,18 @@ def _forward(message: InboundMessage, raw: bytes) -> bytes:
         to=["team@partner.example"],
         route="support",
         mail_domain=DOMAIN,
-    ).message
+    )
+
+
+def _forward(message: InboundMessage, raw: bytes) -> bytes:
+    return _forward_mail(message, raw).message
+
+
+def _auto_reply(message: InboundMessage, envelope: Envelope = ENV) -> OutgoingMail:
+    here = f"support@{DOMAIN}"
+    return build_auto_reply(
+        message, envelope, recipient=here, mail_domain=DOMAIN, support_address=here
+    )
 
 
 def _texts(message: InboundMessage) -> list[str]:
@@ -155,15 +166,7 @@ def test_a_broken_encoded_word_in_an_odd_charset_survives_the_forward_subject() 
 def test_malformed_addresses_are_left_out_of_the_forward(reply_to: str) -> None:
     raw = _raw(f"Reply-To: {reply_to}", "From: x", "Subject: Hallo")
     message = parse_message(raw)
-    mail = build_forward(
-        message,
-        ENV,
-        raw,
-        from_address=f"shop@{DOMAIN}",
-        to=["team@partner.example"],
-        route="support",
-        mail_domain=DOMAIN,
-    )
+    mail = _forward_mail(message, raw)
     _assert_header_block_safe(mail.message)
     parsed = message_from_bytes(mail.message, policy=policy.default)
     assert parsed["X-Shopmail-Hops"] == "1"
@@ -175,15 +178,7 @@ def test_a_reply_to_the_stdlib_cannot_write_is_left_out_with_a_note() -> None:
     raw = _raw("Reply-To: Kim <kim@.kunde.example>", "From: x", "Subject: Hallo")
     message = parse_message(raw)
     assert message.reply_to[0].address == "kim@.kunde.example"
-    mail = build_forward(
-        message,
-        ENV,
-        raw,
-        from_address=f"shop@{DOMAIN}",
-        to=["team@partner.example"],
-        route="support",
-        mail_domain=DOMAIN,
-    )
+    mail = _forward_mail(message, raw)
     assert b"Reply-To:" not in mail.message.split(b"\r\n\r\n", 1)[0]
     assert mail.notes == ("Reply-To: the customer's address cannot be written; left out",)
 
@@ -205,13 +200,7 @@ def test_header_address_drops_only_a_name_it_cannot_write() -> None:
 def test_an_auto_reply_to_a_malformed_sender_is_refused_not_crashed(sender: str) -> None:
     message = parse_message(_raw("From: x@kunde.example", "Subject: Hallo"))
     with pytest.raises(InvalidRecipientError):
-        build_auto_reply(
-            message,
-            Envelope("sesid1", sender, (f"support@{DOMAIN}",)),
-            recipient=f"support@{DOMAIN}",
-            mail_domain=DOMAIN,
-            support_address=f"support@{DOMAIN}",
-        )
+        _auto_reply(message, Envelope("sesid1", sender, (f"support@{DOMAIN}",)))
 
 
 def test_an_auto_reply_drops_ids_it_cannot_repeat_and_keeps_headers_safe() -> None:
@@ -222,13 +211,7 @@ def test_an_auto_reply_drops_ids_it_cannot_repeat_and_keeps_headers_safe() -> No
         "References: <ok-1@kunde.example> <bad id@x>",
     )
     message = parse_message(raw)
-    mail = build_auto_reply(
-        message,
-        ENV,
-        recipient=f"support@{DOMAIN}",
-        mail_domain=DOMAIN,
-        support_address=f"support@{DOMAIN}",
-    )
+    mail = _auto_reply(message)
     _assert_header_block_safe(mail.message)
     parsed = message_from_bytes(mail.message, policy=policy.default)
     assert parsed["In-Reply-To"] is None  # the original id is not plain ASCII
