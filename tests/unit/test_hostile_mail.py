@@ -190,6 +190,15 @@ def test_header_address_refuses_what_the_stdlib_cannot_write(address: str) -> No
     assert header_address(address, "Kim") is None
 
 
+def test_an_encoded_word_lookalike_in_a_display_name_is_dropped_not_crashed() -> None:
+    # found by the fuzzer (seed 1): the stdlib re-encodes the ISO-2022-JP token and fails
+    name = "=?ISO-2022-JP?B?GyRCRnxLXDhsJWEhPCVrJUYlOSVIGyhCI@h0ZXN0aW5nIEph?= panese"
+    kept = header_address("kim@kunde.example", name)
+    assert kept is not None and kept.addr_spec == "kim@kunde.example"
+    raw = _raw(f"From: {name} <kim@kunde.example>", "Subject: Hallo")
+    _assert_header_block_safe(_forward(parse_message(raw), raw))
+
+
 def test_header_address_drops_only_a_name_it_cannot_write() -> None:
     kept = header_address("kim@kunde.example", "Kim\r\nBcc: x@y.example")
     assert kept is not None and kept.addr_spec == "kim@kunde.example"

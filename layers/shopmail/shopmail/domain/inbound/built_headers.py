@@ -46,8 +46,9 @@ def clean_header_text(value: str | None, limit: int = 200) -> str:
 
 
 def _writable(address: HeaderAddress) -> bool:
-    if address.display_name.isascii() and address.addr_spec.isascii():
-        return True  # what the constructor accepted in ASCII folds without encoded words
+    name = address.display_name
+    if name.isascii() and "=?" not in name and address.addr_spec.isascii():
+        return True  # plain ASCII that the constructor accepted folds without encoded words
     try:
         _SMTP.header_factory("To", [address]).fold(policy=_SMTP).encode("ascii")
     except FOLD_ERRORS:
