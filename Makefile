@@ -14,7 +14,7 @@ PY313 ?= $(shell pyenv prefix 3.13.0 2>/dev/null || pyenv prefix 3.13 2>/dev/nul
 export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test lint unit build bench clean venv sam-venv checkov-venv checkov
+.PHONY: run test lint unit build bench fuzz clean venv sam-venv checkov-venv checkov
 .PHONY: system-deps faults
 
 venv: $(VENV)/.stamp
@@ -85,6 +85,14 @@ bench: venv
 FAULTS_ARGS ?= --events 1000 --mails 1000 --profile chaos --seed 1
 faults: venv
 	nice $(PY) -m bench.faults $(FAULTS_ARGS)
+
+## fuzz: 100,000 mutated corpus mails through the whole inbound pipeline (0 crashes expected)
+FUZZ_CASES ?= 100000
+FUZZ_SEED ?= 1
+FUZZ_WORKERS ?= 2
+fuzz: venv
+	nice $(PY) -m bench.fuzz_inbound --cases $(FUZZ_CASES) --seed $(FUZZ_SEED) \
+	  --workers $(FUZZ_WORKERS) --out .bench/fuzz_inbound.json
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .aws-sam .mypy_cache .ruff_cache .pytest_cache

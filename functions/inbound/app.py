@@ -48,6 +48,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     outcome = _service().handle_event(event, remaining_ms=context.get_remaining_time_in_millis)
     add_feedback_counts(metrics, outcome.feedback_unverified, outcome.feedback_not_address)
     add_dimension_counts(metrics, "InboundMessages", outcome.routes, ("Route",))
+    add_dimension_counts(metrics, "InboundForwardsRefused", outcome.forwards_refused, ("Reason",))
     result = _summary(outcome)
     add_counts(
         metrics,

@@ -541,8 +541,11 @@ def read_config_text(location: str) -> tuple[str, str]:
     return source.read_text(where), str(where)
 
 
-def load_route_table(location: str | None) -> RouteTable:
+def load_route_table(location: str | None, mail_domain: str = "") -> RouteTable:
     """The routes of ``location`` (a path, ``s3://...`` or ``ssm:...``; ``None``: shipped).
+
+    ``mail_domain``: forwards to it that the rules would forward again are refused (as the
+    inbound function refuses them).
 
     Raises
     ------
@@ -554,8 +557,8 @@ def load_route_table(location: str | None) -> RouteTable:
     from shopmail.domain.locations import parse_location
 
     if location and parse_location(location).remote:
-        return parse_routes(*read_config_text(location))
-    return load_routes(location or None)
+        return parse_routes(*read_config_text(location), mail_domain=mail_domain)
+    return load_routes(location or None, mail_domain=mail_domain)
 
 
 def add_command(

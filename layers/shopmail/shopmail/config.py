@@ -35,6 +35,7 @@ ENV_NAMES: dict[str, str] = {
     "routes_file": "ROUTES_FILE",
     "order_number_pattern": "ORDER_NUMBER_PATTERN",
     "auto_reply_period_days": "AUTO_REPLY_PERIOD_DAYS",
+    "forward_hop_limit": "FORWARD_HOP_LIMIT",
     "transactional_from": "TRANSACTIONAL_FROM",
     "marketing_from": "MARKETING_FROM",
     "support_address": "SUPPORT_ADDRESS",
@@ -120,6 +121,8 @@ class Settings:
     routes_file: str = ""
     order_number_pattern: str = ""  # "": shopmail.domain.inbound.order_numbers default pattern
     auto_reply_period_days: int = 3
+    #: A mail that has been through this many shopmail forwards is not forwarded again.
+    forward_hop_limit: int = 3
     transactional_from: str = ""
     marketing_from: str = ""
     support_address: str = ""

@@ -167,7 +167,7 @@ def build_router(
         overrides["mail_domain"] = mail_domain
     settings = Settings.from_env(**overrides)
     router = Router(
-        load_route_table(routes or settings.routes_file or None),
+        load_route_table(routes or settings.routes_file or None, settings.mail_domain),
         settings.mail_domain,
         order_pattern=settings.order_number_pattern or None,
         classify=default_classify() if classify else None,

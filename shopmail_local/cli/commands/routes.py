@@ -4,7 +4,9 @@ Without FILE it checks ``ROUTES_FILE`` (or the shipped default routes); FILE may
 ``s3://bucket/key`` or ``ssm:/name`` location (read from the AWS target, like the inbound
 function reads it). Prints a summary of the rules and exits 0 when the file is valid; prints
 every problem (one per line, naming the rule and the field) and exits 1 when it is not (also
-when it cannot be read).
+when it cannot be read). A ``forward`` to an address on the mail domain (``--mail-domain``,
+default ``MAIL_DOMAIN`` or ``shop.example``) that the same rules would forward again is a
+problem too (a forward loop), as the inbound function refuses it.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from shopmail.config import env_setting
+from shopmail.config import Settings, env_setting
 from shopmail.domain.inbound.routing import RouteTable
 from shopmail.errors import RouteConfigError, ShopmailError
 
@@ -28,6 +30,10 @@ def register(subparsers: Any) -> None:
     )
     check.add_argument("file", nargs="?", help="routes file (default: ROUTES_FILE or shipped)")
     check.add_argument("-q", "--quiet", action="store_true", help="print errors only")
+    check.add_argument(
+        "--mail-domain",
+        help="the shop's mail domain, for the forward-loop check (default: MAIL_DOMAIN)",
+    )
     check.set_defaults(func=run_check)
     p.set_defaults(func=usage_of(p))
 
@@ -49,7 +55,8 @@ def run_check(args: argparse.Namespace) -> int:
     """Validate the file; 0 valid, 1 invalid."""
     path = args.file or env_setting("routes_file") or None
     try:
-        table = load_route_table(path)
+        domain = args.mail_domain or env_setting("mail_domain") or Settings().mail_domain
+        table = load_route_table(path, domain)
     except RouteConfigError as exc:
         errors = exc.context.get("errors") or [exc.reason]
         print(f"{exc.context.get('source', path)}: INVALID ({len(errors)} problem(s))")

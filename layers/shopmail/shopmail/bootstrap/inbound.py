@@ -83,7 +83,7 @@ class ReloadingRouter:
             from shopmail.domain.inbound.routing import Router, parse_routes
 
             return Router(
-                parse_routes(text, str(location)),
+                parse_routes(text, str(location), mail_domain=settings.mail_domain),
                 settings.mail_domain,
                 order_pattern=settings.order_number_pattern or None,
                 classify=classify,

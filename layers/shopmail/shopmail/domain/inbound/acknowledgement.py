@@ -52,7 +52,12 @@ from email.utils import formatdate
 from pathlib import Path
 from typing import Any, Final
 
-from shopmail.domain.inbound.forwarding import OutgoingMail, clean_header_text, header_address
+from shopmail.domain.inbound.built_headers import (
+    clean_header_text,
+    header_address,
+    set_text_header,
+)
+from shopmail.domain.inbound.forwarding import OutgoingMail
 from shopmail.domain.inbound.reply_text import strip_reply
 from shopmail.domain.message import Envelope, InboundMessage
 from shopmail.domain.outbound.locale_chain import lookup_forms, normalize_tag
@@ -331,6 +336,16 @@ def render_body(template: str, language: str, shop: ReplyShop | None = None) -> 
     return subject, f"\n{'-' * 40}\n\n".join(signed(body) for _, body in both)
 
 
+_MSG_ID: Final = re.compile(r"<[!-;=?-~]{1,250}@[!-;=?-~]{1,250}>")
+
+
+def _msg_id(value: str | None) -> str:
+    """``value`` when it is a plain ASCII ``<id@domain>`` (RFC 5322 msg-id), else ``""``: an
+    id we cannot repeat safely is left out of In-Reply-To / References."""
+    value = (value or "").strip()
+    return value if _MSG_ID.fullmatch(value) else ""
+
+
 def build_auto_reply(
     message: InboundMessage,
     envelope: Envelope,
@@ -385,17 +400,21 @@ def build_auto_reply(
     reply["From"] = from_hdr
     reply["To"] = to
     original_subject = clean_header_text(message.subject, 300)
-    reply["Subject"] = f"{prefix}{separator}Re: {original_subject}" if original_subject else prefix
+    set_text_header(
+        reply,
+        "Subject",
+        f"{prefix}{separator}Re: {original_subject}" if original_subject else prefix,
+    )
     reply["Date"] = formatdate(usegmt=True)
     reply["Message-ID"] = mid
-    original_id = clean_header_text(message.message_id, 500) if message.message_id else ""
+    original_id = _msg_id(message.message_id)
     if original_id:
         reply["In-Reply-To"] = original_id
-        refs = [clean_header_text(r, 500) for r in message.references[-10:]]
+        refs = [r for r in (_msg_id(r) for r in message.references[-10:]) if r]
         reply["References"] = " ".join([*refs, original_id])
     reply["Auto-Submitted"] = "auto-replied"
     reply["X-Auto-Response-Suppress"] = "All"
-    reply["X-Shopmail-SES-Message-ID"] = clean_header_text(envelope.message_id, 100)
+    set_text_header(reply, "X-Shopmail-SES-Message-ID", clean_header_text(envelope.message_id, 100))
     reply.set_content(body, cte="quoted-printable")
     # after set_content(), which clears Content-* headers (RFC 3282)
     reply["Content-Language"] = lang if lang in TEXTS else ", ".join(unknown_language_replies(shop))

@@ -7,17 +7,28 @@ the original's DKIM signature, Return-Path and From belong to the customer. So:
 * ``Reply-To``: the customer (original ``Reply-To``, else ``From``) so the team answers them,
 * ``To``: the team inbox(es) from the route, ``Subject: Fwd: <original subject>``,
 * a short text part (who wrote, to which address, verdicts, route, then the original text),
+* ``Auto-Submitted: auto-forwarded`` (RFC 3834), ``X-Shopmail-Route`` and ``X-Shopmail-Hops``
+  (one more than the original's), which the loop guard reads when a forward comes back
+  (:func:`shopmail.domain.inbound.loop_guard.forward_allowed`),
 * the original, byte for byte (line endings made CRLF), as ``message/rfc822`` named
   ``original.eml``. A message/rfc822 part may only be 7bit/8bit, so an original with lines
   longer than 998 octets is attached as ``application/octet-stream`` (base64), still
   ``original.eml``.
 
-Headers are written with ``policy.SMTP``; every value that comes from the original (names,
-subject) has control characters removed first, so nothing can inject a header.
+Headers are written with ``policy.SMTP`` through :mod:`shopmail.domain.inbound.built_headers`:
+every value that comes from the original (names, subject, ids) has control characters removed
+first, so nothing can inject a header, and an address or name the standard library cannot
+write is left out (with a note in :attr:`OutgoingMail.notes`) instead of failing the build.
 
 Example
 -------
->>> from shopmail.domain.message import Address, Envelope, InboundMessage
+>>> from shopmail.domain.inbound.loop_guard import (
+    AUTO_FORWARDED,
+    HOPS_HEADER,
+    ROUTE_HEADER,
+    forward_hops,
+)
+from shopmail.domain.message import Address, Envelope, InboundMessage
 >>> msg = InboundMessage(subject="Hallo", from_=(Address("Kim", "kim@example.org"),))
 >>> env = Envelope("m1", "kim@example.org", ("support@shop.example",))
 >>> out = build_forward(msg, env, b"Subject: Hallo\\r\\n\\r\\nHi\\r\\n",
@@ -34,35 +45,27 @@ import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from email import policy
-from email.headerregistry import Address as HeaderAddress
 from email.message import EmailMessage, MIMEPart
 from email.utils import format_datetime, formatdate
 
+from shopmail.domain.inbound.built_headers import (
+    FOLD_ERRORS,
+    clean_header_text,
+    header_address,
+    set_text_header,
+)
+from shopmail.domain.inbound.loop_guard import (
+    AUTO_FORWARDED,
+    HOPS_HEADER,
+    ROUTE_HEADER,
+    forward_hops,
+)
 from shopmail.domain.message import Address, Envelope, InboundMessage
 from shopmail.domain.outbound.message_ids import make_message_id
 from shopmail.errors import InvalidRecipientError
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
 _MAX_LINE = 998
 MAX_TEXT_CHARS = 20_000
-
-
-def clean_header_text(value: str | None, limit: int = 200) -> str:
-    """Make ``value`` safe for a header: no control characters, collapsed spaces, capped."""
-    text = _CONTROL.sub(" ", value or "")
-    text = " ".join(text.split())
-    return text[:limit]
-
-
-def header_address(address: str, name: str = "") -> HeaderAddress | None:
-    """An ``email.headerregistry.Address`` for ``address``, or ``None`` if it is unusable."""
-    address = (address or "").strip()
-    if not address or _CONTROL.search(address) or address.count("@") != 1:
-        return None
-    try:
-        return HeaderAddress(display_name=clean_header_text(name, 100), addr_spec=address)
-    except (ValueError, IndexError, TypeError):
-        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +76,8 @@ class OutgoingMail:
     recipients: tuple[str, ...]
     message: bytes
     message_id: str
+    #: What the build had to leave out (log-safe: field names, never values).
+    notes: tuple[str, ...] = ()
 
 
 _BARE_EOL = re.compile(rb"\r(?!\n)|(?<!\r)\n")
@@ -86,8 +91,29 @@ def _crlf(raw: bytes) -> bytes:
     return re.sub(rb"\r\n|\r|\n", b"\r\n", raw)
 
 
+def _header_lines(message: EmailMessage) -> Iterable[bytes]:
+    """The header block of ``message`` as written: values set raw (already encoded and folded
+    by :func:`set_text_header`) stand as they are, because parsing them again would decode
+    encoded-word lookalikes of the customer's text into undecodable bytes."""
+    for name, value in message.raw_items():
+        if not hasattr(value, "fold") and value.isascii():  # set raw, not a header object
+            yield f"{name}: {value}\r\n".encode("ascii")
+        else:
+            yield policy.SMTP.fold_binary(name, value)
+
+
 def _has_long_lines(raw: bytes) -> bool:
     return _LONG_LINE.search(raw) is not None
+
+
+def _date(message: InboundMessage) -> str:
+    """The original's date (RFC 5322 form), else now."""
+    if message.date is not None:
+        try:
+            return format_datetime(message.date)
+        except (*FOLD_ERRORS, OverflowError):
+            pass
+    return formatdate(usegmt=True)
 
 
 def _customer(message: InboundMessage) -> Address | None:
@@ -173,21 +199,30 @@ def build_forward(
         f"forward:{envelope.message_id}:{recipient}:{','.join(sorted(to))}",
         mail_domain,
     )
+    notes: list[str] = []
     outer = EmailMessage(policy=policy.SMTP)
     outer["From"] = from_hdr
     outer["To"] = targets
+    if len(targets) < len(to):
+        notes.append(f"To: {len(to) - len(targets)} unusable target address(es) left out")
     reply_to = header_address(customer.address, customer.name) if customer else None
     if reply_to is not None:
         outer["Reply-To"] = reply_to
+    elif customer is not None:
+        notes.append("Reply-To: the customer's address cannot be written; left out")
     subject = clean_header_text(message.subject, 400)
-    outer["Subject"] = subject if subject.lower().startswith("fwd:") else f"Fwd: {subject}"
-    outer["Date"] = format_datetime(message.date) if message.date else formatdate(usegmt=True)
+    subject = subject if subject.lower().startswith("fwd:") else f"Fwd: {subject}"
+    set_text_header(outer, "Subject", subject)
+    outer["Date"] = _date(message)
     outer["Message-ID"] = mid
     outer["References"] = mid
-    if message.message_id and not _CONTROL.search(message.message_id):
-        outer["X-Shopmail-Original-Message-ID"] = clean_header_text(message.message_id, 500)
-    outer["X-Shopmail-Route"] = clean_header_text(route, 100)
-    outer["X-Shopmail-SES-Message-ID"] = clean_header_text(envelope.message_id, 100)
+    if message.message_id:
+        original_id = clean_header_text(message.message_id, 500)
+        set_text_header(outer, "X-Shopmail-Original-Message-ID", original_id)
+    outer["Auto-Submitted"] = AUTO_FORWARDED
+    set_text_header(outer, ROUTE_HEADER, clean_header_text(route, 100))
+    outer[HOPS_HEADER] = str(forward_hops(message) + 1)
+    set_text_header(outer, "X-Shopmail-SES-Message-ID", clean_header_text(envelope.message_id, 100))
 
     text_part = MIMEPart(policy=policy.SMTP)
     text_part.set_content(_intro(message, envelope, recipient, route), cte="quoted-printable")
@@ -220,7 +255,7 @@ def build_forward(
     if not att_parts[-1].endswith(b"\r\n"):
         att_parts.append(b"\r\n")
     b = boundary.encode("ascii")
-    head = b"".join(policy.SMTP.fold_binary(k, v) for k, v in outer.items()) + b"\r\n"
+    head = b"".join(_header_lines(outer)) + b"\r\n"
     data = b"".join(  # one copy of the original, not one per concatenation
         [
             head,
@@ -237,4 +272,5 @@ def build_forward(
         recipients=tuple(t.addr_spec for t in targets),
         message=data,
         message_id=mid,
+        notes=tuple(notes),
     )

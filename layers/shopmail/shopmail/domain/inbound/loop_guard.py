@@ -1,4 +1,4 @@
-"""Loop safety for auto-replies (RFC 3834 and practice).
+"""Loop safety for auto-replies and forwards (RFC 3834 and practice).
 
 :func:`auto_reply_allowed` says whether shopmail may send an automatic acknowledgement to a
 message, and why not. It refuses, in this order, when:
@@ -19,6 +19,18 @@ message, and why not. It refuses, in this order, when:
 What each header value means is defined once, in :mod:`shopmail.domain.inbound.parsing.signals`.
 The once-per-sender-per-period rate limit is applied by the service (DynamoDB), not here.
 Reasons name header fields and domains only, never full addresses.
+
+:func:`forward_allowed` says whether a ``forward`` may go out. Every forward shopmail builds
+carries ``Auto-Submitted: auto-forwarded`` (RFC 3834 section 5), our route header
+(:data:`ROUTE_HEADER`) and a hop count (:data:`HOPS_HEADER`, one more than the message it
+forwards). A message is not forwarded again when:
+
+1. its hop count (or 1 when only our route header is there) reaches the hop limit
+   (``FORWARD_HOP_LIMIT``, default :data:`DEFAULT_FORWARD_HOP_LIMIT`);
+2. its ``Auto-Submitted`` keyword is ``auto-forwarded`` (an automatic forward, ours or anyone's:
+   forwarding it again is how loops through aliases start).
+
+Only the forward is refused: the other actions of the route (publish, store, ...) still run.
 """
 
 from __future__ import annotations
@@ -31,6 +43,16 @@ if TYPE_CHECKING:
     from shopmail.domain.message import InboundMessage
 
 _REFUSING_KINDS: Final = frozenset({"bounce", "delay", "complaint", "auto_reply"})
+
+#: Written on every forward: the route that forwarded it (``domain/inbound/forwarding.py``).
+ROUTE_HEADER: Final = "X-Shopmail-Route"
+#: Written on every forward: how many shopmail forwards the message has been through.
+HOPS_HEADER: Final = "X-Shopmail-Hops"
+#: ``Auto-Submitted`` keyword of a forward (RFC 3834 section 5).
+AUTO_FORWARDED: Final = "auto-forwarded"
+#: A message that has been through this many of our forwards is not forwarded again.
+DEFAULT_FORWARD_HOP_LIMIT: Final = 3
+_MAX_HOPS: Final = 1_000_000  # bigger counts (or garbage digits) count as this many
 
 
 def _display(name: str) -> str:
@@ -147,4 +169,49 @@ def auto_reply_allowed(
             return False, "virus verdict FAIL"
         if v.dmarc.upper() == "FAIL":
             return False, f"DMARC verdict FAIL (policy {v.dmarc_policy or 'unknown'})"
+    return True, "ok"
+
+
+def forward_hops(message: InboundMessage) -> int:
+    """How many shopmail forwards ``message`` has been through.
+
+    The largest :data:`HOPS_HEADER` value (capped at 1,000,000; a value that is not a number
+    counts as the cap); ``1`` when only :data:`ROUTE_HEADER` is present; else ``0``.
+    """
+    hops = 0
+    seen = False
+    for value in message.header_all(HOPS_HEADER):
+        seen = True
+        digits = value.strip()
+        count = int(digits) if digits.isascii() and digits.isdigit() and len(digits) <= 7 else None
+        hops = max(hops, _MAX_HOPS if count is None else min(count, _MAX_HOPS))
+    if not seen and message.header(ROUTE_HEADER) is not None:
+        return 1
+    return hops
+
+
+def forward_allowed(
+    message: InboundMessage, hop_limit: int = DEFAULT_FORWARD_HOP_LIMIT
+) -> tuple[bool, str]:
+    """Whether forwarding ``message`` is loop-safe (see the module docs).
+
+    Parameters
+    ----------
+    message
+        The parsed message.
+    hop_limit
+        Refuse when the message has been through this many of our forwards (at least 1).
+
+    Returns
+    -------
+    tuple[bool, str]
+        ``(True, "ok")`` or ``(False, reason)``; the reason names headers and counts only.
+    """
+    hops = forward_hops(message)
+    limit = max(int(hop_limit), 1)
+    if hops >= limit:
+        return False, f"forward hop limit reached ({HOPS_HEADER}: {hops} >= {limit})"
+    keyword = signals.auto_submitted_keyword(message.header(signals.AUTO_SUBMITTED))
+    if keyword == AUTO_FORWARDED:
+        return False, "Auto-Submitted: auto-forwarded (a forward is not forwarded again)"
     return True, "ok"

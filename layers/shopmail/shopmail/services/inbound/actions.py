@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 from shopmail.config import Settings
 from shopmail.domain.addresses import address_hash, domain_of
 from shopmail.domain.inbound import events as inbound_events
+from shopmail.domain.inbound.loop_guard import forward_allowed
 from shopmail.domain.inbound.routing.model import (
     FALLBACK_DETAIL_TYPE,
     ActionName,
@@ -192,6 +193,12 @@ class StoreAttachmentsAction:
         return ActionOutcome(self.name, ActionStatus.DONE, {"stored": stored})
 
 
+def refusal_code(reason: str) -> str:
+    """A short, bounded metric dimension for a loop-guard reason (``hop_limit``,
+    ``auto_forwarded``)."""
+    return "hop_limit" if "hop limit" in reason else "auto_forwarded"
+
+
 def _send(ctx: ActionContext, sender: MailSender, mail: OutgoingMail) -> dict[str, Any]:
     """Send ``mail`` through the relay.
 
@@ -217,7 +224,13 @@ def _targets(value: Any) -> list[str]:
 
 
 class ForwardAction:
-    """``forward``: a new message to the team inbox with the original attached."""
+    """``forward``: a new message to the team inbox with the original attached.
+
+    A message that came back through a forward (hop limit reached, or ``Auto-Submitted:
+    auto-forwarded``; :func:`~shopmail.domain.inbound.loop_guard.forward_allowed`) is not
+    forwarded again: the action is skipped with the loop guard's reason (logged, counted in
+    :attr:`InboundResult.forwards_refused`), the route's other actions run as usual.
+    """
 
     name = ActionName.FORWARD
 
@@ -229,6 +242,17 @@ class ForwardAction:
         to = _targets(ctx.spec.get("to"))
         if not to:
             raise InvalidEventError("forward: the route names no 'to' address", route=ctx.route)
+        allowed, reason = forward_allowed(ctx.message, ctx.settings.forward_hop_limit)
+        if not allowed:
+            logger.warning(
+                "forward refused by the loop guard",
+                extra=ctx.log_extra(action=str(self.name), reason=reason),
+            )
+            return ActionOutcome(
+                self.name,
+                ActionStatus.SKIPPED,
+                {"reason": reason, "loop_guard": refusal_code(reason)},
+            )
         from shopmail.domain.inbound.forwarding import build_forward  # lazy: email.headerregistry
 
         raw = b"".join(ctx.ports.store.iter_chunks(ctx.raw_key))
@@ -243,11 +267,13 @@ class ForwardAction:
             recipient=ctx.recipient,
         )
         del raw
+        if mail.notes:
+            logger.info("forward built without some fields", extra=ctx.log_extra(notes=mail.notes))
         sent = _send(ctx, sender, mail)
         return ActionOutcome(
             self.name,
             ActionStatus.DONE,
-            {**sent, "to_domains": sorted({domain_of(t) for t in to})},
+            {**sent, "to_domains": sorted({domain_of(t) for t in to}), "notes": list(mail.notes)},
         )
 
 

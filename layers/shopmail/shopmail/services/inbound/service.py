@@ -75,6 +75,8 @@ class InboundResult:
     feedback_not_address: Counter[tuple[str, str]] = field(default_factory=Counter)
     #: Routing decisions (one per message and envelope recipient) by route name.
     routes: Counter[str] = field(default_factory=Counter)
+    #: Forwards the loop guard refused, by reason (``hop_limit``, ``auto_forwarded``).
+    forwards_refused: Counter[str] = field(default_factory=Counter)
 
     def count_feedback(self, info: Mapping[str, Any]) -> None:
         """Add what a ``feedback`` action reported (its outcome's ``info``)."""
@@ -91,6 +93,7 @@ class InboundResult:
             "dead_lettered": self.dead_lettered,
             "errors": self.errors,
             "routes": dict(self.routes),
+            "forwards_refused": dict(self.forwards_refused),
             "feedback_unverified": dict(self.feedback_unverified),
             "feedback_not_address": {
                 f"{d}|{r}": n for (d, r), n in self.feedback_not_address.items()
@@ -417,6 +420,8 @@ class InboundService:
                 logger.info("action done", extra=ctx.log_extra(action=name, **outcome.info))
             else:
                 result.skipped[name] += 1
+                if "loop_guard" in outcome.info:
+                    result.forwards_refused[str(outcome.info["loop_guard"])] += 1
         return failures
 
     def _run_once(

@@ -12,6 +12,7 @@ from shopmail.domain.inbound.parsing.bodies import (
     is_body_part,
     raw_filename,
 )
+from shopmail.domain.inbound.parsing.charsets import valid_text
 from shopmail.domain.inbound.parsing.feed import feed_parse
 from shopmail.domain.inbound.parsing.flags import compute_flags, find_report_type
 from shopmail.domain.inbound.parsing.headers import (
@@ -23,7 +24,7 @@ from shopmail.domain.inbound.parsing.headers import (
 )
 from shopmail.domain.inbound.parsing.html_text import html_to_text
 from shopmail.domain.inbound.parsing.structure import part_at, walk
-from shopmail.domain.message import Attachment, Envelope, InboundMessage
+from shopmail.domain.message import Address, Attachment, Envelope, InboundMessage
 from shopmail.errors import InvalidMessageError
 
 MAX_MESSAGE_DEPTH = 3  # levels of nested message/rfc822 parsed into attached_messages
@@ -58,6 +59,40 @@ def _default_name(part: Message, nested: Message | None, content_type: str) -> s
             subject = decode_words(subject)
         return f"{subject[:100]}.eml" if subject.strip() else None
     return None
+
+
+def _addresses(found: object, defects: list[str], where: str) -> tuple[Address, ...]:
+    items: tuple[Address, ...] = found  # type: ignore[assignment]
+    return tuple(
+        Address(valid_text(a.name, defects, f"{where} name"), valid_text(a.address, defects, where))
+        for a in items
+    )
+
+
+def _capped(defects: list[str]) -> tuple[str, ...]:
+    if len(defects) > MAX_DEFECTS:
+        return (*defects[:MAX_DEFECTS], f"TooManyDefects: {len(defects) - MAX_DEFECTS} more")
+    return tuple(defects)
+
+
+def _valid_attachment(a: Attachment, defects: list[str]) -> Attachment:
+    fields = (a.filename, a.content_type, a.content_id or "", a.original_filename or "")
+    if all(valid_text(f) is f for f in fields):
+        return a
+    return Attachment(
+        index=a.index,
+        filename=valid_text(a.filename, defects, "attachment filename"),
+        content_type=valid_text(a.content_type, defects, "attachment content type"),
+        size=a.size,
+        sha256=a.sha256,
+        disposition=a.disposition,
+        content_id=valid_text(a.content_id, defects, "content id") if a.content_id else None,
+        original_filename=(
+            valid_text(a.original_filename, defects, "attachment filename")
+            if a.original_filename
+            else a.original_filename
+        ),
+    )
 
 
 def _build(tree: Message, size: int, envelope: Envelope | None, level: int) -> InboundMessage:
@@ -129,25 +164,36 @@ def _build(tree: Message, size: int, envelope: Envelope | None, level: int) -> I
     report_type = find_report_type(tree)
     subject = first("subject")
     references = raw.get("references", [])
-    if len(defects) > MAX_DEFECTS:
-        defects = [*defects[:MAX_DEFECTS], f"TooManyDefects: {len(defects) - MAX_DEFECTS} more"]
+    # Every text leaving the parser is valid Unicode (lone surrogates -> U+FFFD, a defect each).
+    message_id = first_msg_id(first("message-id"))
+    date = parse_date(first("date"), defects)
+    valid_headers = tuple(
+        (valid_text(k, defects, "header name"), valid_text(v, defects, f"header {k[:40]!r}"))
+        for k, v in headers
+    )
     return InboundMessage(
-        subject=decode_words(subject) if subject is not None else "",
-        from_=fields["from_"],  # type: ignore[arg-type]
-        to=fields["to"],  # type: ignore[arg-type]
-        cc=fields["cc"],  # type: ignore[arg-type]
-        reply_to=fields["reply_to"],  # type: ignore[arg-type]
-        sender=fields["sender"],  # type: ignore[arg-type]
-        date=parse_date(first("date"), defects),
-        message_id=first_msg_id(first("message-id")),
-        in_reply_to=parse_msg_ids(first("in-reply-to")),
-        references=tuple(i for r in references for i in parse_msg_ids(r)),
-        headers=tuple(headers),
-        text=text,
-        html=html,
-        attachments=tuple(attachments),
+        subject=valid_text(decode_words(subject), defects, "subject")
+        if subject is not None
+        else "",
+        from_=_addresses(fields["from_"], defects, "from"),
+        to=_addresses(fields["to"], defects, "to"),
+        cc=_addresses(fields["cc"], defects, "cc"),
+        reply_to=_addresses(fields["reply_to"], defects, "reply-to"),
+        sender=_addresses(fields["sender"], defects, "sender"),
+        date=date,
+        message_id=valid_text(message_id, defects, "message-id") if message_id else message_id,
+        in_reply_to=tuple(
+            valid_text(i, defects, "in-reply-to") for i in parse_msg_ids(first("in-reply-to"))
+        ),
+        references=tuple(
+            valid_text(i, defects, "references") for r in references for i in parse_msg_ids(r)
+        ),
+        headers=valid_headers,
+        text=valid_text(text, defects, "text"),
+        html=valid_text(html, defects, "html") if html is not None else None,
+        attachments=tuple(_valid_attachment(a, defects) for a in attachments),
         attached_messages=tuple(nested),
-        defects=tuple(defects),
+        defects=_capped(defects),  # evaluated after the fields above added theirs
         flags=compute_flags(tree, report_type),
         content_type=tree.get_content_type(),
         report_type=report_type,

@@ -1,9 +1,22 @@
-"""Charset handling: name normalisation and decoding with fallbacks (never raises)."""
+"""Charset handling: name normalisation and decoding with fallbacks (never raises).
+
+Every ``str`` this module returns is valid Unicode: some codecs (``utf-7``,
+``unicode-escape``, ``raw-unicode-escape``...) decode bytes to lone surrogates, which no UTF-8
+encoder (JSON for an event, a MIME header, a log line) accepts. :func:`valid_text` replaces them
+with U+FFFD and records a defect, in the style of CPython's ``email`` package (defects are
+recorded, not raised).
+"""
 
 from __future__ import annotations
 
 import codecs
+import re
 from functools import lru_cache
+from typing import Final
+
+#: A lone surrogate (U+D800..U+DFFF): a code point that cannot be encoded.
+SURROGATE: Final = re.compile("[\ud800-\udfff]")
+REPLACEMENT: Final = "\ufffd"
 
 # Names seen in the wild that Python does not know, or knows under a worse codec.
 _ALIASES = {
@@ -28,6 +41,26 @@ _ALIASES = {
     "us-ascii": "ascii",
 }
 _ASCII_LIKE = {"ascii", "us-ascii", "", "default", "none"}
+
+
+def valid_text(value: str, defects: list[str] | None = None, where: str = "text") -> str:
+    """``value`` with every lone surrogate replaced by U+FFFD (a defect recorded if any).
+
+    Parameters
+    ----------
+    value
+        Decoded text.
+    defects
+        Receives ``SurrogatesReplaced: <where> (<n>)`` when something was replaced.
+    where
+        What the text is (a field name), for the defect.
+    """
+    if SURROGATE.search(value) is None:
+        return value
+    fixed, count = SURROGATE.subn(REPLACEMENT, value)
+    if defects is not None:
+        defects.append(f"SurrogatesReplaced: {where} ({count})")
+    return fixed
 
 
 @lru_cache(maxsize=256)
@@ -79,7 +112,7 @@ def decode_bytes(
         codec = ""
     if codec:
         try:
-            return data.decode(codec, "replace")
+            return valid_text(data.decode(codec, "replace"), defects, f"charset {codec}")
         except (LookupError, ValueError, TypeError):  # pragma: no cover - broken codec module
             if defects is not None:
                 defects.append(f"CharsetDecodeFailed: {codec}")

@@ -16,7 +16,7 @@ from email.parser import HeaderParser
 from email.policy import compat32
 from email.utils import collapse_rfc2231_value, getaddresses, parsedate_to_datetime
 
-from shopmail.domain.inbound.parsing.charsets import decode_bytes
+from shopmail.domain.inbound.parsing.charsets import REPLACEMENT, SURROGATE, decode_bytes
 from shopmail.domain.message import Address
 
 _FOLD = re.compile(r"\r?\n|\r")
@@ -26,6 +26,7 @@ _MSG_ID = re.compile(r"<[^<>\s]*>")
 _QP_UNDERSCORE = re.compile(rb"_")
 _SURROGATES = re.compile("[\udc80-\udcff]")
 _WHITE_SPACE = re.compile(r"\s")
+_NOT_ESCAPE = re.compile("[\ud800-\udc7f\udd00-\udfff]")
 _ADDR_SPEC = re.compile(r"[^\s@]+@[^\s@]+")
 _ADDR_SCAN = re.compile(r"[^\s<>,;:\"()\[\]@]+@[^\s<>,;:\"()\[\]@]+")
 # The common shapes of an address list value, read without the full RFC 5322 parser:
@@ -51,15 +52,23 @@ def unfold(value: str) -> str:
 
 
 def _sanitize(value: str) -> str:
-    """Turn surrogate-escaped 8-bit bytes into text (UTF-8, replacement on errors)."""
+    """Turn surrogate-escaped 8-bit bytes into text (UTF-8, replacement on errors); any other
+    lone surrogate (not a byte escape) becomes U+FFFD."""
+    if SURROGATE.search(value) is None:
+        return value
+    value = _NOT_ESCAPE.sub(REPLACEMENT, value)
     if _SURROGATES.search(value) is None:
         return value
-    raw = value.encode("utf-8", "surrogateescape")
-    return raw.decode("utf-8", "replace")
+    return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _word_bytes(encoding: str, text: str, defects: list[str] | None) -> bytes | None:
-    raw = text.encode("ascii", "surrogateescape")
+    try:
+        raw = text.encode("ascii", "surrogateescape")
+    except UnicodeEncodeError:  # an encoded word holds only ASCII; this one is not one
+        if defects is not None:
+            defects.append("NonAsciiEncodedWord")
+        return None
     if encoding in "bB":
         pad = len(raw) % 4
         try:

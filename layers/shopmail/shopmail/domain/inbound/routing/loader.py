@@ -41,6 +41,10 @@ Regexes are compiled case-insensitively at load; invalid ones, overly long ones 
 characters) and ones with a nested quantifier such as ``(a+)+`` (catastrophic backtracking)
 are rejected. Every problem is reported (all at once) in one :class:`RouteConfigError` whose
 ``context["errors"]`` lists ``rule #N 'name': field 'x': why`` strings.
+
+Given the shop's mail domain (the inbound function and ``shopmail routes check`` give it), a
+``forward`` to an address on that domain which the same rules may forward again is refused:
+that is a forward loop (see :mod:`~shopmail.domain.inbound.routing.forward_loops`).
 """
 
 from __future__ import annotations
@@ -54,6 +58,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from shopmail.domain.inbound.routing import matchers as m
+from shopmail.domain.inbound.routing.forward_loops import forward_loop_problems
 from shopmail.domain.inbound.routing.model import (
     ACTION_NAMES,
     FLAG_NAMES,
@@ -390,7 +395,7 @@ def _policy(raw: object, err: _Errors) -> Policy:
     return Policy(**values)
 
 
-def parse_routes(text: str, source: str = "<string>") -> RouteTable:
+def parse_routes(text: str, source: str = "<string>", *, mail_domain: str = "") -> RouteTable:
     """Parse and validate routes from TOML ``text``.
 
     Parameters
@@ -399,6 +404,9 @@ def parse_routes(text: str, source: str = "<string>") -> RouteTable:
         The TOML document.
     source
         Its name in error messages (a path).
+    mail_domain
+        The shop's mail domain: forwards to it that these rules would forward again are
+        refused (a forward loop). ``""``: not checked.
 
     Raises
     ------
@@ -438,6 +446,9 @@ def parse_routes(text: str, source: str = "<string>") -> RouteTable:
                     f"a stopping catch-all makes later rules unreachable ({later})",
                 )
                 break
+        if not err.items:
+            table = RouteTable(rules=tuple(rules), policy=policy, source=source)
+            err.items.extend(forward_loop_problems(table, mail_domain))
     if err.items:
         summary = f"{source}: {len(err.items)} problem(s): " + "; ".join(err.items)
         raise RouteConfigError(summary, source=source, errors=list(err.items))
@@ -449,8 +460,10 @@ def default_routes_text() -> str:
     return resources.files("shopmail").joinpath(DEFAULT_ROUTES_RESOURCE).read_text(encoding="utf-8")
 
 
-def load_routes(path: str | Path | None = None) -> RouteTable:
+def load_routes(path: str | Path | None = None, *, mail_domain: str = "") -> RouteTable:
     """Load a routes file; ``None`` or ``""`` loads the shipped default routes.
+
+    ``mail_domain``: see :func:`parse_routes` (forward loops on it are refused).
 
     Raises
     ------
@@ -458,7 +471,9 @@ def load_routes(path: str | Path | None = None) -> RouteTable:
         When the file cannot be read or does not validate.
     """
     if not path:
-        return parse_routes(default_routes_text(), "shopmail/routes/default.toml")
+        return parse_routes(
+            default_routes_text(), "shopmail/routes/default.toml", mail_domain=mail_domain
+        )
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
@@ -466,4 +481,4 @@ def load_routes(path: str | Path | None = None) -> RouteTable:
         raise RouteConfigError(
             f"{p}: cannot read routes file: {exc}", source=str(p), errors=[str(exc)]
         ) from exc
-    return parse_routes(text, str(p))
+    return parse_routes(text, str(p), mail_domain=mail_domain)

@@ -142,8 +142,17 @@ class Router:
         order_pattern: str | re.Pattern[str] | None = None,
         classify: Classify | None = None,
     ) -> Router:
-        """Load ``path`` (``None``: the shipped default routes) and build a router."""
-        return cls(load_routes(path), mail_domain, order_pattern=order_pattern, classify=classify)
+        """Load ``path`` (``None``: the shipped default routes) and build a router.
+
+        Forwards to ``mail_domain`` that the rules would forward again are refused
+        (:class:`~shopmail.errors.RouteConfigError`, see :func:`load_routes`).
+        """
+        return cls(
+            load_routes(path, mail_domain=mail_domain),
+            mail_domain,
+            order_pattern=order_pattern,
+            classify=classify,
+        )
 
     def _ours(self, domain: str) -> bool:
         if not self.mail_domain:
