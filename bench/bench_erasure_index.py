@@ -11,7 +11,6 @@ marketing mail against building its MIME message.
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -25,23 +24,15 @@ from shopmail.domain.outbound.rendering import render
 from shopmail.domain.outbound.unsubscribe import SigningKeys, Stream, sign_token, verify_token
 
 from bench.bench_parse import corpus_messages, generated_messages
-
-
-def _best(func: Any, rounds: int = 5) -> float:
-    best = float("inf")
-    for _ in range(rounds):
-        start = time.perf_counter()
-        func()
-        best = min(best, time.perf_counter() - start)
-    return best
+from bench.timing import best_of
 
 
 def main() -> dict[str, Any]:
     """Measure and return the ratios."""
     raws = corpus_messages(limit=400) + generated_messages(50)
     parsed = [parse_message(raw) for raw in raws]
-    parse_s = _best(lambda: [parse_message(raw) for raw in raws])
-    index_s = _best(
+    parse_s = best_of(lambda: [parse_message(raw) for raw in raws])
+    index_s = best_of(
         lambda: [
             {address_hash(a) for a in mentioned_addresses(m, mail_domain="shop.example")}
             for m in parsed
@@ -56,8 +47,8 @@ def main() -> dict[str, Any]:
     settings = Settings()
     rendered = render(event, settings)
     keys = SigningKeys(b"k" * 64)
-    build_s = _best(lambda: [build_message(event, rendered, settings) for _ in range(200)])
-    token_s = _best(
+    build_s = best_of(lambda: [build_message(event, rendered, settings) for _ in range(200)])
+    token_s = best_of(
         lambda: [
             verify_token(sign_token(event.recipient, Stream.MARKETING, 2**31, keys), keys, now=0)
             for _ in range(200)

@@ -14,12 +14,12 @@ import json
 import socket
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import boto3
 
+from bench.timing import best_of
 from shopmail_local.stack.provision import local_credentials, provision_template
 from shopmail_local.stack.snapshot import restore_snapshot, take_snapshot
 from shopmail_local.stack.state import StateStore
@@ -74,15 +74,6 @@ def _fill_state(root: Path, n: int) -> StateStore:
     return state
 
 
-def _time(fn: Callable[[], Any], repeat: int = 3) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
 def _pages(n: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         state = _fill_state(Path(tmp), n)
@@ -93,7 +84,7 @@ def _pages(n: int) -> dict[str, float]:
             state.inbound_log()
             state.event_log()
 
-        baseline = _time(read_logs)
+        baseline = best_of(read_logs, 3)
         out = {"read_logs_s": baseline}
         for name, fn in (
             ("index", lambda: app.index()),
@@ -103,7 +94,7 @@ def _pages(n: int) -> dict[str, float]:
             ("order", lambda: app.order("ORD-1")),
             ("events", lambda: app.events()),
         ):
-            t = _time(fn)
+            t = best_of(fn, 3)
             out[f"{name}_s"] = t
             out[f"{name}_vs_read_logs"] = t / baseline
         return out

@@ -50,25 +50,18 @@ class SesEventKind(StrEnum):
     OTHER = "other"
 
 
-KIND_BOUNCE: Final = SesEventKind.BOUNCE
-KIND_COMPLAINT: Final = SesEventKind.COMPLAINT
-KIND_DELIVERY: Final = SesEventKind.DELIVERY
-KIND_DELAY: Final = SesEventKind.DELAY
-KIND_REJECT: Final = SesEventKind.REJECT
-KIND_OTHER: Final = SesEventKind.OTHER
-
 # SES event type -> (kind, key of the type-specific object)
-_TYPES: Final[dict[str, tuple[str, str]]] = {
-    "bounce": (KIND_BOUNCE, "bounce"),
-    "complaint": (KIND_COMPLAINT, "complaint"),
-    "delivery": (KIND_DELIVERY, "delivery"),
-    "deliverydelay": (KIND_DELAY, "deliveryDelay"),
-    "reject": (KIND_REJECT, "reject"),
-    "send": (KIND_OTHER, "send"),
-    "open": (KIND_OTHER, "open"),
-    "click": (KIND_OTHER, "click"),
-    "renderingfailure": (KIND_OTHER, "failure"),
-    "subscription": (KIND_OTHER, "subscription"),
+_TYPES: Final[dict[str, tuple[SesEventKind, str]]] = {
+    "bounce": (SesEventKind.BOUNCE, "bounce"),
+    "complaint": (SesEventKind.COMPLAINT, "complaint"),
+    "delivery": (SesEventKind.DELIVERY, "delivery"),
+    "deliverydelay": (SesEventKind.DELAY, "deliveryDelay"),
+    "reject": (SesEventKind.REJECT, "reject"),
+    "send": (SesEventKind.OTHER, "send"),
+    "open": (SesEventKind.OTHER, "open"),
+    "click": (SesEventKind.OTHER, "click"),
+    "renderingfailure": (SesEventKind.OTHER, "failure"),
+    "subscription": (SesEventKind.OTHER, "subscription"),
 }
 # EventBridge detail-type -> SES event type (used when detail lacks eventType)
 _DETAIL_TYPES: Final[dict[str, str]] = {
@@ -366,7 +359,7 @@ def parse_feedback_event(event: Any) -> FeedbackEvent:
     event_type = _str(obj.get(type_field))
     if not event_type:
         raise InvalidEventError("the event has no eventType or notificationType", field="eventType")
-    kind, key = _TYPES.get(event_type.replace(" ", "").lower(), (KIND_OTHER, ""))
+    kind, key = _TYPES.get(event_type.replace(" ", "").lower(), (SesEventKind.OTHER, ""))
     mail = obj.get("mail")
     if not isinstance(mail, Mapping):
         raise InvalidEventError("the event has no mail object", field="mail")
@@ -374,25 +367,25 @@ def parse_feedback_event(event: Any) -> FeedbackEvent:
     if not ses_message_id:
         raise InvalidEventError("the event has no mail.messageId", field="mail.messageId")
     detail = obj.get(key) if key else None
-    if kind in (KIND_BOUNCE, KIND_COMPLAINT) and not isinstance(detail, Mapping):
+    if kind in (SesEventKind.BOUNCE, SesEventKind.COMPLAINT) and not isinstance(detail, Mapping):
         raise InvalidEventError(f"a {event_type} event without its {key} object", field=key)
     detail = detail if isinstance(detail, Mapping) else {}
 
     tags = _tags(mail)
     recipients: tuple[FeedbackRecipient, ...]
-    if kind == KIND_BOUNCE:
+    if kind == SesEventKind.BOUNCE:
         recipients = _recipients(detail.get("bouncedRecipients"))
         if not recipients:
             raise InvalidEventError("a bounce without recipients", field="bounce.bouncedRecipients")
-    elif kind == KIND_COMPLAINT:
+    elif kind == SesEventKind.COMPLAINT:
         recipients = _recipients(detail.get("complainedRecipients"))
         if not recipients:
             raise InvalidEventError(
                 "a complaint without recipients", field="complaint.complainedRecipients"
             )
-    elif kind == KIND_DELIVERY:
+    elif kind == SesEventKind.DELIVERY:
         recipients = _recipients(detail.get("recipients")) or _recipients(mail.get("destination"))
-    elif kind == KIND_DELAY:
+    elif kind == SesEventKind.DELAY:
         recipients = _recipients(detail.get("delayedRecipients")) or _recipients(
             mail.get("destination")
         )
@@ -406,16 +399,16 @@ def parse_feedback_event(event: Any) -> FeedbackEvent:
         feedback_id=_str(detail.get("feedbackId")),
         timestamp=_str(detail.get("timestamp")) or _str(mail.get("timestamp")) or "",
         recipients=recipients,
-        bounce_type=_str(detail.get("bounceType")) if kind == KIND_BOUNCE else None,
-        bounce_sub_type=_str(detail.get("bounceSubType")) if kind == KIND_BOUNCE else None,
+        bounce_type=_str(detail.get("bounceType")) if kind == SesEventKind.BOUNCE else None,
+        bounce_sub_type=_str(detail.get("bounceSubType")) if kind == SesEventKind.BOUNCE else None,
         complaint_type=(
-            _str(detail.get("complaintFeedbackType")) if kind == KIND_COMPLAINT else None
+            _str(detail.get("complaintFeedbackType")) if kind == SesEventKind.COMPLAINT else None
         ),
         complaint_sub_type=(
-            _str(detail.get("complaintSubType")) if kind == KIND_COMPLAINT else None
+            _str(detail.get("complaintSubType")) if kind == SesEventKind.COMPLAINT else None
         ),
-        delay_type=_str(detail.get("delayType")) if kind == KIND_DELAY else None,
-        reject_reason=_str(detail.get("reason")) if kind == KIND_REJECT else None,
+        delay_type=_str(detail.get("delayType")) if kind == SesEventKind.DELAY else None,
+        reject_reason=_str(detail.get("reason")) if kind == SesEventKind.REJECT else None,
         tags=tags,
         our_message_id=_our_message_id(mail),
         source=_str(mail.get("source")),

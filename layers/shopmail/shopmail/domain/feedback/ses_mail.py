@@ -13,7 +13,6 @@ import json
 import re
 from typing import Final
 
-from shopmail.domain.feedback import ses_events as ses_feedback
 from shopmail.domain.feedback.dsn import strip_type
 from shopmail.domain.feedback.model import (
     KIND_BOUNCE,
@@ -24,7 +23,7 @@ from shopmail.domain.feedback.model import (
     RecipientResult,
 )
 from shopmail.domain.feedback.reasons import find_smtp_code, find_status, judge
-from shopmail.domain.feedback.ses_events import FeedbackEvent, parse_feedback_event
+from shopmail.domain.feedback.ses_events import FeedbackEvent, SesEventKind, parse_feedback_event
 from shopmail.errors import InvalidEventError
 
 MAX_JSON: Final = 1_000_000
@@ -87,7 +86,7 @@ def read_ses_mail(body: str, defects: list[str]) -> Classification | None:
     except (ValueError, InvalidEventError) as exc:  # JSONDecodeError is a ValueError
         defects.append(f"SesNotificationUnreadable: {type(exc).__name__}")
         return None
-    if event.kind == ses_feedback.KIND_BOUNCE:
+    if event.kind == SesEventKind.BOUNCE:
         rows = _bounce_rows(event)
         failed = [r for r in rows if r.action == "failed"]
         first = failed[0] if failed else (rows[0] if rows else None)
@@ -99,7 +98,7 @@ def read_ses_mail(body: str, defects: list[str]) -> Classification | None:
             hard=first.hard if first else None,
             detector="ses",
         )
-    if event.kind == ses_feedback.KIND_COMPLAINT:
+    if event.kind == SesEventKind.COMPLAINT:
         return Classification(
             kind=KIND_COMPLAINT,
             recipients=tuple(RecipientResult(a, None, None, None, False) for a in event.addresses),
@@ -108,10 +107,10 @@ def read_ses_mail(body: str, defects: list[str]) -> Classification | None:
             detector="ses",
             original_rcpt_to=event.addresses,
         )
-    if event.kind in (ses_feedback.KIND_DELAY, ses_feedback.KIND_DELIVERY):
-        action = "delayed" if event.kind == ses_feedback.KIND_DELAY else "delivered"
+    if event.kind in (SesEventKind.DELAY, SesEventKind.DELIVERY):
+        action = "delayed" if event.kind == SesEventKind.DELAY else "delivered"
         return Classification(
-            kind=KIND_DELAY if event.kind == ses_feedback.KIND_DELAY else KIND_DELIVERY_REPORT,
+            kind=KIND_DELAY if event.kind == SesEventKind.DELAY else KIND_DELIVERY_REPORT,
             recipients=tuple(
                 RecipientResult(a, action, None, None, False) for a in event.addresses
             ),
