@@ -29,10 +29,12 @@ def handler_tools(
     """
     logger = Logger(service=env_setting("service_name", default_service))
     copy_config_to_registered_loggers(source_logger=logger, include={"shopmail"})
-    metrics = Metrics(namespace=env_setting("metrics_namespace", "shopmail"))
+    # Powertools adds ``service`` to each metric itself when given one; default dimensions would
+    # be shared by every handler of the process (the offline stack runs them all in one)
+    namespace = env_setting("metrics_namespace", "shopmail")
     if service_dimension:
-        metrics.set_default_dimensions(service=logger.service)
-    return logger, metrics
+        return logger, Metrics(namespace=namespace, service=logger.service)
+    return logger, Metrics(namespace=namespace)
 
 
 def add_counts(metrics: Metrics, counts: Mapping[str, int], *, skip_zero: bool = False) -> None:
