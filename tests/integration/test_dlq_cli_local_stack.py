@@ -237,13 +237,7 @@ FEEDBACK_STEP = {"delivered": "EmailDelivered", "bounced": "EmailBounced"}
 @pytest.mark.parametrize(
     ("to", "outcome"),
     [
-        pytest.param(
-            "success@simulator.amazonses.com",
-            "delivered",
-            # open defect: after the inbound redrive test in the same stack the delivery event
-            # of this mail is not published within 120 s (alone it is, in under 2 s)
-            marks=pytest.mark.xfail(reason="delivery feedback lost after an inbound redrive"),
-        ),
+        ("success@simulator.amazonses.com", "delivered"),
         ("bounce@simulator.amazonses.com", "bounced"),
     ],
 )

@@ -157,6 +157,54 @@ def _ours(detail: Mapping[str, Any], aggregate: str, event_id: str) -> bool:
     return aggregate in ids or event_id in ids
 
 
+class Follower:
+    """What the bus says about one test event, in the order it matters.
+
+    The feedback of a message can reach the watch queue before the outbound ``EmailSent`` that
+    names its SES message id (outbound publishes at the end of its batch, SES publishes as soon
+    as the mail is accepted; EventBridge keeps no order): feedback events are held until the SES
+    id is known, then matched.
+    """
+
+    def __init__(self, aggregate: str, event_id: str) -> None:
+        self.aggregate, self.event_id = aggregate, event_id
+        self.outcome, self.ses_id = "timeout", ""
+        self._held: list[tuple[str, Mapping[str, Any]]] = []
+
+    @property
+    def done(self) -> bool:
+        """An end was reached: feedback, failed or suppressed."""
+        return self.outcome not in ("timeout", "sent")
+
+    def see(self, event: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Take one bus event; return the steps it completes (to print, in order)."""
+        kind, detail = str(event.get("detail-type")), event.get("detail") or {}
+        if self.done:
+            return []
+        if kind == "EmailSent" and _ours(detail, self.aggregate, self.event_id):
+            self.outcome, self.ses_id = "sent", _ses_id(detail)
+            steps = [{"step": kind, "detail": detail}]
+            held, self._held = self._held, []
+            for held_kind, held_detail in held:
+                steps += self._feedback(held_kind, held_detail)
+            return steps
+        if kind in NO_MAIL and _ours(detail, self.aggregate, self.event_id):
+            self.outcome = NO_MAIL[kind]
+            return [{"step": kind, "detail": detail}]
+        if kind in FEEDBACK:
+            if not self.ses_id:
+                self._held.append((kind, detail))
+                return []
+            return self._feedback(kind, detail)
+        return []
+
+    def _feedback(self, kind: str, detail: Mapping[str, Any]) -> list[dict[str, Any]]:
+        if self.done or _ses_id(detail) != self.ses_id:
+            return []
+        self.outcome = FEEDBACK[kind]
+        return [{"step": kind, "detail": detail}]
+
+
 def _target(args: argparse.Namespace) -> Any:
     try:
         return stack_outputs(args.stack, args.region, args.state).target
@@ -176,7 +224,6 @@ def run(args: argparse.Namespace) -> int:
     marker: Any = event["detail"]
     for part in aggregate.split("."):
         marker = marker[part]
-    outcome, ses_id = "timeout", ""
     with watch_bus(stack, bus) as (sqs, url):
         put = stack.target.client("events").put_events(
             Entries=[
@@ -192,26 +239,19 @@ def run(args: argparse.Namespace) -> int:
             raise CommandError(f"PutEvents refused the event: {put.get('ErrorMessage')}")
         event_id = str(put["EventId"])
         print(json.dumps({"step": "published", "eventId": event_id, "aggregateId": marker}))
+        follow = Follower(str(marker), event_id)
         deadline = time.monotonic() + max(args.timeout, 1.0)
-        while time.monotonic() < deadline and outcome in ("timeout", "sent"):
+        while time.monotonic() < deadline and not follow.done:
             for message in sqs.receive_message(
                 QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1
             ).get("Messages", []):
                 sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-                seen = json.loads(message["Body"])
-                kind, detail = seen.get("detail-type"), seen.get("detail") or {}
-                if kind == "EmailSent" and _ours(detail, str(marker), event_id):
-                    outcome, ses_id = "sent", _ses_id(detail)
-                elif kind in NO_MAIL and _ours(detail, str(marker), event_id):
-                    outcome = NO_MAIL[kind]
-                elif kind in FEEDBACK and ses_id and _ses_id(detail) == ses_id:
-                    outcome = FEEDBACK[kind]
-                else:
-                    continue
-                print(json.dumps({"step": kind, "detail": detail}, ensure_ascii=False))
+                for step in follow.see(json.loads(message["Body"])):
+                    print(json.dumps(step, ensure_ascii=False))
+        outcome, ses_id = follow.outcome, follow.ses_id
     summary = {"type": args.type, "eventId": event_id, "sesMessageId": ses_id or None}
     print(json.dumps({**summary, "outcome": outcome, "stack": stack.name}))
     return 0 if outcome in FEEDBACK.values() else 1
 
 
-__all__ = ["register", "run", "sample_event"]
+__all__ = ["Follower", "register", "run", "sample_event"]
