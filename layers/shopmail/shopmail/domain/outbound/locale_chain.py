@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Final
 
 #: The shop's default language until a shop configuration names another.
@@ -38,6 +39,7 @@ FALLBACK_LOCALE: Final = "en"
 _SUBTAG = re.compile(r"[A-Za-z0-9]{1,8}")
 
 
+@lru_cache(maxsize=512)
 def normalize_tag(tag: str | None) -> str:
     """Canonical spelling of a BCP 47 tag (``de_at`` -> ``de-AT``); ``""`` when it is not one.
 
@@ -46,6 +48,9 @@ def normalize_tag(tag: str | None) -> str:
 
     >>> normalize_tag("ZH_hant_tw"), normalize_tag("en"), normalize_tag("no tag")
     ('zh-Hant-TW', 'en', '')
+
+    A mail asks for the same few tags many times (each template, catalog and format lookup):
+    the answers are remembered (512 tags).
     """
     parts = (tag or "").strip().replace("_", "-").split("-")
     if not parts or not all(_SUBTAG.fullmatch(p) for p in parts):

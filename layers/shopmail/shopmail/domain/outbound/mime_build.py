@@ -52,6 +52,7 @@ from email import policy, quoprimime
 from email.headerregistry import Address, BaseHeader, HeaderRegistry, UnstructuredHeader
 from email.message import EmailMessage, MIMEPart
 from email.utils import format_datetime, parseaddr
+from functools import lru_cache
 from typing import Any, cast
 
 from shopmail.config import Settings
@@ -391,6 +392,21 @@ def _fold(name: str, value: Any) -> str:
             and value == " ".join(value.split())
         ):
             return line + "\r\n"
+    if isinstance(value, Address) and name in _SENDER_HEADERS:
+        return _fold_sender(name, value.display_name, value.addr_spec)
+    header: Any = SMTP_POLICY.header_factory(name, value)
+    return str(header.fold(policy=SMTP_POLICY))
+
+
+#: Address headers whose values come from settings and the shop configuration: the same few
+#: addresses on every mail, so their folded form is remembered (:func:`_fold_sender`).
+_SENDER_HEADERS = frozenset({"From", "Reply-To"})
+
+
+@lru_cache(maxsize=64)
+def _fold_sender(name: str, display_name: str, addr_spec: str) -> str:
+    """The policy's folding of a sender address header, remembered per (name, address)."""
+    value = Address(display_name=display_name, addr_spec=addr_spec)
     header: Any = SMTP_POLICY.header_factory(name, value)
     return str(header.fold(policy=SMTP_POLICY))
 
@@ -435,7 +451,9 @@ def _attachment_type(att: Attachment) -> tuple[str, str]:
 # --- helpers -----------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=64)
 def _address(value: str, setting: str) -> Address:
+    """The sender address of a setting (remembered: ``Address`` is immutable)."""
     name, addr = parseaddr(value)
     if not addr or "@" not in addr or not addr.isascii() or _CONTROLS.search(value):
         raise ConfigurationError(f"setting {setting} is not a usable address")

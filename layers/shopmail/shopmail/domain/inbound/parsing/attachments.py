@@ -13,9 +13,8 @@ import io
 import re
 import unicodedata
 from collections.abc import Iterator
-from email.generator import BytesGenerator
+from email._policybase import Compat32  # see parsing/headers.py (no email.policy at init)
 from email.message import Message
-from email.policy import Compat32
 
 SLICE_CHARS = 1 << 20  # encoded characters decoded per step
 MAX_FILENAME = 150
@@ -235,6 +234,8 @@ def _flatten_message_part(part: Message, sink: _HashSink | io.BytesIO) -> None:
         return
     if not isinstance(payload, list):
         return
+    from email.generator import BytesGenerator  # only message/* parts need it
+
     for number, sub in enumerate(payload):
         if not isinstance(sub, Message):
             continue

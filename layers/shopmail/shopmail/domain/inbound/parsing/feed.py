@@ -11,8 +11,9 @@ import re
 import threading
 import types
 from collections.abc import Iterable, Iterator
-from email import errors, policy
+from email import errors
 from email import feedparser as _feedparser
+from email._policybase import compat32  # see parsing/headers.py (no email.policy at init)
 from email.feedparser import BytesFeedParser
 from email.message import Message
 from typing import Any
@@ -65,6 +66,38 @@ class ParsedMessage(Message):
         self._type_cache = (count, default, value)
         return value
 
+    #: ``(header count, {lower-case name: position of its first field})`` for :meth:`get`.
+    _index_cache: tuple[int, dict[str, int]] | None = None
+
+    def _index(self) -> dict[str, int]:
+        headers = self._headers  # type: ignore[attr-defined]
+        cached = self._index_cache
+        if cached is not None and cached[0] == len(headers):
+            return cached[1]
+        index: dict[str, int] = {}
+        for position, (name, _value) in enumerate(headers):
+            index.setdefault(name.lower(), position)
+        self._index_cache = (len(headers), index)
+        return index
+
+    def get(self, name: str, failobj: Any = None) -> Any:
+        """The first field ``name`` as :meth:`email.message.Message.get` returns it.
+
+        ``Message.get`` lower-cases every field name on every call, and the parser, the
+        builder and the flags ask for dozens of fields per part: the first position of each
+        name is indexed once and kept until a header changes (as the content type is).
+        """
+        position = self._index().get(name.lower())
+        if position is None:
+            return failobj
+        field, value = self._headers[position]  # type: ignore[attr-defined]
+        return self.policy.header_fetch_parse(field, value)
+
+    __getitem__ = get
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.lower() in self._index()
+
     def get_boundary(self, failobj: object = None) -> object:  # type: ignore[override]
         """Return the boundary parameter with folding line breaks removed."""
         boundary = super().get_boundary(failobj)
@@ -74,15 +107,18 @@ class ParsedMessage(Message):
 
 
 def _forgetting_type(name: str) -> Any:
-    """``Message.<name>``, forgetting the cached content type first (it changes a header)."""
+    """``Message.<name>``, forgetting the cached content type and field index first."""
     base = getattr(Message, name)
 
     def method(self: ParsedMessage, *args: Any, **kwargs: Any) -> Any:
         self._type_cache = None
+        self._index_cache = None
         return base(self, *args, **kwargs)
 
     method.__name__ = name
-    method.__doc__ = f":meth:`email.message.Message.{name}` (forgets the cached content type)."
+    method.__doc__ = (
+        f":meth:`email.message.Message.{name}` (forgets the cached content type and field index)."
+    )
     return method
 
 
@@ -235,7 +271,7 @@ class _StreamingParser(BytesFeedParser):
     _parsegen = _parsegen_without_boundary_compiles()
 
     def __init__(self) -> None:
-        super().__init__(_factory=ParsedMessage, policy=policy.compat32)
+        super().__init__(_factory=ParsedMessage, policy=compat32)
         self._leaf_input = _LeafBodyInput(self)
         self._input = self._leaf_input  # the parse generator has not started yet
 

@@ -11,9 +11,13 @@ from __future__ import annotations
 import binascii
 import re
 from datetime import datetime
+
+# ``email.policy`` re-exports these from ``email._policybase`` (which ``email.feedparser``
+# imports anyway); importing ``email.policy`` would also load the header registry, which a
+# compat32 tree never uses (a cold-start cost, see bench/bench_init.py).
+from email._policybase import compat32
 from email.message import Message
 from email.parser import HeaderParser
-from email.policy import compat32
 from email.utils import collapse_rfc2231_value, getaddresses, parsedate_to_datetime
 
 from shopmail.domain.inbound.parsing.charsets import REPLACEMENT, SURROGATE, decode_bytes

@@ -49,10 +49,9 @@ that is a forward loop (see :mod:`~shopmail.domain.inbound.routing.forward_loops
 
 from __future__ import annotations
 
-import difflib
 import re
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from importlib import resources
 from pathlib import Path
 from typing import Any, Final
@@ -131,7 +130,7 @@ def _unknown(keys: object, known: tuple[str, ...], where: str, prefix: str, err:
         return
     for key in keys:
         if key not in known:
-            hint = difflib.get_close_matches(str(key), known, n=1)
+            hint = _close_matches(str(key), known, n=1)
             why = "unknown field" + (f" (did you mean '{prefix}{hint[0]}'?)" if hint else "")
             err.add(where, f"{prefix}{key}", why)
 
@@ -260,7 +259,7 @@ def _verdicts(value: object) -> Matcher:
             )
         else:
             known = (*m._VERDICT_FIELDS, "dmarc_policy")
-            hint = difflib.get_close_matches(name, known, n=1)
+            hint = _close_matches(name, known, n=1)
             raise ValueError(
                 f"unknown verdict {name!r}" + (f" (did you mean {hint[0]!r}?)" if hint else "")
             )
@@ -279,7 +278,7 @@ def _action(raw: object, rule: str, where: str, idx: int, err: _Errors) -> Actio
         return None
     kind = raw.get("type")
     if kind not in ACTION_NAMES:
-        hint = difflib.get_close_matches(str(kind), ACTION_NAMES, n=1)
+        hint = _close_matches(str(kind), ACTION_NAMES, n=1)
         err.add(
             where,
             f"{field}.type",
@@ -482,3 +481,10 @@ def load_routes(path: str | Path | None = None, *, mail_domain: str = "") -> Rou
             f"{p}: cannot read routes file: {exc}", source=str(p), errors=[str(exc)]
         ) from exc
     return parse_routes(text, str(p), mail_domain=mail_domain)
+
+
+def _close_matches(word: str, known: Iterable[str], n: int = 1) -> list[str]:
+    """``difflib.get_close_matches`` (imported on the first error only: not at cold start)."""
+    import difflib
+
+    return difflib.get_close_matches(word, list(known), n=n)
