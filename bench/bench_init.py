@@ -120,8 +120,11 @@ else:
     factories = [
         f for _, f in sorted(vars(module).items())
         if callable(f) and hasattr(f, "cache_info")
-        and getattr(f, "__module__", "") == module.__name__
+        # the module's own cached factories, and those per_container() made for it
+        and getattr(f, "__module__", "") in (module.__name__, "shopmail.bootstrap.container")
     ]
+    if not factories:
+        raise SystemExit("no cached service factory found in " + app_path)
     for f in factories:
         built = f()
         if first_use:
