@@ -39,17 +39,14 @@ Example
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import hashlib
 import json
 import re
-import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from shopmail.domain.locations import LocationKind, parse_location
 from shopmail.domain.outbound.locale_chain import (
@@ -303,9 +300,11 @@ def parse_shop_config(text: str | bytes, source: str = "<string>") -> ShopConfig
     if len(text) > MAX_CONFIG_BYTES:
         raise _error(source, [f"file: larger than {MAX_CONFIG_BYTES} characters"])
     as_json = source.lower().endswith(".json") or text.lstrip().startswith("{")
+    import tomllib  # the parsers, difflib and zoneinfo load when a configuration is read
+
     try:
         data = json.loads(text) if as_json else tomllib.loads(text)
-    except (ValueError, tomllib.TOMLDecodeError) as exc:
+    except ValueError as exc:  # tomllib.TOMLDecodeError is a ValueError
         kind = "JSON" if as_json else "TOML"
         raise _error(source, [f"file: not valid {kind}: {str(exc)[:200]}"]) from exc
     return shop_config_from(data, source)
@@ -392,7 +391,7 @@ class _Problems:
     def unknown(self, table: Mapping[str, Any], known: tuple[str, ...], prefix: str) -> None:
         for key in table:
             if key not in known:
-                hint = difflib.get_close_matches(str(key), known, n=1)
+                hint = _close_matches(str(key), known)
                 why = "unknown field" + (f" (did you mean '{prefix}{hint[0]}'?)" if hint else "")
                 self.add(f"{prefix}{key}", why)
 
@@ -475,6 +474,8 @@ def _color(value: Any) -> str:
 def _time_zone(value: Any) -> str:
     if not isinstance(value, str):
         raise ValueError("must be text (an IANA time zone such as 'Europe/Berlin')")
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError) as exc:
@@ -626,3 +627,10 @@ def _links(
         if urls:
             out[name] = MappingProxyType(urls)
     return MappingProxyType(out)
+
+
+def _close_matches(word: str, known: Iterable[str]) -> list[str]:
+    """The closest known key (``difflib``, imported when a configuration has a typo)."""
+    import difflib
+
+    return difflib.get_close_matches(word, list(known), n=1)
