@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from shopmail.domain.inbound.routing import Router, parse_routes
 from shopmail.errors import (
+    DeliveryDeferredError,
     InProgressError,
     MessageRejectedError,
     ServiceUnavailableError,
@@ -431,3 +432,32 @@ def test_a_final_ledger_write_that_fails_twice_is_logged_not_raised(
     assert attempts == [1, 1]
     assert len(h.sender.sent) == 1 and result.actions["auto_reply"] == 1
     assert h.publisher.types() == ["SupportMessageReceived"]
+
+
+def test_a_failed_release_write_is_tried_again(inbound_harness: InboundHarness) -> None:
+    """Found by the fault harness (``chaos``, seed 1): the auto-reply was deferred by the relay
+    after the event was published; the write that records the published event failed once, so
+    the claim lapsed and the retry published it again. It is tried a second time, as the
+    final write is."""
+    h = inbound_harness
+    event = h.put_sample("support")
+    assert h.idempotency is not None
+    finish_all = h.idempotency.finish_all
+    attempts: list[int] = []
+
+    def flaky(finishes: Any, mentions: Any = None) -> None:
+        attempts.append(len(finishes))
+        if len(attempts) == 1:
+            raise ServiceUnavailableError("dynamodb BatchWriteItem failed transiently (fault)")
+        finish_all(finishes, mentions)
+
+    h.idempotency.finish_all = flaky  # type: ignore[method-assign]
+    h.sender.fail = [DeliveryDeferredError("454 Throttling failure (fault)")]
+    with pytest.raises(DeliveryDeferredError):
+        h.service.handle_event(copy.deepcopy(event))
+    assert attempts == [1, 1]  # the release, tried twice
+    assert h.publisher.types() == ["SupportMessageReceived"] and h.sender.sent == []
+    h.clock.now += 3600  # the claim would have lapsed by now
+    again = h.service.handle_event(copy.deepcopy(event)).to_dict()
+    assert again["actions"] == {"auto_reply": 1}  # only the deferred action runs again
+    assert h.publisher.types() == ["SupportMessageReceived"] and len(h.sender.sent) == 1

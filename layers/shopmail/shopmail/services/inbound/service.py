@@ -323,8 +323,8 @@ class InboundService:
         ending = list(finishes or ()) + [(k, d, False) for k, d in (claims or {}).values()]
         if not ending:
             return
-        try:
-            ledger.finish_all(ending)
+        try:  # tried twice as the final write is: actions done here must not run again
+            self._finish(ledger, ending, None)
         except Exception as exc:  # the claims lapse by themselves
             logger.warning("could not release the claims (%s)", type(exc).__name__)
 
