@@ -265,6 +265,17 @@ class StackOutputs:
     outputs: dict[str, str]
     name: str
 
+    @classmethod
+    def from_args(cls, args: Any) -> StackOutputs:
+        """The stack the options of :func:`add_stack_arguments` name (see :func:`stack_outputs`).
+
+        Raises
+        ------
+        CommandError
+            The local stack is not running, or the deployed stack does not exist.
+        """
+        return stack_outputs(args.stack, args.region, args.state)
+
     @property
     def local(self) -> bool:
         """Whether this is the offline stack."""
@@ -435,6 +446,24 @@ def cli_errors(
         return run
 
     return wrap
+
+
+def _stack_target(args: Any) -> AwsTarget | None:
+    try:
+        return StackOutputs.from_args(args).target
+    except CommandError:
+        return None
+
+
+def stack_cli_errors(prog: str) -> Callable[[Callable[..., int]], Callable[..., int]]:
+    """:func:`cli_errors` for a command with :func:`add_stack_arguments` (its stack's target).
+
+    Parameters
+    ----------
+    prog
+        The command's name for the message (``shopmail dlq list``).
+    """
+    return cli_errors(prog, _stack_target)
 
 
 # ---------------------------------------------------------------------- files and events

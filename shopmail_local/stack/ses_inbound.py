@@ -41,6 +41,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from shopmail_local.stack.provision import ReceiptRuleSpec
+from shopmail_local.stack.smtp_hooks import SmtpHooks
 
 log = logging.getLogger(__name__)
 
@@ -402,32 +403,17 @@ class SesInbound:
         return delivery
 
 
-class _SmtpHandler:
+class _SmtpHandler(SmtpHooks):
     """aiosmtpd hooks: 550 at RCPT for uncovered recipients, deliver at DATA."""
 
     def __init__(self, inbound: SesInbound) -> None:
         self.inbound = inbound
 
-    async def handle_EHLO(  # noqa: N802 - aiosmtpd hook name
-        self,
-        server: SMTP,
-        session: Session,
-        envelope: Envelope,
-        hostname: str,
-        responses: list[str],
-    ) -> list[str]:
-        session.host_name = hostname
+    def ehlo_reply(self, server: SMTP, responses: list[str]) -> list[str]:
         # SES inbound offers no AUTH: drop the line aiosmtpd always adds.
         return [line for line in responses if not line[4:].upper().startswith("AUTH")]
 
-    async def handle_RCPT(  # noqa: N802 - aiosmtpd hook name
-        self,
-        server: SMTP,
-        session: Session,
-        envelope: Envelope,
-        address: str,
-        rcpt_options: list[str],
-    ) -> str:
+    def rcpt_reply(self, envelope: Envelope, address: str, rcpt_options: list[str]) -> str:
         if not self.inbound.covered(address):
             return REJECT_RECIPIENT
         envelope.rcpt_tos.append(address)

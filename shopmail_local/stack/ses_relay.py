@@ -45,6 +45,7 @@ from shopmail.domain.smtp.pacing import TokenBucket
 from shopmail.domain.smtp.password import smtp_password
 
 from shopmail_local.certs import server_tls_context
+from shopmail_local.stack.smtp_hooks import SmtpHooks
 
 log = logging.getLogger(__name__)
 
@@ -286,21 +287,13 @@ class _SesSMTP(SMTP):
         await super().smtp_DATA(arg)
 
 
-class _Handler:
+class _Handler(SmtpHooks):
     """aiosmtpd handler hooks: EHLO wording, MAIL/RCPT wording, the DATA decision."""
 
     def __init__(self, relay: SesRelayServer) -> None:
         self.relay = relay
 
-    async def handle_EHLO(
-        self,
-        server: SMTP,
-        session: Session,
-        envelope: Envelope,
-        hostname: str,
-        responses: list[str],
-    ) -> list[str]:
-        session.host_name = hostname
+    def ehlo_reply(self, server: SMTP, responses: list[str]) -> list[str]:
         lines = [f"250-{self.relay.hostname}", "250-8BITMIME"]
         if not server._tls_protocol:
             lines.append("250-STARTTLS")
@@ -319,14 +312,7 @@ class _Handler:
         envelope.mail_options.extend(mail_options)
         return REPLY_OK
 
-    async def handle_RCPT(
-        self,
-        server: SMTP,
-        session: Session,
-        envelope: Envelope,
-        address: str,
-        rcpt_options: list[str],
-    ) -> str:
+    def rcpt_reply(self, envelope: Envelope, address: str, rcpt_options: list[str]) -> str:
         if len(envelope.rcpt_tos) >= 50:
             return "554 Transaction failed: Recipient count exceeds 50."
         envelope.rcpt_tos.append(address)

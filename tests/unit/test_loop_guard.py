@@ -2,42 +2,23 @@
 
 from __future__ import annotations
 
+import functools
+
 import pytest
 from shopmail.domain.inbound.loop_guard import auto_reply_allowed, effective_sender
-from shopmail.domain.message import (
-    Address,
-    Envelope,
-    InboundMessage,
-    MessageFlags,
-    Verdicts,
+from shopmail.domain.message import InboundMessage, MessageFlags, Verdicts
+
+from tests.fixtures.inbound_messages import CUSTOMER, DOMAIN, inbound_message
+
+#: A customer's mail to support (keywords: ``headers``, ``sender`` (``None``: no envelope),
+#: ``author`` (the From address), ``verdicts``, ``flags``, ``content_type``, ``report_type``).
+make = functools.partial(
+    inbound_message,
+    subject="Hallo",
+    author=CUSTOMER,
+    recipients=("support@shop.example",),
+    envelope_id="id",
 )
-
-DOMAIN = "shop.example"
-
-
-def make(
-    headers: tuple[tuple[str, str], ...] = (),
-    sender: str | None = "kunde@kunde.example",
-    verdicts: Verdicts | None = None,
-    flags: MessageFlags | None = None,
-    from_: str = "kunde@kunde.example",
-    content_type: str = "text/plain",
-    report_type: str | None = None,
-) -> InboundMessage:
-    envelope = (
-        None
-        if sender is None
-        else Envelope("id", sender, ("support@shop.example",), verdicts=verdicts or Verdicts())
-    )
-    return InboundMessage(
-        subject="Hallo",
-        from_=(Address("Kunde", from_),),
-        headers=(("From", from_), *headers),
-        envelope=envelope,
-        flags=flags or MessageFlags(),
-        content_type=content_type,
-        report_type=report_type,
-    )
 
 
 def test_plain_customer_mail_is_allowed() -> None:
@@ -117,13 +98,13 @@ def test_own_domain_and_subdomains_are_refused(sender: str) -> None:
 
 
 def test_own_domain_in_from_is_refused_even_with_a_foreign_envelope_sender() -> None:
-    message = make(from_="shop@shop.example")
+    message = make(author="shop@shop.example")
     assert auto_reply_allowed(message, "bounce-relay@relay.example", DOMAIN)[0] is False
 
 
 def test_own_domain_in_from_is_refused_for_an_ordinary_envelope_sender() -> None:
     # the envelope sender passes every other rule: only the From check can refuse it
-    message = make(from_="Shop <shop@Shop.Example>")
+    message = make(author="Shop <shop@Shop.Example>")
     assert auto_reply_allowed(make(), "kim@relay.example", DOMAIN) == (True, "ok")
     allowed, reason = auto_reply_allowed(message, "kim@relay.example", DOMAIN)
     assert allowed is False and reason == "sender is on our own domain (shop.example)"

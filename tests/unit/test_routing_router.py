@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from shopmail.domain.inbound.routing import (
@@ -12,49 +13,33 @@ from shopmail.domain.inbound.routing import (
     parse_routes,
     recipients_of,
 )
-from shopmail.domain.message import (
-    Address,
-    Attachment,
-    Envelope,
-    InboundMessage,
-    MessageFlags,
-    Verdicts,
-)
+from shopmail.domain.message import Address, Attachment, InboundMessage, MessageFlags, Verdicts
 from shopmail.domain.outbound.message_ids import make_message_id
 
-DOMAIN = "shop.example"
+from tests.fixtures.inbound_messages import CUSTOMER, DOMAIN, inbound_message
 
 
 def make(
     *,
     subject: str = "Frage",
     text: str = "Hallo",
-    sender: str = "kunde@kunde.example",
-    recipients: tuple[str, ...] = (),
-    verdicts: Verdicts | None = None,
+    sender: str = CUSTOMER,
     headers: tuple[tuple[str, str], ...] = (),
-    flags: MessageFlags | None = None,
     to: tuple[str, ...] = (),
     cc: tuple[str, ...] = (),
-    references: tuple[str, ...] = (),
-    attachments: tuple[Attachment, ...] = (),
     envelope: bool = True,
+    **fields: Any,
 ) -> InboundMessage:
-    return InboundMessage(
+    """A mail from ``sender`` (``fields``: recipients, verdicts, flags, references, attachments)."""
+    return inbound_message(
+        sender=sender if envelope else None,
+        author=sender,
+        headers=(("Subject", subject), *headers),
         subject=subject,
         text=text,
-        from_=(Address("Kunde", sender),),
         to=tuple(Address("", a) for a in to),
         cc=tuple(Address("", a) for a in cc),
-        headers=(("From", sender), ("Subject", subject), *headers),
-        references=references,
-        attachments=attachments,
-        flags=flags or MessageFlags(),
-        envelope=(
-            Envelope("ses-id", sender, recipients, verdicts=verdicts or Verdicts())
-            if envelope
-            else None
-        ),
+        **fields,
     )
 
 

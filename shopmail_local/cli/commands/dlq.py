@@ -43,8 +43,7 @@ from shopmail_local.cli.common import (
     StackOutputs,
     add_command,
     add_stack_arguments,
-    cli_errors,
-    stack_outputs,
+    stack_cli_errors,
     usage_of,
 )
 
@@ -83,17 +82,6 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=usage_of(p))
 
 
-def _stack(args: argparse.Namespace) -> StackOutputs:
-    return stack_outputs(args.stack, args.region, args.state)
-
-
-def _target(args: argparse.Namespace) -> Any:
-    try:
-        return _stack(args).target
-    except CommandError:
-        return None
-
-
 def _queues(stack: StackOutputs, only: str | None) -> dict[str, Any]:
     from shopmail.bootstrap.erasure import dead_letter_queues
 
@@ -108,10 +96,10 @@ def _line(queue: str, entry: DeadLetterEntry) -> str:
     return "\t".join(f or "-" for f in fields)
 
 
-@cli_errors("shopmail dlq list", _target)
+@stack_cli_errors("shopmail dlq list")
 def run_list(args: argparse.Namespace) -> int:
     """Print every entry with its reason."""
-    stack = _stack(args)
+    stack = StackOutputs.from_args(args)
     stack.target.require_reachable()
     total = 0
     for name, queue in _queues(stack, args.queue).items():
@@ -125,10 +113,10 @@ def run_list(args: argparse.Namespace) -> int:
     return 0
 
 
-@cli_errors("shopmail dlq show", _target)
+@stack_cli_errors("shopmail dlq show")
 def run_show(args: argparse.Namespace) -> int:
     """Print one entry (summary, body, attributes) as JSON."""
-    stack = _stack(args)
+    stack = StackOutputs.from_args(args)
     stack.target.require_reachable()
     for name, queue in _queues(stack, args.queue).items():
         for entry in queue.entries(None):
@@ -193,10 +181,10 @@ def _redrive_one(
     return "redriven"
 
 
-@cli_errors("shopmail dlq redrive", _target)
+@stack_cli_errors("shopmail dlq redrive")
 def run_redrive(args: argparse.Namespace) -> int:
     """Send entries back where they came from (see the module docs)."""
-    stack = _stack(args)
+    stack = StackOutputs.from_args(args)
     stack.target.require_reachable()
     inbound = _InboundRedrive(stack)
     counts: dict[str, int] = {}

@@ -30,11 +30,10 @@ from shopmail.domain.erasure.matcher import normalize_address
 from shopmail.domain.erasure.request import ErasureRequest
 
 from shopmail_local.cli.common import (
-    CommandError,
+    StackOutputs,
     add_command,
     add_stack_arguments,
-    cli_errors,
-    stack_outputs,
+    stack_cli_errors,
 )
 
 
@@ -52,21 +51,14 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=run)
 
 
-def _target(args: argparse.Namespace) -> Any:
-    try:
-        return stack_outputs(args.stack, args.region, args.state).target
-    except CommandError:
-        return None
-
-
-@cli_errors("shopmail erase", _target)
+@stack_cli_errors("shopmail erase")
 def run(args: argparse.Namespace) -> int:
     """Erase the address; print the report."""
     address = normalize_address(args.address)
     if not address:
         print(f"shopmail erase: not an address: {args.address!r}", file=sys.stderr)
         return 2
-    stack = stack_outputs(args.stack, args.region, args.state)
+    stack = StackOutputs.from_args(args)
     stack.target.require_reachable()
     from shopmail.bootstrap.erasure import build_erasure_service
 

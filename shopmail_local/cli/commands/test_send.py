@@ -38,8 +38,7 @@ from shopmail_local.cli.common import (
     StackOutputs,
     add_command,
     add_stack_arguments,
-    cli_errors,
-    stack_outputs,
+    stack_cli_errors,
 )
 from shopmail_local.stack.provision import service_policy
 
@@ -205,18 +204,11 @@ class Follower:
         return [{"step": kind, "detail": detail}]
 
 
-def _target(args: argparse.Namespace) -> Any:
-    try:
-        return stack_outputs(args.stack, args.region, args.state).target
-    except CommandError:
-        return None
-
-
-@cli_errors("shopmail test-send", _target)
+@stack_cli_errors("shopmail test-send")
 def run(args: argparse.Namespace) -> int:
     """Publish the test event and follow it (see the module docs)."""
     event = sample_event(args.type, args.to, args.locale)
-    stack = stack_outputs(args.stack, args.region, args.state)
+    stack = StackOutputs.from_args(args)
     stack.target.require_reachable()
     bus = stack.output("ShopEventBusName")
     source = stack.outputs.get("ShopEventSource") or "shop"

@@ -159,7 +159,9 @@ def build_inbound_service(
     Parameters
     ----------
     settings
-        ``Settings.from_env()`` in Lambda.
+        ``Settings.from_env()``: ``RAW_MAIL_BUCKET`` holds the mail; ``IDEMPOTENCY_TABLE``
+        (action ledger), ``RATE_LIMIT_TABLE``, ``ERASURE_INDEX_TABLE`` and ``INBOUND_DLQ_URL``
+        are optional.
     clients
         The AWS clients (or a bare ``service name -> boto3 client`` factory).
     router

@@ -39,7 +39,8 @@ def build_outbound_service(
     Parameters
     ----------
     settings
-        ``Settings.from_env()`` in Lambda.
+        ``Settings.from_env()``: ``IDEMPOTENCY_TABLE``, ``SUPPRESSION_TABLE`` and
+        ``SENT_MAIL_TABLE`` are required; ``OUTBOUND_DLQ_URL`` (failed items) is optional.
     clients
         The AWS clients (or a bare ``service name -> boto3 client`` factory).
     relay

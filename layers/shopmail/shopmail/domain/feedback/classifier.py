@@ -20,13 +20,8 @@ from shopmail.domain.feedback.auto_reply import CHALLENGE, detect_auto_reply, is
 from shopmail.domain.feedback.dsn import DSN_TYPES, clean_address, read_dsn, read_dsn_text
 from shopmail.domain.feedback.mdn import MDN_TYPES, read_mdn
 from shopmail.domain.feedback.model import (
-    KIND_AUTO_REPLY,
-    KIND_BOUNCE,
-    KIND_COMPLAINT,
-    KIND_DELAY,
-    KIND_DELIVERY_REPORT,
-    KIND_NONE,
     Classification,
+    MessageKind,
     RecipientResult,
 )
 from shopmail.domain.feedback.original import (
@@ -154,12 +149,12 @@ def _returns_our_message(data: _Input) -> bool:
 def _kind_for(recipients: tuple[RecipientResult, ...]) -> str:
     actions = {r.action for r in recipients}
     if "failed" in actions:
-        return KIND_BOUNCE
+        return MessageKind.BOUNCE
     if "delayed" in actions:
-        return KIND_DELAY
+        return MessageKind.DELAY
     if actions & {"delivered", "relayed", "expanded"}:
-        return KIND_DELIVERY_REPORT
-    return KIND_BOUNCE
+        return MessageKind.DELIVERY_REPORT
+    return MessageKind.BOUNCE
 
 
 def _summary(recipients: tuple[RecipientResult, ...]) -> tuple[str | None, bool | None]:
@@ -245,7 +240,9 @@ def _guarded(
             extra={"error": type(exc).__name__, "message_id": message and message.message_id},
         )
         return Classification(
-            kind=KIND_NONE, detector="error", defects=(f"ClassifierError: {type(exc).__name__}",)
+            kind=MessageKind.NONE,
+            detector="error",
+            defects=(f"ClassifierError: {type(exc).__name__}",),
         )
     return result
 
@@ -284,7 +281,7 @@ def _classify(data: _Input) -> Classification:
 def _complaint(arf: ArfReport, detector: str) -> Classification:
     rcpts = arf.original_rcpt_to or arf.original_to
     return Classification(
-        kind=KIND_COMPLAINT,
+        kind=MessageKind.COMPLAINT,
         recipients=tuple(RecipientResult(a, None, None, None, False, "other") for a in rcpts),
         feedback_type=arf.feedback_type,
         original_message_id=arf.original_message_id,
@@ -315,7 +312,7 @@ def _disposition(data: _Input, part: Message, original: OriginalMessage) -> Clas
             verdict.fault,
         )
         return Classification(
-            kind=KIND_BOUNCE,
+            kind=MessageKind.BOUNCE,
             recipients=(row,),
             reporting_mta=mdn.reporting_ua,
             original_message_id=mdn.original_message_id,
@@ -329,7 +326,7 @@ def _disposition(data: _Input, part: Message, original: OriginalMessage) -> Clas
         else ()
     )
     return Classification(
-        kind=KIND_DELIVERY_REPORT,
+        kind=MessageKind.DELIVERY_REPORT,
         recipients=rows,
         reporting_mta=mdn.reporting_ua,
         original_message_id=mdn.original_message_id or original.message_id,
@@ -374,7 +371,7 @@ def _delivery_status(
     diags = " ".join(r.diagnostic or "" for r in found)
     if is_challenge_text(diags) or is_challenge_text(data.body[:4000]):
         return Classification(
-            kind=KIND_AUTO_REPLY,
+            kind=MessageKind.AUTO_REPLY,
             reporting_mta=reporting_mta,
             original_message_id=_original_id(data, original),
             detector="dsn",
@@ -401,7 +398,9 @@ def _text_report(data: _Input, original: OriginalMessage, ours: frozenset[str]) 
     is_report = "delivery-status" in str(data.tree.get_param("report-type") or "").lower()
     bouncy_text = null_sender and BODY_RE.search(data.body[:6000].lower()) is not None
     if auto is not None and not daemon and not bounce_subject and not bouncy_text:
-        return Classification(kind=KIND_AUTO_REPLY, detector="auto_reply", auto_reply_type=auto)
+        return Classification(
+            kind=MessageKind.AUTO_REPLY, detector="auto_reply", auto_reply_type=auto
+        )
 
     score = bounce_signals(data.from_, data.subject, data.body, null_sender)
     to_bounce = _to_bounce_address(data)
@@ -444,11 +443,11 @@ def _text_report(data: _Input, original: OriginalMessage, ours: frozenset[str]) 
                 recipients = _returned_recipients(data, original, text_bounce)
             if not recipients and auto is not None and not (daemon and bounce_subject):
                 return Classification(
-                    kind=KIND_AUTO_REPLY, detector="auto_reply", auto_reply_type=auto
+                    kind=MessageKind.AUTO_REPLY, detector="auto_reply", auto_reply_type=auto
                 )
             kind = _kind_for(recipients) if recipients else None
             if kind is None:
-                kind = KIND_DELAY if text_bounce.transient else KIND_BOUNCE
+                kind = MessageKind.DELAY if text_bounce.transient else MessageKind.BOUNCE
             reason, hard = _summary(recipients) if recipients else (None, None)
             return Classification(
                 kind=kind,
@@ -459,8 +458,10 @@ def _text_report(data: _Input, original: OriginalMessage, ours: frozenset[str]) 
                 detector=text_bounce.detector,
             )
     if auto is not None:
-        return Classification(kind=KIND_AUTO_REPLY, detector="auto_reply", auto_reply_type=auto)
-    return Classification(kind=KIND_NONE)
+        return Classification(
+            kind=MessageKind.AUTO_REPLY, detector="auto_reply", auto_reply_type=auto
+        )
+    return Classification(kind=MessageKind.NONE)
 
 
 def _written_report(data: _Input, ours: frozenset[str]) -> tuple[RecipientResult, ...]:

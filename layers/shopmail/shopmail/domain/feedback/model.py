@@ -22,13 +22,6 @@ class MessageKind(StrEnum):
     NONE = "none"
 
 
-KIND_BOUNCE: Final = MessageKind.BOUNCE
-KIND_DELAY: Final = MessageKind.DELAY
-KIND_COMPLAINT: Final = MessageKind.COMPLAINT
-KIND_AUTO_REPLY: Final = MessageKind.AUTO_REPLY
-KIND_DELIVERY_REPORT: Final = MessageKind.DELIVERY_REPORT
-KIND_NONE: Final = MessageKind.NONE
-
 KINDS: Final = frozenset(MessageKind)
 
 
@@ -212,7 +205,7 @@ class Classification:
             "auto_reply_type": self.auto_reply_type,
             "defects": list(self.defects),
         }
-        if self.kind == KIND_COMPLAINT:
+        if self.kind == MessageKind.COMPLAINT:
             out["arf"] = {
                 "user_agent": self.user_agent,
                 "original_mail_from": self.original_mail_from,

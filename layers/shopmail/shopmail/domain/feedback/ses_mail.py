@@ -15,11 +15,8 @@ from typing import Final
 
 from shopmail.domain.feedback.dsn import strip_type
 from shopmail.domain.feedback.model import (
-    KIND_BOUNCE,
-    KIND_COMPLAINT,
-    KIND_DELAY,
-    KIND_DELIVERY_REPORT,
     Classification,
+    MessageKind,
     RecipientResult,
 )
 from shopmail.domain.feedback.reasons import find_smtp_code, find_status, judge
@@ -91,7 +88,7 @@ def read_ses_mail(body: str, defects: list[str]) -> Classification | None:
         failed = [r for r in rows if r.action == "failed"]
         first = failed[0] if failed else (rows[0] if rows else None)
         return Classification(
-            kind=KIND_BOUNCE if failed or not rows else KIND_DELAY,
+            kind=MessageKind.BOUNCE if failed or not rows else MessageKind.DELAY,
             recipients=rows,
             original_message_id=event.our_message_id,
             reason=first.reason if first else None,
@@ -100,7 +97,7 @@ def read_ses_mail(body: str, defects: list[str]) -> Classification | None:
         )
     if event.kind == SesEventKind.COMPLAINT:
         return Classification(
-            kind=KIND_COMPLAINT,
+            kind=MessageKind.COMPLAINT,
             recipients=tuple(RecipientResult(a, None, None, None, False) for a in event.addresses),
             feedback_type=(event.complaint_type or "").lower() or None,
             original_message_id=event.our_message_id,
@@ -110,7 +107,9 @@ def read_ses_mail(body: str, defects: list[str]) -> Classification | None:
     if event.kind in (SesEventKind.DELAY, SesEventKind.DELIVERY):
         action = "delayed" if event.kind == SesEventKind.DELAY else "delivered"
         return Classification(
-            kind=KIND_DELAY if event.kind == SesEventKind.DELAY else KIND_DELIVERY_REPORT,
+            kind=MessageKind.DELAY
+            if event.kind == SesEventKind.DELAY
+            else MessageKind.DELIVERY_REPORT,
             recipients=tuple(
                 RecipientResult(a, action, None, None, False) for a in event.addresses
             ),

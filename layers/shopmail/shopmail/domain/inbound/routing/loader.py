@@ -74,6 +74,11 @@ MAX_RULES: Final = 500
 _NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _DETAIL_TYPE: Final = re.compile(r"[A-Za-z][A-Za-z0-9._-]{0,127}")
 _TEMPLATE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+#: Actions whose one parameter is a required name: its key, its pattern, the error otherwise.
+_NAMED_PARAMS: Final[dict[str, tuple[str, re.Pattern[str], str]]] = {
+    "publish": ("detail_type", _DETAIL_TYPE, "required: a detail-type such as 'X'"),
+    "auto_reply": ("template", _TEMPLATE, "required: a template name ([A-Za-z0-9_-])"),
+}
 _ADDRESS: Final = re.compile(r"[^\s@<>\"(),;:\x00-\x1f\x7f]{1,64}@[A-Za-z0-9.-]{1,253}")
 _DOMAIN: Final = re.compile(r"\.?[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?(?:\.[a-z0-9-]{1,63})*")
 _LOCAL: Final = re.compile(r"[^\s@<>\"(),;:\x00-\x1f\x7f]{1,64}")
@@ -289,12 +294,13 @@ def _action(raw: object, rule: str, where: str, idx: int, err: _Errors) -> Actio
     known = ("type", *_ACTION_KEYS[kind])
     _unknown(raw, known, where, f"{field}.", err)
     params: dict[str, Any] = {}
-    if kind == "publish":
-        dt = raw.get("detail_type")
-        if not isinstance(dt, str) or not _DETAIL_TYPE.fullmatch(dt):
-            err.add(where, f"{field}.detail_type", "required: a detail-type such as 'X'")
+    if kind in _NAMED_PARAMS:
+        key, pattern, problem = _NAMED_PARAMS[kind]
+        value = raw.get(key)
+        if not isinstance(value, str) or not pattern.fullmatch(value):
+            err.add(where, f"{field}.{key}", problem)
             return None
-        params["detail_type"] = dt
+        params[key] = value
     elif kind == "forward":
         try:
             to = _str_list(raw.get("to"), lambda s: bool(_ADDRESS.fullmatch(s)), "address")
@@ -302,12 +308,6 @@ def _action(raw: object, rule: str, where: str, idx: int, err: _Errors) -> Actio
             err.add(where, f"{field}.to", f"required: {exc}")
             return None
         params["to"] = tuple(sorted(to))
-    elif kind == "auto_reply":
-        tpl = raw.get("template")
-        if not isinstance(tpl, str) or not _TEMPLATE.fullmatch(tpl):
-            err.add(where, f"{field}.template", "required: a template name ([A-Za-z0-9_-])")
-            return None
-        params["template"] = tpl
     elif kind in ("quarantine", "drop"):
         reason = raw.get("reason", f"rule {rule}")
         if not isinstance(reason, str) or not reason.strip() or len(reason) > 200:
