@@ -15,6 +15,7 @@ from shopmail.errors import (
     InProgressError,
     MessageRejectedError,
     ServiceUnavailableError,
+    ShopmailError,
 )
 
 from tests.fixtures.inbound_fakes import InboundHarness, inbound_settings
@@ -461,3 +462,28 @@ def test_a_failed_release_write_is_tried_again(inbound_harness: InboundHarness) 
     again = h.service.handle_event(copy.deepcopy(event)).to_dict()
     assert again["actions"] == {"auto_reply": 1}  # only the deferred action runs again
     assert h.publisher.types() == ["SupportMessageReceived"] and len(h.sender.sent) == 1
+
+
+def test_a_retry_replies_although_the_rate_limit_release_failed(
+    inbound_harness: InboundHarness,
+) -> None:
+    """Found by the fault harness (``chaos``, seed 1): the relay deferred the auto-reply and the
+    release of its rate-limit slot failed (DynamoDB 500); the retry found the slot taken and
+    skipped the reply, which was then lost. The slot is the message's own: the retry takes it
+    again, another message from the same sender does not."""
+    h = inbound_harness
+    event = h.put_sample("support")
+    h.sender.fail = [DeliveryDeferredError("454 Throttling failure (fault)")]
+    h.rate_limiter.fail_release = [ServiceUnavailableError("dynamodb DeleteItem failed (fault)")]
+    with pytest.raises(ShopmailError):
+        h.service.handle_event(copy.deepcopy(event))
+    assert h.sender.sent == [] and h.rate_limiter.items  # the slot stayed taken
+    again = h.service.handle_event(copy.deepcopy(event)).to_dict()
+    assert again["actions"] == {"auto_reply": 1} and len(h.sender.sent) == 1
+    other = copy.deepcopy(event)
+    other["Records"][0]["ses"]["mail"]["messageId"] = "another-message-same-sender"
+    h.store.objects[h.settings.raw_mail_prefix + "another-message-same-sender"] = h.store.objects[
+        h.settings.raw_mail_prefix + event["Records"][0]["ses"]["mail"]["messageId"]
+    ]
+    h.service.handle_event(other)
+    assert len(h.sender.sent) == 1  # one reply per sender and period

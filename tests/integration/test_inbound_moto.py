@@ -212,6 +212,11 @@ def test_rate_limiter(inbound_stack: Stack) -> None:
     assert limiter.acquire("s", 100) is True
     clock[0] += 101
     assert limiter.acquire("s", 100) is True
+    # an owner takes its own slot again (a retry whose release was lost), no one else does
+    assert limiter.acquire("o", 100, "msg-1#r") is True
+    assert limiter.acquire("o", 100, "msg-1#r") is True
+    assert limiter.acquire("o", 100, "msg-2#r") is False
+    assert limiter.acquire("o", 100) is False
 
 
 def test_eventbridge_failed_entry_is_transient(inbound_stack: Stack) -> None:

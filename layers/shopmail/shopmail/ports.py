@@ -147,8 +147,9 @@ class ActionLedger(Protocol):
 class RateLimiter(Protocol):
     """At most one event per key and period (DynamoDB conditional put with TTL)."""
 
-    def acquire(self, key: str, period_seconds: int) -> bool:
-        """``True`` if nothing was recorded for ``key`` within the period (and record it now)."""
+    def acquire(self, key: str, period_seconds: int, owner: str = "") -> bool:
+        """``True`` if nothing was recorded for ``key`` within the period, or only by the same
+        non-empty ``owner`` (a retry of the event that took it); record it now."""
         ...
 
     def release(self, key: str) -> None:

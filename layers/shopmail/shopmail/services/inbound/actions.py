@@ -310,7 +310,10 @@ class AutoReplyAction:
         limit_key = f"auto_reply#{address_hash(ctx.envelope.sender)}"
         limiter = ports.rate_limiter
         period = int(ctx.settings.auto_reply_period_days) * 86400
-        if limiter is not None and not limiter.acquire(limit_key, period):
+        # the owner: a retry of this message for this recipient takes its own slot again, even
+        # when the release after a failed send below did not reach the table
+        owner = f"{ctx.envelope.message_id}#{address_hash(ctx.recipient)}"
+        if limiter is not None and not limiter.acquire(limit_key, period, owner):
             logger.info(
                 "auto_reply skipped", extra=ctx.log_extra(reason="rate limited (one per period)")
             )
