@@ -392,7 +392,7 @@ class _Ledger:
 
 
 class _Limiter:
-    def acquire(self, key: str, period_seconds: int) -> bool:
+    def acquire(self, key: str, period_seconds: int, owner: str = "") -> bool:
         return True
 
     def release(self, key: str) -> None:
