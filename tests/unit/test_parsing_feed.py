@@ -142,3 +142,35 @@ def test_the_cached_content_type_follows_every_header_change() -> None:
     assert tree.get_content_type() == "image/png"
     tree.set_type("application/pdf")
     assert tree.get_content_type() == "application/pdf"
+
+
+def test_the_parsed_parameters_follow_every_change_of_their_field() -> None:
+    tree, _ = feed_parse(
+        b'Content-Type: multipart/mixed; boundary="b1"; charset=utf-8\r\n'
+        b"Content-Disposition: attachment; filename=a.pdf\r\n\r\n--b1--\r\n"
+    )
+    reference = Message()
+    for name, value in tree.raw_items():
+        reference[name] = value
+    assert tree.get_params() == reference.get_params()
+    assert tree.get_param("charset") == "utf-8"
+    assert tree.get_param("filename", header="content-disposition") == "a.pdf"
+    tree.get_params().clear()  # the caller's list is a copy
+    assert tree.get_param("charset") == "utf-8"
+    tree.set_param("charset", "iso-8859-2")
+    assert tree.get_param("charset") == "iso-8859-2"
+    tree.set_boundary("b2")  # rewrites the header list in place, same length
+    assert tree.get_boundary() == "b2"
+    tree.replace_header("Content-Disposition", "inline; filename=b.pdf")
+    assert tree.get_param("filename", header="content-disposition") == "b.pdf"
+    del tree["Content-Type"]
+    assert tree.get_param("charset") is None
+    assert tree.get_params(failobj=[]) == []
+
+
+def test_raw_fields_set_by_the_parser_are_indexed() -> None:
+    tree, _ = feed_parse(b"Subject: a\r\nX-One: 1\r\n\r\nbody\r\n")
+    assert tree["x-one"] == "1"
+    tree.set_raw("X-Two", "2")
+    assert tree.get("X-TWO") == "2" and "x-two" in tree
+    assert isinstance(tree, ParsedMessage)

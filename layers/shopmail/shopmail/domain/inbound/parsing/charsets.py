@@ -55,7 +55,7 @@ def valid_text(value: str, defects: list[str] | None = None, where: str = "text"
     where
         What the text is (a field name), for the defect.
     """
-    if SURROGATE.search(value) is None:
+    if value.isascii() or SURROGATE.search(value) is None:  # isascii: a flag, not a scan
         return value
     fixed, count = SURROGATE.subn(REPLACEMENT, value)
     if defects is not None:

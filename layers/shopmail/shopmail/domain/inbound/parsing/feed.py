@@ -29,6 +29,8 @@ _HEADER_END = re.compile(rb"\r?\n\r?\n")
 _OBS_NAME = re.compile(rb"(?m)^([\x21-\x39\x3b-\x7e]+)[ \t]+:")
 
 
+_MISSING: Any = object()
+
 MAX_FEED_DEPTH = 64  # nesting levels parsed; deeper containers are kept as one opaque part
 
 
@@ -95,8 +97,42 @@ class ParsedMessage(Message):
 
     __getitem__ = get
 
+    def set_raw(self, name: str, value: Any) -> None:
+        """:meth:`email.message.Message.set_raw` (forgets the cached content type and index).
+
+        Written out rather than wrapped: the parser calls it once per header field.
+        """
+        self._type_cache = None
+        self._index_cache = None
+        self._headers.append((name, value))  # type: ignore[attr-defined]
+
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and name.lower() in self._index()
+
+    #: ``{lower-case name: (field value, parameters)}`` of :meth:`_get_params_preserve`.
+    _params_cache: dict[str, tuple[str, list[Any]]] | None = None
+
+    def _get_params_preserve(self, failobj: Any, header: str) -> Any:
+        """``Message._get_params_preserve``, parsed once per field value.
+
+        ``get_param`` parses the whole field on every call (the charset, the boundary, the
+        file name and the report type are each asked for more than once per part); the result
+        is kept with the value it was parsed from, so any change of the field parses again.
+        """
+        value = self.get(header, _MISSING)
+        if value is _MISSING:
+            return failobj
+        if not isinstance(value, str):  # a Header (8-bit bytes in compat32): not kept
+            return super()._get_params_preserve(failobj, header)  # type: ignore[misc]
+        key = header.lower()
+        cache = self._params_cache
+        if cache is None:
+            cache = self._params_cache = {}
+        hit = cache.get(key)
+        if hit is None or hit[0] != value:
+            hit = (value, super()._get_params_preserve(failobj, header))  # type: ignore[misc]
+            cache[key] = hit
+        return list(hit[1])
 
     def get_boundary(self, failobj: object = None) -> object:  # type: ignore[override]
         """Return the boundary parameter with folding line breaks removed."""
@@ -122,11 +158,11 @@ def _forgetting_type(name: str) -> Any:
     return method
 
 
-# Every Message method that changes the header list or the default type.
+# Every other Message method that changes the header list or the default type (set_raw is
+# written out in the class).
 for _name in (
     "__setitem__",
     "__delitem__",
-    "set_raw",
     "add_header",
     "replace_header",
     "set_default_type",
@@ -177,8 +213,11 @@ class _LeafBodyInput(BufferedSubFile):
         self._tail = ""
 
     def __next__(self) -> object:
-        if not self.leaf_body:
-            return super().__next__()
+        if not self.leaf_body:  # BufferedSubFile.__next__, inlined (called once per line)
+            line = self.readline()
+            if line == "":
+                raise StopIteration
+            return line
         body, self._held = self._held, ""
         tail, self._tail = self._tail, ""
         batch: list[str] = []
@@ -265,6 +304,58 @@ def _parsegen_without_boundary_compiles() -> Any:
     )
 
 
+def _field(lines: list[str]) -> tuple[str, str]:
+    """``compat32.header_source_parse``: a field's name and its value (continuations kept)."""
+    name, value = lines[0].split(":", 1)
+    value = value.lstrip(" \t")
+    if len(lines) > 1:
+        value += "".join(lines[1:])
+    return name, value.rstrip("\r\n")
+
+
+def _read_fields(parser: Any, current: ParsedMessage, lines: list[str]) -> None:
+    """``FeedParser._parse_headers`` (3.6 .. 3.13) for compat32, one list append per field.
+
+    The same fields, unix-from handling and defects as the standard method; the fields are
+    appended to the part's list directly instead of through ``policy.header_source_parse``
+    and ``Message.set_raw`` (two method calls per field, a tenth of the parse), and the part's
+    cached content type and field index are forgotten once at the end.
+    """
+    fields = current._headers  # type: ignore[attr-defined]
+    field: list[str] = []
+    try:
+        for lineno, line in enumerate(lines):
+            if line[0] in " \t":  # a continuation line
+                if not field:
+                    defect = errors.FirstHeaderLineIsContinuationDefect(line)
+                    parser.policy.handle_defect(current, defect)
+                    continue
+                field.append(line)
+                continue
+            if field:
+                fields.append(_field(field))
+                field = []
+            if line.startswith("From "):  # an envelope header (unix-from)
+                if lineno == 0:
+                    match = _EOL.search(line)
+                    current.set_unixfrom(line[: match.start()] if match else line)
+                    continue
+                if lineno == len(lines) - 1:  # probably the body's first line: push it back
+                    parser._input.unreadline(line)
+                    return
+                current.defects.append(errors.MisplacedEnvelopeHeaderDefect(line))
+                continue
+            if line.find(":") == 0:  # the parser only hands over lines with a colon
+                current.defects.append(errors.InvalidHeaderDefect("Missing header name."))
+                continue
+            field = [line]
+        if field:
+            fields.append(_field(field))
+    finally:
+        current._type_cache = None
+        current._index_cache = None
+
+
 class _StreamingParser(BytesFeedParser):
     """``BytesFeedParser`` whose leaf bodies are collected by :class:`_LeafBodyInput`."""
 
@@ -276,8 +367,8 @@ class _StreamingParser(BytesFeedParser):
         self._input = self._leaf_input  # the parse generator has not started yet
 
     def _parse_headers(self, lines: list[str]) -> None:
-        super()._parse_headers(lines)  # type: ignore[misc]
         current = self._cur  # type: ignore[attr-defined]
+        _read_fields(self, current, lines)
         stack = self._msgstack  # type: ignore[attr-defined]
         if current.get_content_maintype() in ("multipart", "message"):
             if len(stack) <= MAX_FEED_DEPTH:

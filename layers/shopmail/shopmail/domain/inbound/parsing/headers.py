@@ -58,7 +58,7 @@ def unfold(value: str) -> str:
 def _sanitize(value: str) -> str:
     """Turn surrogate-escaped 8-bit bytes into text (UTF-8, replacement on errors); any other
     lone surrogate (not a byte escape) becomes U+FFFD."""
-    if SURROGATE.search(value) is None:
+    if value.isascii() or SURROGATE.search(value) is None:
         return value
     value = _NOT_ESCAPE.sub(REPLACEMENT, value)
     if _SURROGATES.search(value) is None:
