@@ -174,3 +174,28 @@ def test_raw_fields_set_by_the_parser_are_indexed() -> None:
     tree.set_raw("X-Two", "2")
     assert tree.get("X-TWO") == "2" and "x-two" in tree
     assert isinstance(tree, ParsedMessage)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"From sender@example.org Mon Jan  1 00:00:00 2024\r\nSubject: a\r\n\r\nbody\r\n",
+        b" continued first\r\nSubject: a\r\n\r\nbody\r\n",
+        b"Subject: a\r\nFrom misplaced envelope\r\nTo: b@example.org\r\n\r\nbody\r\n",
+        b"Subject: a\r\nFrom the body's first line\r\n",
+        b"Subject: a\r\n: no name\r\n  continued\r\nTo: b@example.org\r\n\r\nbody\r\n",
+        b"Subject:  folded\r\n\tover\r\n  three lines\r\nX-Empty:\r\nX-Tab:\tvalue \r\n\r\nb\r\n",
+    ],
+)
+def test_fields_are_read_as_the_standard_parser_reads_them(raw: bytes) -> None:
+    from email._policybase import compat32
+    from email.feedparser import BytesFeedParser
+
+    standard = BytesFeedParser(policy=compat32)
+    standard.feed(raw)
+    want = standard.close()
+    got, _ = feed_parse(raw)
+    assert got.raw_items() and list(got.raw_items()) == list(want.raw_items())
+    assert got.get_unixfrom() == want.get_unixfrom()
+    assert [type(d) for d in got.defects] == [type(d) for d in want.defects]
+    assert got.get_payload() == want.get_payload()
