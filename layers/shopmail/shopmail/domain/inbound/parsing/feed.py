@@ -174,6 +174,8 @@ BufferedSubFile: type = _feedparser.BufferedSubFile  # type: ignore[attr-defined
 NeedMoreData: object = _feedparser.NeedMoreData  # type: ignore[attr-defined]
 
 _EOL = re.compile(r"(\r\n|\r|\n)\Z")
+#: How a line that may end a part starts (see ``_LeafBodyInput.__next__``).
+_MAY_END_PART = ("--", "\r", "\n")
 
 
 class _NoStrip:
@@ -221,7 +223,19 @@ class _LeafBodyInput(BufferedSubFile):
         body, self._held = self._held, ""
         tail, self._tail = self._tail, ""
         batch: list[str] = []
+        lines = self._lines  # type: ignore[attr-defined]
         while True:
+            # The end-of-part matchers the parser pushes are a multipart boundary ("--" and the
+            # boundary) and, between delivery-status blocks, a blank line: a line that starts
+            # with neither ends no part and is taken from the buffer without asking them (a
+            # line at a time, in order, as ``readline`` would).
+            while lines and not lines[0].startswith(_MAY_END_PART):
+                if tail:
+                    batch.append(tail)
+                tail = lines.popleft()
+            if len(batch) >= 1024:
+                body += "".join(batch)
+                batch = []
             line = self.readline()
             if line is NeedMoreData:
                 if batch:
@@ -244,9 +258,6 @@ class _LeafBodyInput(BufferedSubFile):
             if tail:
                 batch.append(tail)
             tail = line
-            if len(batch) >= 1024:
-                body += "".join(batch)
-                batch = []
 
 
 #: What follows a boundary delimiter on its line (RFC 2046 5.1.1), as Python 3.13 matches it.
