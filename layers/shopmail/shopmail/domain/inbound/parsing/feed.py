@@ -68,6 +68,10 @@ class ParsedMessage(Message):
         self._type_cache = (count, default, value)
         return value
 
+    def get_content_maintype(self) -> str:
+        """The main type of :meth:`get_content_type` (asked for several times per part)."""
+        return self.get_content_type().partition("/")[0]
+
     #: ``(header count, {lower-case name: position of its first field})`` for :meth:`get`.
     _index_cache: tuple[int, dict[str, int]] | None = None
 
@@ -174,7 +178,10 @@ BufferedSubFile: type = _feedparser.BufferedSubFile  # type: ignore[attr-defined
 NeedMoreData: object = _feedparser.NeedMoreData  # type: ignore[attr-defined]
 
 _EOL = re.compile(r"(\r\n|\r|\n)\Z")
-#: How a line that may end a part starts (see ``_LeafBodyInput.__next__``).
+#: How a line starts that an end-of-part matcher of the parser may match: the parser pushes a
+#: multipart boundary (``--`` and the boundary) and, between delivery-status blocks, a blank
+#: line. Any other line is taken from the buffer as ``readline`` would give it, without asking
+#: the matchers; an empty string in the buffer is an end the parser pushed back, not a line.
 _MAY_END_PART = ("--", "\r", "\n")
 
 
@@ -216,6 +223,11 @@ class _LeafBodyInput(BufferedSubFile):
 
     def __next__(self) -> object:
         if not self.leaf_body:  # BufferedSubFile.__next__, inlined (called once per line)
+            lines = self._lines  # type: ignore[attr-defined]
+            if lines:
+                first = lines[0]
+                if first and not first.startswith(_MAY_END_PART):  # as readline would give it
+                    return lines.popleft()
             line = self.readline()
             if line == "":
                 raise StopIteration
@@ -225,11 +237,12 @@ class _LeafBodyInput(BufferedSubFile):
         batch: list[str] = []
         lines = self._lines  # type: ignore[attr-defined]
         while True:
-            # The end-of-part matchers the parser pushes are a multipart boundary ("--" and the
-            # boundary) and, between delivery-status blocks, a blank line: a line that starts
-            # with neither ends no part and is taken from the buffer without asking them (a
-            # line at a time, in order, as ``readline`` would).
-            while lines and not lines[0].startswith(_MAY_END_PART):
+            # A line that ends no part is taken from the buffer without asking the parser's
+            # end-of-part matchers (a line at a time, in order, as ``readline`` would).
+            while lines:
+                first = lines[0]
+                if not first or first.startswith(_MAY_END_PART):
+                    break
                 if tail:
                     batch.append(tail)
                 tail = lines.popleft()
