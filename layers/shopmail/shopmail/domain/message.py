@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from email.message import Message
 from typing import Literal
 
@@ -116,15 +117,25 @@ class InboundMessage:
     envelope: Envelope | None = None
     tree: Message | None = field(default=None, compare=False, repr=False)
 
+    @cached_property
+    def _header_index(self) -> dict[str, list[str]]:
+        """``{lower-case name: its decoded values in order}``, built on the first lookup.
+
+        Routing and the loop guard ask a message for a dozen fields; each lookup is then a
+        dictionary access instead of a scan of every field. (A frozen dataclass without
+        slots keeps a ``cached_property`` in its ``__dict__``; fields and equality are
+        unaffected.)
+        """
+        index: dict[str, list[str]] = {}
+        for key, value in self.headers:
+            index.setdefault(key.lower(), []).append(value)
+        return index
+
     def header(self, name: str) -> str | None:
         """First decoded value of header ``name`` (case-insensitive), or ``None``."""
-        lname = name.lower()
-        for key, value in self.headers:
-            if key.lower() == lname:
-                return value
-        return None
+        values = self._header_index.get(name.lower())
+        return values[0] if values else None
 
     def header_all(self, name: str) -> list[str]:
         """All decoded values of header ``name`` (case-insensitive)."""
-        lname = name.lower()
-        return [value for key, value in self.headers if key.lower() == lname]
+        return list(self._header_index.get(name.lower(), ()))
