@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cached_property
 from email.message import Message
+from functools import cached_property
 from typing import Literal
 
 from shopmail.domain.addresses import domain_of

@@ -118,13 +118,14 @@ def _is_quoted(line: str) -> bool:
     return line.lstrip().startswith(">")
 
 
-def _quote_header_length(lines: list[str], start: int, colon: list[bool]) -> int:
+def _quote_header_length(lines: list[str], start: int, next_colon: list[int]) -> int:
     """Number of lines (1-3) forming a quote header at ``start``, or 0.
 
-    ``colon[i]`` tells whether line ``i`` ends with a colon, as every quote header does.
+    ``next_colon[i]`` is the first line from ``i`` on that ends with a colon, as every quote
+    header does (``len(lines)``: none).
     """
     stop = min(len(lines), start + _MAX_HEADER_LINES)
-    if not any(colon[start:stop]):
+    if next_colon[start] >= stop:
         return 0
     first = lines[start].strip()
     if not first or _is_quoted(first) or not (_SIGNAL.search(first) or _OPENER.match(first)):
@@ -179,12 +180,16 @@ def strip_reply(text: str) -> str:
         messages or signatures; leading and trailing blank lines removed.
     """
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    colon = [line.rstrip().endswith(":") for line in lines]
+    next_colon = [len(lines)] * (len(lines) + 1)
+    for number in range(len(lines) - 1, -1, -1):
+        next_colon[number] = (
+            number if lines[number].rstrip().endswith(":") else next_colon[number + 1]
+        )
     out: list[str] = []
     index = 0
     while index < len(lines):
         line = lines[index]
-        header = _quote_header_length(lines, index, colon)
+        header = _quote_header_length(lines, index, next_colon)
         if header:
             after = _next_content(lines, index + header)
             if after < len(lines) and _is_quoted(lines[after]):

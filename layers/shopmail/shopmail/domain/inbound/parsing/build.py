@@ -168,7 +168,9 @@ def _build(tree: Message, size: int, envelope: Envelope | None, level: int) -> I
     message_id = first_msg_id(first("message-id"))
     date = parse_date(first("date"), defects)
     valid_headers = tuple(
-        (valid_text(k, defects, "header name"), valid_text(v, defects, f"header {k[:40]!r}"))
+        (k, v)
+        if k.isascii() and v.isascii()  # nothing to replace (and no defect text to format)
+        else (valid_text(k, defects, "header name"), valid_text(v, defects, f"header {k[:40]!r}"))
         for k, v in headers
     )
     return InboundMessage(
