@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from shopmail.adapters.dynamodb_suppression import DynamoDbSuppressionList
 from shopmail.adapters.eventbridge import EventBridgePublisher
 from shopmail.adapters.secrets_signing_keys import SecretsManagerSigningKeys
 from shopmail.bootstrap.clients import AwsClients, ClientFactory
 from shopmail.config import Settings
-from shopmail.services.unsubscribe import UnsubscribeLinks, UnsubscribeService
+from shopmail.services.unsubscribe_links import UnsubscribeLinks
+
+if TYPE_CHECKING:
+    from shopmail.services.unsubscribe import UnsubscribeService
 
 
 def build_unsubscribe_service(
@@ -20,6 +25,8 @@ def build_unsubscribe_service(
     ConfigurationError
         ``SUPPRESSION_TABLE`` or ``UNSUBSCRIBE_SECRET_ARN`` is not set.
     """
+    from shopmail.services.unsubscribe import UnsubscribeService  # the endpoint's pages too
+
     settings.require("unsubscribe")
     aws = AwsClients.of(clients)
     return UnsubscribeService(

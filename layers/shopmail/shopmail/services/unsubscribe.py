@@ -15,9 +15,9 @@ serves the same handler):
   a store that fails answers 503 (the client may retry: the event is published before the
   entry is written, so a retry never loses it, at worst repeats it).
 
-:class:`UnsubscribeLinks` makes the link of each marketing mail (a token per mail, see
-:mod:`shopmail.domain.outbound.unsubscribe`) and puts it into the event before rendering, so
-the footer link and the ``List-Unsubscribe`` header both point to the endpoint.
+:class:`UnsubscribeLinks` (in :mod:`shopmail.services.unsubscribe_links`, imported here too)
+makes the link of each marketing mail; the outbound function imports only that module, not
+the endpoint's pages.
 """
 
 from __future__ import annotations
@@ -27,16 +27,11 @@ import time
 from collections.abc import Callable
 from typing import Any, Final
 
-from shopmail.config import Settings
 from shopmail.domain.addresses import domain_of
-from shopmail.domain.outbound.contracts import ShopEvent
 from shopmail.domain.outbound.unsubscribe import (
     Stream,
     TokenProblem,
-    sign_token,
-    unsubscribe_link,
     verify_token,
-    with_unsubscribe_url,
 )
 from shopmail.domain.outbound.unsubscribe_page import (
     HttpRequest,
@@ -54,6 +49,9 @@ from shopmail.domain.suppression.entries import (
 from shopmail.domain.times import iso_utc
 from shopmail.errors import ConfigurationError, InvalidTokenError, ShopmailError
 from shopmail.ports import EventPublisher, SigningKeySource, SuppressionList
+from shopmail.services.unsubscribe_links import UnsubscribeLinks
+
+__all__ = ["UnsubscribeLinks", "UnsubscribeService", "error_response", "request_of"]
 
 log = logging.getLogger(__name__)
 
@@ -185,48 +183,3 @@ def request_of(event: Any) -> HttpRequest:
 def error_response(request: HttpRequest) -> HttpResponse:
     """The 503 page (when the endpoint cannot even be composed)."""
     return _retry_later(page_language(request))
-
-
-class UnsubscribeLinks:
-    """Puts a signed unsubscribe link into every marketing mail.
-
-    Parameters
-    ----------
-    base_url
-        The endpoint (``UNSUBSCRIBE_BASE_URL``).
-    keys
-        The token keys.
-    token_days
-        How long a link works (``UNSUBSCRIBE_TOKEN_DAYS``).
-    clock
-        Epoch seconds (tests).
-    """
-
-    def __init__(
-        self,
-        base_url: str,
-        keys: SigningKeySource,
-        token_days: int,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self.base_url = base_url
-        self.keys = keys
-        self.token_days = token_days
-        self._clock = clock
-
-    def link(self, address: str, locale: str = "", stream: Stream = Stream.MARKETING) -> str:
-        """The link for ``address`` leaving ``stream``, valid ``token_days`` from now."""
-        expires = int(self._clock()) + self.token_days * 86400
-        token = sign_token(address, stream, expires, self.keys.keys())
-        return unsubscribe_link(self.base_url, token, locale)
-
-    def renderer(self, render: Callable[[ShopEvent, Settings], Any]) -> Callable[..., Any]:
-        """``render`` that gives marketing mail this endpoint's link (the shop's
-        ``unsubscribeUrl``, if any, is replaced: only this endpoint honours RFC 8058)."""
-
-        def render_with_link(event: ShopEvent, settings: Settings, **kwargs: Any) -> Any:
-            if event.email_class == "marketing":
-                event = with_unsubscribe_url(event, self.link(event.recipient, event.locale))
-            return render(event, settings, **kwargs)
-
-        return render_with_link

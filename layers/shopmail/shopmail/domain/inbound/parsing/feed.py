@@ -223,7 +223,7 @@ class _LeafBodyInput(BufferedSubFile):
 
     def __next__(self) -> object:
         if not self.leaf_body:  # BufferedSubFile.__next__, inlined (called once per line)
-            lines = self._lines  # type: ignore[attr-defined]
+            lines = self._lines
             if lines:
                 first = lines[0]
                 if first and not first.startswith(_MAY_END_PART):  # as readline would give it
@@ -235,7 +235,7 @@ class _LeafBodyInput(BufferedSubFile):
         body, self._held = self._held, ""
         tail, self._tail = self._tail, ""
         batch: list[str] = []
-        lines = self._lines  # type: ignore[attr-defined]
+        lines = self._lines
         while True:
             # A line that ends no part is taken from the buffer without asking the parser's
             # end-of-part matchers (a line at a time, in order, as ``readline`` would).
