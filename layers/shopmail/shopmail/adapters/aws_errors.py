@@ -14,7 +14,6 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, ReadTimeoutError
 
-from shopmail.domain.smtp.replies import redact_addresses
 from shopmail.errors import (
     ConfigurationError,
     ServiceUnavailableError,
@@ -76,6 +75,8 @@ def is_transient(exc: BaseException) -> bool:
 
 def error_message(exc: ClientError, limit: int = 200) -> str:
     """The ``Error.Message`` of a ``ClientError``, clipped and with addresses redacted."""
+    from shopmail.domain.smtp.replies import redact_addresses  # only when a call failed
+
     return redact_addresses(str(exc.response.get("Error", {}).get("Message", "")))[:limit]
 
 
