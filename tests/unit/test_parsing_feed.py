@@ -199,3 +199,19 @@ def test_fields_are_read_as_the_standard_parser_reads_them(raw: bytes) -> None:
     assert got.get_unixfrom() == want.get_unixfrom()
     assert [type(d) for d in got.defects] == [type(d) for d in want.defects]
     assert got.get_payload() == want.get_payload()
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_header_end_is_where_the_empty_line_pattern_starts(seed: int) -> None:
+    import random
+
+    from shopmail.domain.inbound.parsing.feed import header_end
+
+    pattern = re.compile(rb"\r?\n\r?\n")
+    rng = random.Random(seed)
+    cases = [b"", b"\n\n", b"\r\n\r\n", b"a\r\n\nb", b"a\n\r\nb", b"\r\r\n\n", b"a: b\r\n"]
+    for _ in range(3000):
+        cases.append(bytes(rng.choice(b"\r\na:") for _ in range(rng.randrange(12))))
+    for data in cases:
+        match = pattern.search(data)
+        assert header_end(data) == (match.start() if match else -1), data
