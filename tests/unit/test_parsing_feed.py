@@ -215,3 +215,55 @@ def test_header_end_is_where_the_empty_line_pattern_starts(seed: int) -> None:
     for data in cases:
         match = pattern.search(data)
         assert header_end(data) == (match.start() if match else -1), data
+
+
+def _standard_params(value: str) -> object:
+    reference = Message()
+    reference["Content-Type"] = value
+    return reference._get_params_preserve(None, "content-type")  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_split_params_reads_fields_as_the_standard_method_does(seed: int) -> None:
+    import random
+
+    from shopmail.domain.inbound.parsing.feed import split_params
+
+    rng = random.Random(seed)
+    alphabet = 'aB=;" \t<>*\\%/x'
+    values = [
+        "text/plain",
+        'multipart/mixed; boundary="b1"; charset=UTF-8',
+        'attachment; filename="a; b.pdf"',
+        "text/plain; name=<x>; ; =v; k=",
+        "text/plain; title*=us-ascii'en'This%20is",
+        'text/plain; a="x\\"y"',
+    ]
+    values += ["".join(rng.choice(alphabet) for _ in range(rng.randrange(30))) for _ in range(4000)]
+    fast = 0
+    for value in values:
+        got = split_params(value)
+        if got is not None:
+            fast += 1
+            assert got == _standard_params(value), value
+    assert fast > 500  # most of the generated values take the fast path
+
+
+def test_split_params_agrees_on_the_corpus_fields(corpus_dir: Path) -> None:
+    from shopmail.domain.inbound.parsing.feed import split_params
+
+    checked = 0
+    for path in corpus_files(corpus_dir)[:400]:
+        try:
+            tree, _ = feed_parse(path.read_bytes())
+        except InvalidMessageError:
+            continue
+        for part in tree.walk():
+            for name in ("content-type", "content-disposition"):
+                value = part.get(name)  # a Header (8-bit bytes) never takes the fast path
+                if isinstance(value, str):
+                    got = split_params(value)
+                    if got is not None:
+                        checked += 1
+                        assert got == _standard_params(value), (path.name, value)
+    assert checked > 300

@@ -16,6 +16,7 @@ from email import feedparser as _feedparser
 from email._policybase import compat32  # see parsing/headers.py (no email.policy at init)
 from email.feedparser import BytesFeedParser
 from email.message import Message
+from email.utils import quote, unquote
 from typing import Any
 
 from shopmail.errors import InvalidMessageError
@@ -133,7 +134,10 @@ class ParsedMessage(Message):
             cache = self._params_cache = {}
         hit = cache.get(key)
         if hit is None or hit[0] != value:
-            hit = (value, super()._get_params_preserve(failobj, header))  # type: ignore[misc]
+            params = split_params(value)
+            if params is None:
+                params = super()._get_params_preserve(failobj, header)  # type: ignore[misc]
+            hit = (value, params)
             cache[key] = hit
         return list(hit[1])
 
@@ -143,6 +147,30 @@ class ParsedMessage(Message):
         if isinstance(boundary, str) and ("\n" in boundary or "\r" in boundary):
             return "".join(boundary.splitlines())
         return boundary
+
+
+def split_params(value: str) -> list[tuple[str, str]] | None:
+    """``Message._get_params_preserve`` of a field without RFC 2231 or escapes, else ``None``.
+
+    ``email.message._parseparam`` splits at each ``;`` outside quotes, and
+    ``email.utils.decode_params`` then unquotes and requotes every value after the first.
+    When no value holds a backslash, a ``*`` (RFC 2231 sections and charsets) or a ``;``
+    inside quotes (every piece of a plain split holds an even number of quotes), the same
+    result comes from ``str.split``; anything else returns ``None`` for the standard method.
+    """
+    if "\\" in value or "*" in value:
+        return None
+    params: list[tuple[str, str]] = []
+    for piece in value.split(";"):
+        if piece.count('"') % 2:
+            return None
+        if "=" in piece:
+            name, _, text = piece.partition("=")
+            name, text = name.strip().lower().strip(), text.strip()
+        else:
+            name, text = piece.strip(), ""
+        params.append((name, text) if not params else (name, f'"{quote(unquote(text))}"'))
+    return params
 
 
 def _forgetting_type(name: str) -> Any:
