@@ -93,10 +93,15 @@ class ParsedMessage(Message):
         builder and the flags ask for dozens of fields per part: the first position of each
         name is indexed once and kept until a header changes (as the content type is).
         """
-        position = self._index().get(name.lower())
+        headers = self._headers  # type: ignore[attr-defined]
+        cached = self._index_cache
+        index = cached[1] if cached is not None and cached[0] == len(headers) else self._index()
+        position = index.get(name.lower())
         if position is None:
             return failobj
-        field, value = self._headers[position]  # type: ignore[attr-defined]
+        field, value = headers[position]
+        if value.__class__ is str and value.isascii() and self.policy is compat32:
+            return value  # compat32's header_fetch_parse: only 8-bit bytes make a Header
         return self.policy.header_fetch_parse(field, value)
 
     __getitem__ = get
@@ -355,37 +360,27 @@ def _parsegen_without_boundary_compiles() -> Any:
     )
 
 
-def _field(lines: list[str]) -> tuple[str, str]:
-    """``compat32.header_source_parse``: a field's name and its value (continuations kept)."""
-    name, value = lines[0].split(":", 1)
-    value = value.lstrip(" \t")
-    if len(lines) > 1:
-        value += "".join(lines[1:])
-    return name, value.rstrip("\r\n")
-
-
 def _read_fields(parser: Any, current: ParsedMessage, lines: list[str]) -> None:
     """``FeedParser._parse_headers`` (3.6 .. 3.13) for compat32, one list append per field.
 
     The same fields, unix-from handling and defects as the standard method; the fields are
     appended to the part's list directly instead of through ``policy.header_source_parse``
-    and ``Message.set_raw`` (two method calls per field, a tenth of the parse), and the part's
-    cached content type and field index are forgotten once at the end.
+    and ``Message.set_raw`` (two method calls per field, a tenth of the parse), all at the end
+    (nothing reads them before), and the part's cached content type and field index are
+    forgotten once.
     """
-    fields = current._headers  # type: ignore[attr-defined]
-    field: list[str] = []
+    pending: list[list[str]] = []  # the lines of each field
+    field: list[str] | None = None
     try:
         for lineno, line in enumerate(lines):
             if line[0] in " \t":  # a continuation line
-                if not field:
+                if field is None:
                     defect = errors.FirstHeaderLineIsContinuationDefect(line)
                     parser.policy.handle_defect(current, defect)
                     continue
                 field.append(line)
                 continue
-            if field:
-                fields.append(_field(field))
-                field = []
+            field = None
             if line.startswith("From "):  # an envelope header (unix-from)
                 if lineno == 0:
                     match = _EOL.search(line)
@@ -400,9 +395,15 @@ def _read_fields(parser: Any, current: ParsedMessage, lines: list[str]) -> None:
                 current.defects.append(errors.InvalidHeaderDefect("Missing header name."))
                 continue
             field = [line]
-        if field:
-            fields.append(_field(field))
+            pending.append(field)
     finally:
+        fields = current._headers  # type: ignore[attr-defined]
+        for field_lines in pending:  # compat32.header_source_parse
+            name, value = field_lines[0].split(":", 1)
+            value = value.lstrip(" \t")
+            if len(field_lines) > 1:
+                value += "".join(field_lines[1:])
+            fields.append((name, value.rstrip("\r\n")))
         current._type_cache = None
         current._index_cache = None
 
