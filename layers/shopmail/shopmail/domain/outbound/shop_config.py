@@ -42,7 +42,7 @@ import dataclasses
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -56,6 +56,7 @@ from shopmail.domain.outbound.locale_chain import (
     lookup_forms,
     normalize_tag,
 )
+from shopmail.domain.spelling import close_matches
 from shopmail.errors import ConfigurationError
 
 #: The JSON Schema of the file (package data; ``docs/shop-config.schema.json`` is a copy).
@@ -391,7 +392,7 @@ class _Problems:
     def unknown(self, table: Mapping[str, Any], known: tuple[str, ...], prefix: str) -> None:
         for key in table:
             if key not in known:
-                hint = _close_matches(str(key), known)
+                hint = close_matches(str(key), known)
                 why = "unknown field" + (f" (did you mean '{prefix}{hint[0]}'?)" if hint else "")
                 self.add(f"{prefix}{key}", why)
 
@@ -627,10 +628,3 @@ def _links(
         if urls:
             out[name] = MappingProxyType(urls)
     return MappingProxyType(out)
-
-
-def _close_matches(word: str, known: Iterable[str]) -> list[str]:
-    """The closest known key (``difflib``, imported when a configuration has a typo)."""
-    import difflib
-
-    return difflib.get_close_matches(word, list(known), n=1)

@@ -51,7 +51,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from typing import Any, Final
@@ -67,6 +67,7 @@ from shopmail.domain.inbound.routing.model import (
     RouteTable,
     Rule,
 )
+from shopmail.domain.spelling import close_matches
 from shopmail.errors import RouteConfigError
 
 MAX_PATTERN: Final = 500
@@ -135,7 +136,7 @@ def _unknown(keys: object, known: tuple[str, ...], where: str, prefix: str, err:
         return
     for key in keys:
         if key not in known:
-            hint = _close_matches(str(key), known, n=1)
+            hint = close_matches(str(key), known)
             why = "unknown field" + (f" (did you mean '{prefix}{hint[0]}'?)" if hint else "")
             err.add(where, f"{prefix}{key}", why)
 
@@ -264,7 +265,7 @@ def _verdicts(value: object) -> Matcher:
             )
         else:
             known = (*m._VERDICT_FIELDS, "dmarc_policy")
-            hint = _close_matches(name, known, n=1)
+            hint = close_matches(name, known)
             raise ValueError(
                 f"unknown verdict {name!r}" + (f" (did you mean {hint[0]!r}?)" if hint else "")
             )
@@ -283,7 +284,7 @@ def _action(raw: object, rule: str, where: str, idx: int, err: _Errors) -> Actio
         return None
     kind = raw.get("type")
     if kind not in ACTION_NAMES:
-        hint = _close_matches(str(kind), ACTION_NAMES, n=1)
+        hint = close_matches(str(kind), ACTION_NAMES)
         err.add(
             where,
             f"{field}.type",
@@ -481,10 +482,3 @@ def load_routes(path: str | Path | None = None, *, mail_domain: str = "") -> Rou
             f"{p}: cannot read routes file: {exc}", source=str(p), errors=[str(exc)]
         ) from exc
     return parse_routes(text, str(p), mail_domain=mail_domain)
-
-
-def _close_matches(word: str, known: Iterable[str], n: int = 1) -> list[str]:
-    """``difflib.get_close_matches`` (imported on the first error only: not at cold start)."""
-    import difflib
-
-    return difflib.get_close_matches(word, list(known), n=n)
