@@ -189,22 +189,18 @@ def strip_reply(text: str) -> str:
     index = 0
     while index < len(lines):
         line = lines[index]
-        # (a quote header ends with a colon within its lines; most lines have none near)
-        near = next_colon[index] < index + _MAX_HEADER_LINES
-        header = _quote_header_length(lines, index, next_colon) if near else 0
+        header = _quote_header_length(lines, index, next_colon)
         if header:
             after = _next_content(lines, index + header)
             if after < len(lines) and _is_quoted(lines[after]):
                 index += header  # the quote follows; inline replies after it are kept
                 continue
             break  # the original follows unquoted: everything from here is old text
-        if ("--" in line and _ORIGINAL_MESSAGE.match(line)) or (
-            ":" in line and _is_header_block(lines, index)
-        ):
+        if ("--" in line and _ORIGINAL_MESSAGE.match(line)) or _is_header_block(lines, index):
             while out and (not out[-1].strip() or _SEPARATOR.match(out[-1])):
                 out.pop()
             break
-        if line.lstrip().startswith(">"):  # quoted (_is_quoted)
+        if _is_quoted(line):
             index += 1
             continue
         if line in {"-- ", "--"}:

@@ -31,12 +31,14 @@ def _get_param(part: Message, param: str, header: str) -> object:
     """``part.get_param`` that reads 8-bit header values as UTF-8 (compat32 would mangle them)."""
     for name, value in part.raw_items():
         if name.lower() == header:
-            if isinstance(value, str) and param not in value.lower():
-                return None  # the name of a parameter (RFC 2231 sections too) is in its field
-            if isinstance(value, str) and not value.isascii() and _SURROGATES.search(value):
-                clean = Message()
-                clean[header] = value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-                return clean.get_param(param, None, header)
+            if isinstance(value, str):
+                if param not in value.lower():
+                    return None  # a parameter's name (RFC 2231 sections too) is in its field
+                if not value.isascii() and _SURROGATES.search(value):
+                    clean = Message()
+                    text = value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+                    clean[header] = text
+                    return clean.get_param(param, None, header)
             return part.get_param(param, None, header)
     return None
 

@@ -102,9 +102,7 @@ def _build(tree: Message, size: int, envelope: Envelope | None, level: int) -> I
     # raw_items(): the values as parsed; get() would wrap 8-bit values in Header objects.
     for name, value in tree.raw_items():
         text = value if isinstance(value, str) else str(value)
-        # Most fields are one ASCII line without encoded words: nothing to decode.
-        plain = text.isascii() and "=?" not in text and "\n" not in text and "\r" not in text
-        headers.append((name, text if plain else decode_words(text, defects)))
+        headers.append((name, decode_words(text, defects)))
         raw.setdefault(name.lower(), []).append(text)
 
     def first(name: str) -> str | None:

@@ -106,15 +106,6 @@ class ParsedMessage(Message):
 
     __getitem__ = get
 
-    def set_raw(self, name: str, value: Any) -> None:
-        """:meth:`email.message.Message.set_raw` (forgets the cached content type and index).
-
-        Written out rather than wrapped: the parser calls it once per header field.
-        """
-        self._type_cache = None
-        self._index_cache = None
-        self._headers.append((name, value))  # type: ignore[attr-defined]
-
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and name.lower() in self._index()
 
@@ -194,11 +185,12 @@ def _forgetting_type(name: str) -> Any:
     return method
 
 
-# Every other Message method that changes the header list or the default type (set_raw is
-# written out in the class).
+# Every Message method that changes the header list or the default type (the parser itself
+# appends the fields it reads and forgets both caches once, see _read_fields).
 for _name in (
     "__setitem__",
     "__delitem__",
+    "set_raw",
     "add_header",
     "replace_header",
     "set_default_type",

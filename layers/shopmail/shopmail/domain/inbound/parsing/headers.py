@@ -102,6 +102,8 @@ def decode_words(value: str, defects: list[str] | None = None) -> str:
     str
         The decoded text, free of surrogates.
     """
+    if "=?" not in value and value.isascii() and "\n" not in value and "\r" not in value:
+        return value  # one ASCII line without encoded words (most fields): nothing to do
     value = unfold(value)
     if "=?" not in value:
         return _sanitize(value)
