@@ -3,22 +3,15 @@
 from __future__ import annotations
 
 import pytest
-from shopmail.domain.outbound.locale_chain import (
-    DEFAULT_LOCALE,
-    FALLBACK_LOCALE,
-    locale_chain,
-    lookup_forms,
-    normalize_tag,
-    primary_language,
-)
+from shopmail.domain.outbound import locale_chain as chain
 from shopmail.domain.outbound.rendering import locale_chain as exported
 
 SHIPPED = ("de", "en", "es", "fr", "it", "nl", "pl")
 
 
 def test_defaults_are_german_then_english() -> None:
-    assert (DEFAULT_LOCALE, FALLBACK_LOCALE) == ("de", "en")
-    assert exported is locale_chain  # also reachable next to render()
+    assert (chain.DEFAULT_LOCALE, chain.FALLBACK_LOCALE) == ("de", "en")
+    assert exported is chain.locale_chain  # also reachable next to render()
 
 
 @pytest.mark.parametrize(
@@ -38,35 +31,35 @@ def test_defaults_are_german_then_english() -> None:
     ],
 )
 def test_chain_over_the_shipped_languages(requested: str | None, expected: tuple[str, ...]) -> None:
-    assert locale_chain(requested, SHIPPED) == expected
+    assert chain.locale_chain(requested, SHIPPED) == expected
 
 
 def test_shop_default_comes_before_the_fallback() -> None:
-    assert locale_chain("xx", SHIPPED, default="fr") == ("fr", "en")
-    assert locale_chain("it-CH", SHIPPED, default="fr") == ("it", "fr", "en")
+    assert chain.locale_chain("xx", SHIPPED, default="fr") == ("fr", "en")
+    assert chain.locale_chain("it-CH", SHIPPED, default="fr") == ("it", "fr", "en")
     # a regional default tries its region first, then its language
-    assert locale_chain("xx", SHIPPED, default="nl-BE") == ("nl", "en")
-    assert locale_chain("xx", ("nl-BE", "nl", "en"), default="nl-BE") == ("nl-BE", "nl", "en")
+    assert chain.locale_chain("xx", SHIPPED, default="nl-BE") == ("nl", "en")
+    assert chain.locale_chain("xx", ("nl-BE", "nl", "en"), default="nl-BE") == ("nl-BE", "nl", "en")
 
 
 def test_unsupported_default_and_fallback_are_skipped() -> None:
-    assert locale_chain("xx", ("en",), default="de") == ("en",)
-    assert locale_chain("xx", ("fr",), default="de", fallback="en") == ()
-    assert locale_chain("de", ()) == ()
+    assert chain.locale_chain("xx", ("en",), default="de") == ("en",)
+    assert chain.locale_chain("xx", ("fr",), default="de", fallback="en") == ()
+    assert chain.locale_chain("de", ()) == ()
 
 
 def test_regional_folders_win_over_their_language_and_keep_their_spelling() -> None:
     supported = ("pt_BR", "pt", "en")
-    assert locale_chain("pt-BR", supported, default="en") == ("pt_BR", "pt", "en")
-    assert locale_chain("pt-PT", supported, default="en") == ("pt", "en")
-    assert locale_chain("PT-br", supported, default="en")[0] == "pt_BR"
+    assert chain.locale_chain("pt-BR", supported, default="en") == ("pt_BR", "pt", "en")
+    assert chain.locale_chain("pt-PT", supported, default="en") == ("pt", "en")
+    assert chain.locale_chain("PT-br", supported, default="en")[0] == "pt_BR"
 
 
 def test_lookup_truncates_subtags_from_the_end() -> None:
-    assert lookup_forms("zh-Hant-TW") == ("zh-Hant-TW", "zh-Hant", "zh")
-    assert lookup_forms("de-DE-x-private") == ("de-DE-x-private", "de-DE", "de")
-    assert lookup_forms("") == ()
-    assert locale_chain("zh-Hant-TW", ("zh-Hant", "en")) == ("zh-Hant", "en")
+    assert chain.lookup_forms("zh-Hant-TW") == ("zh-Hant-TW", "zh-Hant", "zh")
+    assert chain.lookup_forms("de-DE-x-private") == ("de-DE-x-private", "de-DE", "de")
+    assert chain.lookup_forms("") == ()
+    assert chain.locale_chain("zh-Hant-TW", ("zh-Hant", "en")) == ("zh-Hant", "en")
 
 
 @pytest.mark.parametrize(
@@ -85,9 +78,9 @@ def test_lookup_truncates_subtags_from_the_end() -> None:
     ],
 )
 def test_normalize_tag(tag: str, expected: str) -> None:
-    assert normalize_tag(tag) == expected
+    assert chain.normalize_tag(tag) == expected
 
 
 def test_primary_language() -> None:
-    assert primary_language("fr-CA") == "fr"
-    assert primary_language("nonsense value") == ""
+    assert chain.primary_language("fr-CA") == "fr"
+    assert chain.primary_language("nonsense value") == ""

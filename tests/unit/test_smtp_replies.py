@@ -3,15 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from shopmail.domain.smtp.replies import (
-    DISCONNECTED,
-    ReplyOutcome,
-    SmtpReply,
-    classify,
-    error_for,
-    redact_addresses,
-    ses_message_id,
-)
+from shopmail.domain.smtp import replies
 from shopmail.errors import (
     ConfigurationError,
     DeliveryDeferredError,
@@ -21,7 +13,7 @@ from shopmail.errors import (
     TransientError,
 )
 
-Out = ReplyOutcome
+Out = replies.ReplyOutcome
 
 # (code, text, expected outcome): the reply table of shopmail.domain.smtp.replies, in order.
 TABLE = [
@@ -60,16 +52,16 @@ TABLE = [
 
 
 @pytest.mark.parametrize(("code", "text", "expected"), TABLE)
-def test_reference_table(code: int, text: str, expected: ReplyOutcome) -> None:
-    assert classify(code, text) is expected
-    assert classify(code, text.encode()) is expected
-    assert SmtpReply(code, text).outcome is expected
+def test_reference_table(code: int, text: str, expected: replies.ReplyOutcome) -> None:
+    assert replies.classify(code, text) is expected
+    assert replies.classify(code, text.encode()) is expected
+    assert replies.SmtpReply(code, text).outcome is expected
 
 
 @pytest.mark.parametrize(
     ("code", "text", "expected"),
     [
-        (DISCONNECTED, "connection lost", Out.RECONNECT),
+        (replies.DISCONNECTED, "connection lost", Out.RECONNECT),
         (421, "", Out.RECONNECT),
         (451, "4.4.2 Timeout", Out.RECONNECT),
         (451, "", Out.TRANSIENT),
@@ -87,20 +79,20 @@ def test_reference_table(code: int, text: str, expected: ReplyOutcome) -> None:
         (999, "garbage", Out.TRANSIENT),
     ],
 )
-def test_edges(code: int, text: str, expected: ReplyOutcome) -> None:
-    assert classify(code, text) is expected
+def test_edges(code: int, text: str, expected: replies.ReplyOutcome) -> None:
+    assert replies.classify(code, text) is expected
 
 
 def test_the_code_alone_does_not_decide() -> None:
-    assert classify(454, "Throttling failure: Daily message quota exceeded.") is not classify(
-        454, "Throttling failure: Maximum sending rate exceeded."
-    )
-    assert classify(554, "Transaction failed: Duplicate header 'To'.") is not classify(
-        554, "Message rejected: Sending paused for this account."
-    )
-    assert classify(451, "4.4.2 Timeout waiting for data from client.") is not classify(
-        451, "Temporary service failure"
-    )
+    assert replies.classify(
+        454, "Throttling failure: Daily message quota exceeded."
+    ) is not replies.classify(454, "Throttling failure: Maximum sending rate exceeded.")
+    assert replies.classify(
+        554, "Transaction failed: Duplicate header 'To'."
+    ) is not replies.classify(554, "Message rejected: Sending paused for this account.")
+    assert replies.classify(
+        451, "4.4.2 Timeout waiting for data from client."
+    ) is not replies.classify(451, "Temporary service failure")
 
 
 @pytest.mark.parametrize(
@@ -131,7 +123,9 @@ def test_error_mapping(
     outcome_row: tuple[int, str], error_type: type[Exception], branch: type[Exception]
 ) -> None:
     code, text = outcome_row
-    error = error_for(SmtpReply(code, text), "data", message_id="<sm.x@shop.example>")
+    error = replies.error_for(
+        replies.SmtpReply(code, text), "data", message_id="<sm.x@shop.example>"
+    )
     assert type(error) is error_type
     assert isinstance(error, branch)
     # the three branches are disjoint: a configuration error is neither permanent nor transient
@@ -147,24 +141,24 @@ def test_error_mapping(
 
 def test_error_for_a_success_is_a_bug() -> None:
     with pytest.raises(ValueError, match="success"):
-        error_for(SmtpReply(250, "Ok abc"))
+        replies.error_for(replies.SmtpReply(250, "Ok abc"))
 
 
 def test_errors_never_carry_full_addresses() -> None:
-    reply = SmtpReply(
+    reply = replies.SmtpReply(
         554,
         "Message rejected: Email address is not verified. The following identities failed "
         "the check in region EU-WEST-1: shop@shop.example, Jane.Doe+x@Example.ORG",
     )
-    error = error_for(reply, "data")
+    error = replies.error_for(reply, "data")
     text = repr(error.to_dict())
     assert "shop@" not in text and "Jane.Doe" not in text
     assert "***@shop.example" in text and "***@Example.ORG" in text
 
 
 def test_redact_leaves_non_addresses_alone() -> None:
-    assert redact_addresses("Missing final '@domain'") == "Missing final '@domain'"
-    assert redact_addresses("<a.b@c.de> ok") == "<***@c.de> ok"
+    assert replies.redact_addresses("Missing final '@domain'") == "Missing final '@domain'"
+    assert replies.redact_addresses("<a.b@c.de> ok") == "<***@c.de> ok"
 
 
 @pytest.mark.parametrize(
@@ -179,10 +173,10 @@ def test_redact_leaves_non_addresses_alone() -> None:
     ],
 )
 def test_ses_message_id(text: str | bytes, expected: str | None) -> None:
-    assert ses_message_id(text) == expected
+    assert replies.ses_message_id(text) == expected
 
 
 def test_reply_from_smtplib_pair() -> None:
-    reply = SmtpReply.of(421, b"Too many concurrent SMTP connections\n")
-    assert reply == SmtpReply(421, "Too many concurrent SMTP connections")
-    assert str(SmtpReply(DISCONNECTED, "gone")) == "disconnected gone"
+    reply = replies.SmtpReply.of(421, b"Too many concurrent SMTP connections\n")
+    assert reply == replies.SmtpReply(421, "Too many concurrent SMTP connections")
+    assert str(replies.SmtpReply(replies.DISCONNECTED, "gone")) == "disconnected gone"

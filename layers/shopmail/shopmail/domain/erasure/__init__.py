@@ -25,16 +25,6 @@ if TYPE_CHECKING:
     )
     from shopmail.domain.erasure.request import ErasureRequest, parse_erasure_request
 
-__all__ = [
-    "AddressMatcher",
-    "DeadLetterQueueName",
-    "ErasureReport",
-    "ErasureRequest",
-    "ItemStore",
-    "mentioned_addresses",
-    "normalize_address",
-    "parse_erasure_request",
-]
 
 __getattr__ = lazy_surface(
     __name__,
@@ -43,3 +33,4 @@ __getattr__ = lazy_surface(
     report=("DeadLetterQueueName", "ErasureReport", "ItemStore"),
     request=("ErasureRequest", "parse_erasure_request"),
 )
+__all__ = __getattr__.names

@@ -54,21 +54,4 @@ __getattr__ = lazy_surface(
     ),
     reasons=("Verdict", "classify_reason", "hard_for", "judge"),
 )
-
-__all__ = [
-    "FAULTS",
-    "KINDS",
-    "REASONS",
-    "STAGES",
-    "Classification",
-    "Fault",
-    "MessageKind",
-    "RecipientResult",
-    "Stage",
-    "Verdict",
-    "classify_message",
-    "classify_reason",
-    "classify_tree",
-    "hard_for",
-    "judge",
-]
+__all__ = __getattr__.names

@@ -27,19 +27,6 @@ if TYPE_CHECKING:
     from shopmail.domain.inbound.reply_text import strip_reply
     from shopmail.domain.inbound.ses_event import SesRecord, parse_ses_event
 
-__all__ = [
-    "ReplyShop",
-    "SesRecord",
-    "auto_reply_allowed",
-    "build_auto_reply",
-    "build_detail",
-    "build_forward",
-    "find_order_numbers",
-    "fit_detail",
-    "parse_ses_event",
-    "planned_attachment_keys",
-    "strip_reply",
-]
 
 __getattr__ = lazy_surface(
     __name__,
@@ -52,3 +39,4 @@ __getattr__ = lazy_surface(
     reply_text=("strip_reply",),
     ses_event=("SesRecord", "parse_ses_event"),
 )
+__all__ = __getattr__.names

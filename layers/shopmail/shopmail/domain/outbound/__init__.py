@@ -35,28 +35,6 @@ if TYPE_CHECKING:
     from shopmail.domain.outbound.shop_config import ShopConfig, parse_shop_config
     from shopmail.domain.outbound.template_overlay import Overlay, build_overlay
 
-__all__ = [
-    "EVENT_TYPES",
-    "AttachmentRef",
-    "BuiltMessage",
-    "MessageRef",
-    "Overlay",
-    "Recipient",
-    "RenderedMail",
-    "SentMail",
-    "ShopConfig",
-    "ShopEvent",
-    "build_message",
-    "build_overlay",
-    "find_message_refs",
-    "idempotency_key",
-    "make_message_id",
-    "normalize_recipient",
-    "parse_message_id",
-    "parse_shop_config",
-    "render",
-    "validate",
-]
 
 __getattr__ = lazy_surface(
     __name__,
@@ -69,3 +47,4 @@ __getattr__ = lazy_surface(
     shop_config=("ShopConfig", "parse_shop_config"),
     template_overlay=("Overlay", "build_overlay"),
 )
+__all__ = __getattr__.names

@@ -47,15 +47,4 @@ __getattr__ = lazy_surface(
         "ses_message_id",
     ),
 )
-
-__all__ = [
-    "DISCONNECTED",
-    "ReplyOutcome",
-    "SmtpReply",
-    "TokenBucket",
-    "classify",
-    "error_for",
-    "redact_addresses",
-    "ses_message_id",
-    "smtp_password",
-]
+__all__ = __getattr__.names

@@ -58,22 +58,4 @@ __getattr__ = lazy_surface(
         "threshold_reached",
     ),
 )
-
-__all__ = [
-    "HASH_PREFIX",
-    "PolicyAction",
-    "SuppressionClass",
-    "SuppressionDecision",
-    "SuppressionEntry",
-    "decide",
-    "decide_complaint",
-    "effective_entry",
-    "hashed_suppression_key",
-    "is_blocked",
-    "is_hashed_key",
-    "keeps",
-    "parse_bypass_types",
-    "suppression_key",
-    "suppression_keys",
-    "threshold_reached",
-]
+__all__ = __getattr__.names

@@ -29,5 +29,4 @@ __getattr__ = lazy_surface(
     build=("attachment_bytes", "iter_attachment_chunks", "parse_message"),
     html_text=("html_to_text",),
 )
-
-__all__ = ["attachment_bytes", "html_to_text", "iter_attachment_chunks", "parse_message"]
+__all__ = __getattr__.names

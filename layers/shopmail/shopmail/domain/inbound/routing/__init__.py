@@ -46,28 +46,6 @@ if TYPE_CHECKING:
         recipients_of,
     )
 
-__all__ = [
-    "ACTION_NAMES",
-    "FALLBACK_DETAIL_TYPE",
-    "FALLBACK_ROUTE",
-    "FLAG_NAMES",
-    "ActionName",
-    "ActionSpec",
-    "Classify",
-    "MatchContext",
-    "MatchResult",
-    "Matcher",
-    "Policy",
-    "RouteTable",
-    "Router",
-    "RoutingDecision",
-    "Rule",
-    "compile_pattern",
-    "default_routes_text",
-    "load_routes",
-    "parse_routes",
-    "recipients_of",
-]
 
 __getattr__ = lazy_surface(
     __name__,
@@ -89,3 +67,4 @@ __getattr__ = lazy_surface(
     ),
     router=("FALLBACK_ROUTE", "Router", "recipients_of"),
 )
+__all__ = __getattr__.names
