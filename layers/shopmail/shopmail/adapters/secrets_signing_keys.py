@@ -13,11 +13,12 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Final
 
 from shopmail.adapters.secrets import secret_string
-from shopmail.domain.outbound.unsubscribe import SigningKeys
 from shopmail.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
+
+    from shopmail.domain.outbound.unsubscribe import SigningKeys
 
 CACHE_SECONDS: Final = 300.0
 
@@ -63,6 +64,8 @@ class SecretsManagerSigningKeys:
         with self._lock:
             if self._cached is not None and now - self._cached[0] < CACHE_SECONDS:
                 return self._cached[1]
+        from shopmail.domain.outbound.unsubscribe import SigningKeys  # the first marketing mail
+
         keys = SigningKeys.from_secret(
             secret_string(self._client, self.secret_id, "unsubscribe secret")
         )

@@ -30,10 +30,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-from shopmail.domain.message import InboundMessage
 from shopmail.domain.outbound.message_ids import parse_message_id
+
+if TYPE_CHECKING:  # only DSN/ARF mail has one: the SES-event path never loads the mail model
+    from shopmail.domain.message import InboundMessage
 
 #: How much text is searched for quoted ids (a report quotes them near its start).
 MAX_SCAN: Final = 200_000
