@@ -10,6 +10,8 @@ Each sample is a fresh interpreter (``subprocess``) that times, with ``perf_coun
 
 Samples alternate subject/baseline (``RUNS`` each, after one warm-up pair that fills the
 bytecode caches); the result is the median of each and their ratio (target <= 1.2x).
+``pair_ratio_median`` is the median of the ratios of adjacent subject/baseline pairs: on a
+shared machine whose speed drifts during the run it moves less than the ratio of the medians.
 ``source_tree_first_use`` also creates the clients the service builds lazily (``LazyClient``)
 and compares with ``import boto3`` plus those clients: the cost the first invocation pays.
 When ``make build`` has produced ``.aws-sam/build/SharedLayer/python`` and Python 3.13 is
@@ -176,6 +178,7 @@ def _measure(
         subject.append(_run(python, path, "subject" + suffix, services, app)["init_ms"])
         baseline.append(_run(python, path, "baseline", services, app)["init_ms"])
     s, b = statistics.median(subject), statistics.median(baseline)
+    pairs = [x / y for x, y in zip(subject, baseline, strict=True) if y]
     return {
         "python": python,
         "clients": services,
@@ -184,6 +187,7 @@ def _measure(
         "subject_median_ms": round(s, 1),
         "baseline_median_ms": round(b, 1),
         "ratio": round(s / b, 3) if b else None,
+        "pair_ratio_median": round(statistics.median(pairs), 3) if pairs else None,
         "target_ratio": TARGET_RATIO,
         "meets_target": bool(b) and s / b <= TARGET_RATIO,
         "subject_ms": [round(x, 1) for x in subject],
