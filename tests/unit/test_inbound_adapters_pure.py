@@ -108,3 +108,28 @@ def test_lazy_client_builds_once_on_first_use() -> None:
     assert calls == []
     assert lazy.ping() == "pong" and lazy.ping() == "pong"
     assert calls == [1]
+
+
+def test_the_client_factory_creates_its_session_with_the_first_client(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import boto3
+    from shopmail.bootstrap.clients import default_client_factory
+
+    created: list[Any] = []
+    real = boto3.session.Session
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        session = real(*args, **kwargs)
+        created.append(session)
+        return session
+
+    monkeypatch.setattr(boto3.session, "Session", counting)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    make = default_client_factory("http://127.0.0.1:9", "eu-west-1")
+    assert created == []  # building the composition reads no AWS configuration
+    s3, sqs = make("s3"), make("sqs")
+    assert len(created) == 1  # one session for every client of the factory
+    assert s3.meta.region_name == sqs.meta.region_name == "eu-west-1"
+    assert s3.meta.endpoint_url == "http://127.0.0.1:9"

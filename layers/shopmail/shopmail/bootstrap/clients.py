@@ -64,13 +64,24 @@ class LazyClient:
 def default_client_factory(
     endpoint_url: str | None = None, region: str | None = None
 ) -> ClientFactory:
-    """``boto3.client`` with a shared session, optional endpoint (moto) and region."""
+    """``boto3.client`` with a shared session, optional endpoint (moto) and region.
+
+    The session is created with the first client, as ``boto3.client`` creates its default
+    session: it reads the credential and config chain, which only a client needs.
+    """
     import boto3
 
-    session = boto3.session.Session(region_name=region) if region else boto3.session.Session()
     kwargs: dict[str, Any] = {"endpoint_url": endpoint_url} if endpoint_url else {}
+    sessions: list[boto3.session.Session] = []
+    lock = threading.Lock()
 
     def make(service: str) -> Any:
+        with lock:
+            if not sessions:
+                sessions.append(
+                    boto3.session.Session(region_name=region) if region else boto3.session.Session()
+                )
+            session = sessions[0]
         return session.client(service, **kwargs)  # type: ignore[call-overload]
 
     return make
