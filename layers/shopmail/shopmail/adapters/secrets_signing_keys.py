@@ -64,7 +64,8 @@ class SecretsManagerSigningKeys:
         with self._lock:
             if self._cached is not None and now - self._cached[0] < CACHE_SECONDS:
                 return self._cached[1]
-        from shopmail.domain.outbound.unsubscribe import SigningKeys  # the first marketing mail
+        # loaded by the first read: in the outbound function, by the first marketing mail
+        from shopmail.domain.outbound.unsubscribe import SigningKeys
 
         keys = SigningKeys.from_secret(
             secret_string(self._client, self.secret_id, "unsubscribe secret")
