@@ -22,6 +22,20 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 _VALIDITY = dt.timedelta(days=825)
 _RENEW_BEFORE = dt.timedelta(days=7)
+# The CA signs certificates and CRLs (and its own signatures); every other use is off.
+_KEY_USAGE_FLAGS = (
+    "digital_signature",
+    "content_commitment",
+    "key_encipherment",
+    "data_encipherment",
+    "key_agreement",
+    "key_cert_sign",
+    "crl_sign",
+    "encipher_only",
+    "decipher_only",
+)
+_CA_USES = frozenset({"digital_signature", "key_cert_sign", "crl_sign"})
+_CA_KEY_USAGE = x509.KeyUsage(**{flag: flag in _CA_USES for flag in _KEY_USAGE_FLAGS})
 
 
 @dataclass(frozen=True)
@@ -64,6 +78,21 @@ def _still_valid(cert_file: Path, hostnames: Sequence[str], ips: Sequence[str]) 
     return fresh and set(hostnames) <= names and set(ips) <= addresses
 
 
+def _builder(
+    subject: x509.Name, issuer: x509.Name, public_key: ec.EllipticCurvePublicKey, now: dt.datetime
+) -> x509.CertificateBuilder:
+    """A certificate builder with what the CA and the server certificate share."""
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + _VALIDITY)
+    )
+
+
 def ensure_certs(
     folder: str | os.PathLike[str],
     hostnames: Sequence[str] = ("localhost",),
@@ -103,28 +132,9 @@ def ensure_certs(
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     ca_cert = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + _VALIDITY)
+        _builder(ca_name, ca_name, ca_key.public_key(), now)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
+        .add_extension(_CA_KEY_USAGE, critical=True)
         .add_extension(
             x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False
         )
@@ -134,14 +144,9 @@ def ensure_certs(
     key = ec.generate_private_key(ec.SECP256R1())
     san: list[x509.GeneralName] = [x509.DNSName(h) for h in hostnames]
     san += [x509.IPAddress(ipaddress.ip_address(i)) for i in ips]
+    server_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostnames[0])])
     cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostnames[0])]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + _VALIDITY)
+        _builder(server_name, ca_name, key.public_key(), now)
         .add_extension(x509.SubjectAlternativeName(san), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)

@@ -716,9 +716,10 @@ def run_inbound(rig: FaultRig, count: int) -> tuple[_Trace, list[InboundMail]]:
     """Store ``count`` mails in S3 and invoke the inbound function for each as SES does
     (asynchronously: two retries, then the on-failure destination)."""
     from shopmail.bootstrap.inbound import build_inbound_service
+    from shopmail.domain.message import Verdicts
 
     from shopmail_local.stack.lambda_runtime import LambdaContext, destination_record
-    from shopmail_local.stack.ses_inbound import Verdicts, build_ses_event
+    from shopmail_local.stack.ses_inbound import build_ses_event
 
     settings = rig.settings()
     service = build_inbound_service(settings, rig.faulty)

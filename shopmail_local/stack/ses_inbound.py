@@ -39,6 +39,7 @@ from typing import Any, Protocol
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
+from shopmail.domain.message import Verdicts
 
 from shopmail_local.stack.provision import ReceiptRuleSpec
 from shopmail_local.stack.smtp_hooks import SmtpHooks
@@ -90,29 +91,21 @@ def rule_covers(recipients: Sequence[str], address: str) -> bool:
     return False
 
 
-@dataclass(frozen=True)
-class Verdicts:
-    """The receipt verdicts of one message."""
+def receipt_verdicts(verdicts: Verdicts) -> dict[str, Any]:
+    """The verdict keys of ``receipt`` in the SES event for ``verdicts``.
 
-    spam: str = "GRAY"
-    virus: str = "GRAY"
-    spf: str = "GRAY"
-    dkim: str = "GRAY"
-    dmarc: str = "GRAY"
-    dmarc_policy: str = ""
-
-    def as_receipt(self) -> dict[str, Any]:
-        """The verdict keys of ``receipt`` in the SES event."""
-        out: dict[str, Any] = {
-            "spamVerdict": {"status": self.spam},
-            "virusVerdict": {"status": self.virus},
-            "spfVerdict": {"status": self.spf},
-            "dkimVerdict": {"status": self.dkim},
-            "dmarcVerdict": {"status": self.dmarc},
-        }
-        if self.dmarc == "FAIL" and self.dmarc_policy:
-            out["dmarcPolicy"] = self.dmarc_policy
-        return out
+    ``dmarcPolicy`` is present only when DMARC failed and a policy is known, as SES sends it.
+    """
+    out: dict[str, Any] = {
+        "spamVerdict": {"status": verdicts.spam},
+        "virusVerdict": {"status": verdicts.virus},
+        "spfVerdict": {"status": verdicts.spf},
+        "dkimVerdict": {"status": verdicts.dkim},
+        "dmarcVerdict": {"status": verdicts.dmarc},
+    }
+    if verdicts.dmarc == "FAIL" and verdicts.dmarc_policy:
+        out["dmarcPolicy"] = verdicts.dmarc_policy
+    return out
 
 
 def parse_test_verdicts(value: str | None, *, scan_enabled: bool = True) -> Verdicts:
@@ -130,7 +123,7 @@ def parse_test_verdicts(value: str | None, *, scan_enabled: bool = True) -> Verd
             base[key] = status
             if key == "dmarc" and pol.strip().lower() in ("none", "quarantine", "reject"):
                 policy = pol.strip().lower()
-    return Verdicts(dmarc_policy=policy, **base)
+    return Verdicts(dmarc_policy=policy or None, **base)
 
 
 def _iso(ts: float) -> str:
@@ -237,7 +230,7 @@ def build_ses_event(
         "timestamp": _iso(ts),
         "processingTimeMillis": processing_ms,
         "recipients": list(rule_recipients),
-        **verdicts.as_receipt(),
+        **receipt_verdicts(verdicts),
         "action": {
             "type": "Lambda",
             "functionArn": function_arn,

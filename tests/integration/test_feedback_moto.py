@@ -30,7 +30,7 @@ from shopmail.services.feedback import FeedbackService
 
 from tests.fixtures.emitted import assert_bus_events
 from tests.fixtures.inbound_feedback import dsn_mail, sent_mail
-from tests.fixtures.moto_resources import create_table, route_to_queue
+from tests.fixtures.moto_resources import create_tables, route_to_queue
 from tests.fixtures.paths import load_event, load_handler
 
 SES_ID = "0102019abc0001-11111111-2222-3333-4444-555555555555-000000"
@@ -73,19 +73,17 @@ class FeedbackStack:
 @pytest.fixture
 def feedback_stack(aws_client: Callable[..., Any], moto: str) -> FeedbackStack:
     sqs, events, ddb = (aws_client(n) for n in ("sqs", "events", "dynamodb"))
-    create_table(ddb, "idem", "id")
-    create_table(ddb, "suppression", "address")
-    create_table(ddb, "sent-mail", "ses_message_id")
+    tables = create_tables(
+        ddb, idempotency_table="idem", suppression_table="suppression", sent_mail_table="sent-mail"
+    )
     events.create_event_bus(Name="shop")
     feedback_url = _queue_to_rule(sqs, events, "feedback", "default", {"source": ["aws.ses"]})
     observed = _queue_to_rule(sqs, events, "observed", "shop", {"source": ["shopmail.feedback"]})
     settings = Settings(
         mail_domain="shop.example",
         event_bus_name="shop",
-        idempotency_table="idem",
-        suppression_table="suppression",
-        sent_mail_table="sent-mail",
         transient_bounce_threshold=2,
+        **tables,
     )
     service = build_feedback_service(settings, lambda name: aws_client(name))
     return FeedbackStack(

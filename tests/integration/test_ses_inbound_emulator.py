@@ -20,6 +20,7 @@ from shopmail_local.stack.ses_inbound import (
     SesInbound,
     SesInboundServer,
     parse_test_verdicts,
+    receipt_verdicts,
     rule_covers,
 )
 
@@ -241,4 +242,4 @@ def test_verdict_header_parsing() -> None:
         "quarantine",
     )
     assert parse_test_verdicts(None, scan_enabled=False).spam == "DISABLED"
-    assert "dmarcPolicy" not in parse_test_verdicts("dmarc=PASS/reject").as_receipt()
+    assert "dmarcPolicy" not in receipt_verdicts(parse_test_verdicts("dmarc=PASS/reject"))
