@@ -114,8 +114,10 @@ def _baseline(tmp: Path) -> float:
 
 
 def _inbound_event(stack: Any, tmp: Path) -> tuple[dict[str, Any], dict[str, str]]:
+    from shopmail.domain.message import Verdicts
+
     from bench.bench_parse import big_message
-    from shopmail_local.stack.ses_inbound import Verdicts, build_ses_event
+    from shopmail_local.stack.ses_inbound import build_ses_event
 
     out = stack.outputs
     fn = out.functions["InboundFunction"]

@@ -8,10 +8,19 @@ against an address reason, and every refusal that must never suppress the addres
 
 from __future__ import annotations
 
+import tomllib
+from pathlib import Path
+
 import pytest
 from shopmail.domain.feedback import Fault, Stage, Verdict, judge
 
 OURS = frozenset({"bounces@shop.example"})
+CASES = {
+    table: [(case["diagnostic"], case.get("status"), case["reason"]) for case in cases]
+    for table, cases in tomllib.loads(
+        (Path(__file__).parent / "data" / "reply_evidence.toml").read_text(encoding="utf-8")
+    ).items()
+}
 
 
 def verdict(
@@ -203,69 +212,7 @@ class TestTransience:
         assert answered.reason == "system"
 
 
-@pytest.mark.parametrize(
-    ("diagnostic", "status", "reason"),
-    [
-        (
-            "554 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using zen.spamhaus.org",
-            "5.7.1",
-            "blocked",
-        ),
-        (
-            "550-5.7.25 [192.0.2.1] The IP address sending this message does not have a PTR record setup",
-            "5.7.25",
-            "blocked",
-        ),
-        ("550 5.7.1 Your IP address has a poor reputation", "5.7.1", "blocked"),
-        (
-            "421 4.7.0 Too many concurrent SMTP connections from this IP address",
-            "4.7.0",
-            "rate_limited",
-        ),
-        (
-            "553 5.1.8 <bounces@shop.example>... Domain of sender address bounces@shop.example does not exist",
-            "5.1.8",
-            "policy",
-        ),
-        (
-            "550 5.7.1 <kunde@example.org>: Sender address rejected: Domain not found",
-            "5.7.1",
-            "policy",
-        ),
-        ("501 5.1.7 Bad sender address syntax", "5.1.7", "policy"),
-        ("501 5.1.7 Rejected", "5.1.7", "syntax"),
-        ("554 5.7.1 <kunde@example.org>: Relay access denied", "5.7.1", "relay_denied"),
-        (
-            "553 sorry, that domain isn't in my list of allowed rcpthosts (#5.7.1)",
-            "5.7.1",
-            "relay_denied",
-        ),
-        ("530 5.7.0 Authentication required", "5.7.0", "auth_failure"),
-        (
-            "550-5.7.26 This message does not pass authentication checks (SPF and DKIM both do not pass).",
-            "5.7.26",
-            "auth_failure",
-        ),
-        (
-            "550 5.7.1 Message content rejected, attachment type not allowed",
-            "5.7.1",
-            "content_rejected",
-        ),
-        ("554 5.7.1 Message rejected as spam by content filter", "5.7.1", "spam_detected"),
-        ("554 5.7.0 Reject, id=1 - INFECTED: Eicar-Test-Signature", "5.7.0", "virus_detected"),
-        ("552 5.3.4 Message size exceeds fixed limit", "5.3.4", "message_too_large"),
-        ("552 5.2.2 <kunde@example.org>: user is over quota", "5.2.2", "mailbox_full"),
-        ("connect to mx.example.org[192.0.2.7]:25: Connection timed out", "5.4.1", "network"),
-        (
-            "Name service error for name=example.org type=MX: temporary DNS failure",
-            "5.4.3",
-            "network",
-        ),
-        ("retry timeout exceeded", "5.0.0", "expired"),
-        ("451 4.3.0 Temporary local problem", "5.3.0", "system"),
-        ("554 5.3.0 System error", "5.3.0", "system"),
-    ],
-)
+@pytest.mark.parametrize(("diagnostic", "status", "reason"), CASES["never_hard"])
 def test_refusals_of_us_or_of_the_message_are_never_hard(
     diagnostic: str, status: str, reason: str
 ) -> None:
@@ -275,35 +222,7 @@ def test_refusals_of_us_or_of_the_message_are_never_hard(
     assert got.fault != Fault.RECIPIENT or reason == "mailbox_full"
 
 
-@pytest.mark.parametrize(
-    ("diagnostic", "status", "reason"),
-    [
-        (
-            "550 5.1.1 <kunde@example.org>: Recipient address rejected: User unknown",
-            "5.1.1",
-            "user_unknown",
-        ),
-        (
-            "550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup",
-            "5.1.10",
-            "user_unknown",
-        ),
-        (
-            "550 5.2.1 The email account that you tried to reach is disabled.",
-            "5.2.1",
-            "mailbox_disabled",
-        ),
-        ("550 5.1.6 Destination mailbox has moved, No forwarding address", "5.1.6", "user_unknown"),
-        ("556 5.1.10 Recipient address has null MX", "5.1.10", "host_unknown"),
-        (
-            "Sorry, I couldn't find any host named example.invalid. (#5.1.2)",
-            "5.1.2",
-            "host_unknown",
-        ),
-        ("550 Requested action not taken: mailbox unavailable", None, "user_unknown"),
-        ("550 Benutzer unbekannt", None, "user_unknown"),
-    ],
-)
+@pytest.mark.parametrize(("diagnostic", "status", "reason"), CASES["address_fault"])
 def test_address_faults_are_hard(diagnostic: str, status: str | None, reason: str) -> None:
     got = verdict(diagnostic, status)
     assert (got.reason, got.hard, got.fault) == (reason, True, Fault.RECIPIENT)

@@ -18,6 +18,7 @@ from tests.fixtures.inbound_feedback import (
 )
 
 DOMAIN = "shop.example"
+CUSTOMER = "kunde@kunde.example"
 
 
 def _parse(raw: bytes, sender: str, recipient: str) -> InboundMessage:
@@ -108,12 +109,12 @@ def test_gate_caches_per_message() -> None:
 @pytest.mark.parametrize(
     ("sender", "subject", "headers", "expected"),
     [
-        ("", "Hallo", "", True),
-        ("MAILER-DAEMON@mx.example", "Hallo", "", True),
-        ("kunde@kunde.example", "Undeliverable: Ihre Bestellung", "", True),
-        ("kunde@kunde.example", "Out of Office: Ihre Bestellung", "", True),
-        ("kunde@kunde.example", "Hallo", "X-Autoreply: yes\r\n", True),
-        ("kunde@kunde.example", "Frage zur Rechnung", "", False),
+        pytest.param("", "Hallo", "", True, id="null-sender"),
+        pytest.param("MAILER-DAEMON@mx.example", "Hallo", "", True, id="mailer-daemon"),
+        pytest.param(CUSTOMER, "Undeliverable: Ihre Bestellung", "", True, id="bounce-subject"),
+        pytest.param(CUSTOMER, "Out of Office: Ihre Bestellung", "", True, id="ooo-subject"),
+        pytest.param(CUSTOMER, "Hallo", "X-Autoreply: yes\r\n", True, id="autoreply-header"),
+        pytest.param(CUSTOMER, "Frage zur Rechnung", "", False, id="a-customer-question"),
     ],
 )
 def test_gate_signals(sender: str, subject: str, headers: str, expected: bool) -> None:
