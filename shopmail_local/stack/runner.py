@@ -18,7 +18,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -523,7 +523,11 @@ class LocalStack:
                 "rules": delivery.rules,
                 "s3_keys": delivery.s3_keys,
                 "subject": delivery.subject,
-                "verdicts": delivery.verdicts.__dict__,
+                # the record keeps its shape: no DMARC policy is "" (not null)
+                "verdicts": {
+                    **asdict(delivery.verdicts),
+                    "dmarc_policy": delivery.verdicts.dmarc_policy or "",
+                },
                 "header_message_id": delivery.header_message_id,
                 "in_reply_to": delivery.in_reply_to,
                 "references": delivery.references,

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
+import functools
 import logging
 import secrets
 import ssl
@@ -362,6 +363,14 @@ class SesInbound:
             ts=ts,
         )
         stored = b"".join(f"{k}: {v}\r\n".encode() for k, v in prepended) + raw
+        # What every rule's event says of the message; each rule adds its recipients and action.
+        event_for = functools.partial(
+            build_ses_event,
+            raw=stored,
+            mail_from=mail_from,
+            message_id=message_id,
+            verdicts=verdicts,
+        )
         for rule, rule_recipients in matched:
             if self.enforce_tls_policy and rule.tls_policy == "Require" and not tls:
                 log.info("rule %s requires TLS; message %s not processed", rule.name, message_id)
@@ -372,12 +381,8 @@ class SesInbound:
                 self.s3.put_object(Bucket=s3_action.bucket, Key=key, Body=stored)
                 delivery.s3_keys.append((s3_action.bucket, key))
             for action in rule.lambda_actions:
-                event = build_ses_event(
-                    raw=stored,
-                    mail_from=mail_from,
+                event = event_for(
                     rule_recipients=rule_recipients,
-                    message_id=message_id,
-                    verdicts=verdicts,
                     function_arn=action.function_arn,
                     invocation_type=action.invocation_type,
                     timestamp=ts,

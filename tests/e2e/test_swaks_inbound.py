@@ -101,6 +101,15 @@ def test_swaks_covered_recipient_is_accepted_stored_and_routed(
     assert stored.startswith(b"Return-Path: <juergen.mueller@example.com>")
     (received,) = _inbound(e2e_stack, message_id, "received")
     assert received["recipients"] == ["orders@shop.example"]
+    # the .local record's verdict keys are an interface: all present, no DMARC policy is ""
+    assert received["verdicts"] == {
+        "spam": "GRAY",
+        "virus": "GRAY",
+        "spf": "GRAY",
+        "dkim": "GRAY",
+        "dmarc": "GRAY",
+        "dmarc_policy": "",
+    }
     decisions = wait_until(lambda: _inbound(e2e_stack, message_id, "decision"))
     assert decisions, "the inbound handler recorded no routing decision"
     assert decisions[0]["route"] == "orders"
