@@ -114,7 +114,7 @@ def parse_test_verdicts(value: str | None, *, scan_enabled: bool = True) -> Verd
     base = {"spam": "GRAY", "virus": "GRAY", "spf": "GRAY", "dkim": "GRAY", "dmarc": "GRAY"}
     if not scan_enabled:
         base["spam"] = base["virus"] = "DISABLED"
-    policy = ""
+    policy: str | None = None
     for part in (value or "").replace(";", ",").split(","):
         key, _, val = part.partition("=")
         key, val = key.strip().lower(), val.strip()
@@ -124,7 +124,7 @@ def parse_test_verdicts(value: str | None, *, scan_enabled: bool = True) -> Verd
             base[key] = status
             if key == "dmarc" and pol.strip().lower() in ("none", "quarantine", "reject"):
                 policy = pol.strip().lower()
-    return Verdicts(dmarc_policy=policy or None, **base)
+    return Verdicts(dmarc_policy=policy, **base)
 
 
 def _iso(ts: float) -> str:
