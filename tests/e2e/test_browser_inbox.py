@@ -16,7 +16,7 @@ from shopmail.domain.outbound.message_ids import parse_message_id
 
 from shopmail_local.cli.main import main as cli
 from shopmail_local.stack.runner import LocalStack
-from tests.fixtures.e2e_stack import handler_missing, wait_until
+from tests.fixtures.e2e_stack import accepted_id, handler_missing, wait_until
 from tests.fixtures.paths import EVENTS
 
 ORDER_ID = "ORD-100234"
@@ -95,7 +95,7 @@ def test_inbound_page_shows_a_customer_reply_with_its_route(
         ]
     )  # fmt: skip
     assert code == 0
-    message_id = capsys.readouterr().out.split()[-1]
+    message_id = accepted_id(capsys.readouterr().out)
     decided = wait_until(
         lambda: [
             r

@@ -15,7 +15,7 @@ from shopmail.domain.smtp.password import smtp_password
 
 from shopmail_local.cli.main import main as cli
 from shopmail_local.stack.runner import LocalStack
-from tests.fixtures.e2e_stack import wait_until
+from tests.fixtures.e2e_stack import accepted_id, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -92,7 +92,7 @@ def test_deliver_and_send_event_commands_reach_the_stack(
         ]
     )  # fmt: skip
     assert code == 0
-    message_id = capsys.readouterr().out.split()[-1]
+    message_id = accepted_id(capsys.readouterr().out)
     invocations = wait_until(
         lambda: [
             r
