@@ -1,8 +1,16 @@
-"""Run Lambda handlers in-process: a fake context, handler loading, async-invoke semantics."""
+"""Run Lambda handlers in-process: a fake context, handler loading, async-invoke semantics.
+
+In Lambda every function has its own process, and the layer's loggers (``shopmail.*``) log
+through the Powertools handler of that function's module (``bootstrap/powertools.py``). Here all
+functions share one process: :func:`load_handler` puts a :class:`FunctionLogRouter` on the layer's
+loggers, so what the layer logs during an invocation carries the invoked function's service name
+and Lambda context, not those of whichever function was loaded last.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import importlib.util
 import json
 import logging
@@ -13,6 +21,7 @@ import traceback
 import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,11 +53,79 @@ class LambdaContext:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
+#: The layer's top logger (its modules log with ``logging.getLogger(__name__)``).
+LAYER_LOGGERS = "shopmail"
+#: The function (its unique module name) whose invocation runs in this thread or task.
+_invoked: ContextVar[str] = ContextVar("shopmail_local_invoked_function", default="")
+
+
+class FunctionLogRouter(logging.Handler):
+    """A handler for the layer's loggers that logs each record as the invoked function would.
+
+    Each loaded function registers its Powertools logger's level and handlers; a record is
+    handled by those of the function whose invocation is running (:data:`_invoked`), or, outside
+    any invocation (a thread the handler started, an import), by the last loaded function's, as
+    Powertools' ``copy_config_to_registered_loggers`` alone would do.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(logging.NOTSET)
+        self.routes: dict[str, tuple[int, list[logging.Handler]]] = {}
+        self.last = ""
+
+    def register(self, function: str, level: int, handlers: list[logging.Handler]) -> None:
+        """Log the layer's records of ``function``'s invocations with ``handlers`` at ``level``."""
+        self.routes[function] = (level, [h for h in handlers if h is not self])
+        self.last = function
+
+    @property
+    def level_floor(self) -> int:
+        """The lowest level a registered function logs at (the layer loggers' level)."""
+        return min((level for level, _ in self.routes.values()), default=logging.WARNING)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        level, handlers = self.routes.get(_invoked.get()) or self.routes.get(self.last, (0, []))
+        if record.levelno >= level:
+            for handler in handlers:
+                if record.levelno >= handler.level:
+                    handler.handle(record)
+
+
+#: The one router of this process (every loaded function registers with it).
+LOG_ROUTER = FunctionLogRouter()
+
+
+def _powertools_logger(module: Any) -> Any:
+    """The Powertools ``Logger`` the handler module made (``handler_tools``), or ``None``."""
+    for value in vars(module).values():
+        kind = type(value)
+        if kind.__name__ == "Logger" and kind.__module__.startswith("aws_lambda_powertools."):
+            return value
+    return None
+
+
+def _route_layer_logs(function: str, module: Any) -> None:
+    """Register ``module``'s Powertools logger; put the router on the layer's top logger.
+
+    ``copy_config_to_registered_loggers`` configured that logger (``shopmail``; the modules'
+    loggers propagate to it) with this function's handlers; the router takes their place.
+    """
+    source = _powertools_logger(module)
+    if source is None:
+        return
+    LOG_ROUTER.register(function, int(source.log_level), list(source.handlers))
+    layer = logging.getLogger(LAYER_LOGGERS)
+    layer.handlers = [LOG_ROUTER]
+    layer.propagate = False
+    layer.setLevel(LOG_ROUTER.level_floor)
+
+
 def load_handler(code_dir: str | Path, handler: str = "app.lambda_handler") -> Handler:
     """Import ``handler`` (``module.function``) from ``code_dir`` under a unique module name.
 
     Each function folder has its own ``app.py``; a unique name keeps them apart in
-    ``sys.modules``.
+    ``sys.modules``. The returned callable runs the handler as that function for the layer's
+    logs (:class:`FunctionLogRouter`).
     """
     module_name, func_name = handler.rsplit(".", 1)
     path = Path(code_dir) / (module_name.replace(".", "/") + ".py")
@@ -62,7 +139,17 @@ def load_handler(code_dir: str | Path, handler: str = "app.lambda_handler") -> H
     func = getattr(module, func_name)
     if not callable(func):
         raise ImportError(f"{handler} in {code_dir} is not callable")
-    return func
+    _route_layer_logs(unique, module)
+
+    @functools.wraps(func)
+    def invoke_as_function(event: Any, context: Any) -> Any:
+        token = _invoked.set(unique)
+        try:
+            return func(event, context)
+        finally:
+            _invoked.reset(token)
+
+    return invoke_as_function
 
 
 def error_payload(exc: BaseException) -> dict[str, Any]:

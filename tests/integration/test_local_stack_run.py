@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 import smtplib
 import ssl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -14,6 +18,7 @@ import requests
 from shopmail.domain.smtp.password import smtp_password
 
 from shopmail_local.cli.main import main as cli
+from shopmail_local.stack import lambda_runtime
 from shopmail_local.stack.runner import LocalStack
 from tests.fixtures.e2e_stack import accepted_id, wait_until
 
@@ -125,6 +130,54 @@ def test_deliver_and_send_event_commands_reach_the_stack(
         ]
     )
     assert json.dumps(seen[0]["event"]["detail"]).find("ORD-100234") >= 0
+
+
+@contextmanager
+def _function_logs() -> Iterator[io.StringIO]:
+    """What the stack's functions log (their Powertools handlers) while the block runs."""
+    buffer = io.StringIO()
+    handlers = {
+        handler
+        for _level, handlers in lambda_runtime.LOG_ROUTER.routes.values()
+        for handler in handlers
+        if isinstance(handler, logging.StreamHandler)
+    }
+    assert handlers, "no function registered its log handlers with the router"
+    previous = {handler: handler.setStream(buffer) for handler in handlers}
+    try:
+        yield buffer
+    finally:
+        for handler, stream in previous.items():
+            handler.setStream(stream)
+
+
+def test_the_layers_log_records_of_an_invocation_name_the_invoked_function(
+    stack: LocalStack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # All the stack's functions share this process; in Lambda each has its own, and what the
+    # layer logs carries that function's service and context (lambda_runtime.FunctionLogRouter).
+    cfg = stack.config
+    eml = REPO / "events" / "inbound" / "order_reply.eml"
+    with _function_logs() as logs:
+        assert cli(["deliver", str(eml), "--to", "orders@shop.example", "--port",
+                    str(cfg.inbound_port), "--ca-file", stack.ca_file]) == 0  # fmt: skip
+        message_id = accepted_id(capsys.readouterr().out)
+        assert wait_until(
+            lambda: [
+                r
+                for r in stack.state.inbound_log()
+                if r["message_id"] == message_id and r["kind"] == "invocation"
+            ]
+        )
+    records = [json.loads(line) for line in logs.getvalue().splitlines() if line.startswith("{")]
+    layer = [
+        r
+        for r in records
+        if str(r.get("name", "")).startswith("shopmail.") and r.get("message_id") == message_id
+    ]
+    assert {r["message"] for r in layer} >= {"inbound message", "routing decision"}
+    assert {r["service"] for r in layer} == {"shopmail-inbound"}
+    assert {r["function_name"] for r in layer} == {"shopmail-local-InboundFunction"}
 
 
 def test_web_inbox_serves_the_stack(stack: LocalStack) -> None:
