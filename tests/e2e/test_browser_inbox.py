@@ -16,7 +16,7 @@ from shopmail.domain.outbound.message_ids import parse_message_id
 
 from shopmail_local.cli.main import main as cli
 from shopmail_local.stack.runner import LocalStack
-from tests.fixtures.e2e_stack import accepted_id, handler_missing, wait_until
+from tests.fixtures.e2e_stack import deliver, handler_missing, inbound_records, wait_until
 from tests.fixtures.paths import EVENTS
 
 ORDER_ID = "ORD-100234"
@@ -88,21 +88,8 @@ def test_inbound_page_shows_a_customer_reply_with_its_route(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     eml = EVENTS / "inbound" / "order_reply.eml"
-    code = cli(
-        [
-            "deliver", str(eml), "--to", "orders@shop.example",
-            "--port", str(e2e_stack.config.inbound_port), "--ca-file", e2e_stack.ca_file,
-        ]
-    )  # fmt: skip
-    assert code == 0
-    message_id = accepted_id(capsys.readouterr().out)
-    decided = wait_until(
-        lambda: [
-            r
-            for r in e2e_stack.state.inbound_log()
-            if r.get("message_id") == message_id and r.get("kind") == "decision"
-        ]
-    )
+    message_id = deliver(e2e_stack, capsys, eml, "orders@shop.example")
+    decided = inbound_records(e2e_stack, message_id, "decision")
     assert decided, "the inbound handler recorded no routing decision"
     assert decided[0]["route"] == "customer-reply"
     published = wait_until(

@@ -20,7 +20,7 @@ from shopmail.domain.smtp.password import smtp_password
 from shopmail_local.cli.main import main as cli
 from shopmail_local.stack import lambda_runtime
 from shopmail_local.stack.runner import LocalStack
-from tests.fixtures.e2e_stack import accepted_id, wait_until
+from tests.fixtures.e2e_stack import deliver, inbound_records, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -90,30 +90,11 @@ def test_deliver_and_send_event_commands_reach_the_stack(
 ) -> None:
     cfg = stack.config
     eml = REPO / "events" / "inbound" / "order_reply.eml"
-    code = cli(
-        [
-            "deliver", str(eml), "--to", "orders@shop.example",
-            "--port", str(cfg.inbound_port), "--ca-file", stack.ca_file,
-        ]
-    )  # fmt: skip
-    assert code == 0
-    message_id = accepted_id(capsys.readouterr().out)
-    invocations = wait_until(
-        lambda: [
-            r
-            for r in stack.state.inbound_log()
-            if r["message_id"] == message_id and r["kind"] == "invocation"
-        ]
-    )
+    message_id = deliver(stack, capsys, eml, "orders@shop.example")
+    invocations = inbound_records(stack, message_id, "invocation")
     assert invocations, "the inbound handler was not invoked"
     assert invocations[0]["ok"], invocations[0]["error"]
-    decisions = wait_until(
-        lambda: [
-            r
-            for r in stack.state.inbound_log()
-            if r["message_id"] == message_id and r["kind"] == "decision"
-        ]
-    )
+    decisions = inbound_records(stack, message_id, "decision")
     assert decisions and decisions[0]["route"] not in ("", "unknown")
     assert decisions[0]["recipient_domain"] == "shop.example"
     page = requests.get(f"http://127.0.0.1:{cfg.web_port}/inbound", timeout=10).text
@@ -156,19 +137,10 @@ def test_the_layers_log_records_of_an_invocation_name_the_invoked_function(
 ) -> None:
     # All the stack's functions share this process; in Lambda each has its own, and what the
     # layer logs carries that function's service and context (lambda_runtime.FunctionLogRouter).
-    cfg = stack.config
     eml = REPO / "events" / "inbound" / "order_reply.eml"
     with _function_logs() as logs:
-        assert cli(["deliver", str(eml), "--to", "orders@shop.example", "--port",
-                    str(cfg.inbound_port), "--ca-file", stack.ca_file]) == 0  # fmt: skip
-        message_id = accepted_id(capsys.readouterr().out)
-        assert wait_until(
-            lambda: [
-                r
-                for r in stack.state.inbound_log()
-                if r["message_id"] == message_id and r["kind"] == "invocation"
-            ]
-        )
+        message_id = deliver(stack, capsys, eml, "orders@shop.example")
+        assert inbound_records(stack, message_id, "invocation")
     records = [json.loads(line) for line in logs.getvalue().splitlines() if line.startswith("{")]
     layer = [
         r
