@@ -3,8 +3,9 @@
 In Lambda every function has its own process, and the layer's loggers (``shopmail.*``) log
 through the Powertools handler of that function's module (``bootstrap/powertools.py``). Here all
 functions share one process: :func:`load_handler` puts a :class:`FunctionLogRouter` on the layer's
-loggers, so what the layer logs during an invocation carries the invoked function's service name
-and Lambda context, not those of whichever function was loaded last.
+top logger (``shopmail``, where its modules' records propagate), so what the layer logs during an
+invocation carries the invoked function's service name and Lambda context, not those of
+whichever function was loaded last.
 """
 
 from __future__ import annotations
