@@ -259,6 +259,23 @@ _PIECES = (
     "٣٤٥٦٧",
     "2026",
     "+49 30 1234 5678",
+    # every order word, in cases the anchors must see through
+    "pedido",
+    "Bestelling",
+    "ZAMÓWIENIA",
+    "zamowienie",
+    "ORDINI",
+    "Aufträge",
+    "COMMANDES",
+    "Beſtellung",  # long s: an "s" to the case-insensitive pattern
+    "pedİdo",  # dotted capital I: an "i" to it, and two characters when lower-cased
+    "zamówıenie",  # dotless i
+    "ЗАКАЗ",
+    # digits without an anchor near them
+    "Tel.",
+    "Nr.",
+    "2026-12-04",
+    "4111 1111 1111 1111",
 )
 
 
@@ -277,3 +294,45 @@ def test_windowed_search_finds_what_a_full_scan_finds(seed: int) -> None:
             if value and value.casefold() not in {v.casefold() for v in expected}:
                 expected.append(value)
         assert find_order_numbers(text) == expected[:20], text
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_every_match_of_the_default_pattern_holds_an_anchor(seed: int) -> None:
+    """Windows without an anchor are skipped: no match may lack one (in any case)."""
+    import random
+
+    from shopmail.domain.inbound.order_numbers import _ANCHORS_ANY_CASE, _anchor_starts
+
+    rng = random.Random(seed)
+    rx = compile_order_pattern(None)
+    matched = 0
+    for _ in range(100):
+        text = "".join(rng.choice(_PIECES) for _ in range(rng.randint(0, 60)))
+        starts = _anchor_starts(text)
+        assert starts == [m.start() for m in _ANCHORS_ANY_CASE.finditer(text)], text
+        for m in rx.finditer(text):
+            matched += 1
+            assert _ANCHORS_ANY_CASE.search(m.group(0)), m.group(0)
+            assert any(m.start() <= a < m.end() for a in starts), text
+    assert matched > 20  # the pieces do make matches
+
+
+def test_lower_casing_finds_every_case_insensitive_spelling_of_the_anchors() -> None:
+    """``str.lower`` + a case-sensitive search equals the pattern's case-insensitive one.
+
+    For each letter of the anchors, every character the case-insensitive pattern takes for it
+    lower-cases to it, or is one of the characters whose text is searched the slow way.
+    """
+    import re
+
+    from shopmail.domain.inbound.order_numbers import _ANCHORS, _CASE_SPECIALS
+
+    everything = "".join(map(chr, range(0x110000)))
+    letters = set(re.sub(r"[\[\]|]", "", _ANCHORS.pattern))
+    assert {"o", "ó", "з", "#"} <= letters
+    for letter in letters:
+        for m in re.finditer(re.escape(letter), everything, re.IGNORECASE):
+            char = m.group(0)
+            assert char.lower() == letter or _CASE_SPECIALS.match(char), (letter, hex(ord(char)))
+    for special in "\u017f\u0130\u0131":
+        assert len(special.lower()) != 1 or special.lower() not in letters

@@ -47,6 +47,7 @@ Example
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from typing import TYPE_CHECKING, Final
@@ -114,6 +115,17 @@ _DIGIT_RUN: Final = re.compile(r"\d{4,}")
 #: test checks this against the pattern): every match lies in the ``DEFAULT_MAX_WIDTH``
 #: characters before the end of a digit run, so only those windows are searched.
 DEFAULT_MAX_WIDTH: Final = 66
+#: What every match of the default pattern holds, lower-cased: the shop token's ``ord``, one of
+#: the order words (each holds one of these: ``orders``, ``ordine`` and ``ordini`` hold ``ord``)
+#: or the ``#`` of ``#100045``. A digit-run window without one of them holds no match.
+_ANCHORS: Final = re.compile(r"ord|bestel|auftr|command|pedid|zam[oó]wieni|заказ|#")
+#: The same, as the pattern compares (case-insensitively): for text holding a character whose
+#: case-insensitive match ``str.lower`` does not give (``ſ`` is an ``s``, ``ı`` and ``İ`` are
+#: an ``i``; ``İ`` also lower-cases to two characters, which would shift the positions).
+_ANCHORS_ANY_CASE: Final = re.compile(_ANCHORS.pattern, re.IGNORECASE)
+_CASE_SPECIALS: Final = re.compile("[\u017f\u0130\u0131]")
+#: Characters an anchor found by ``finditer`` may start before one it skipped (they overlap).
+_ANCHOR_SLACK: Final = len("zamówieni")
 
 
 @lru_cache(maxsize=32)
@@ -171,20 +183,40 @@ def find_order_numbers(
     return found
 
 
+def _anchor_starts(text: str) -> list[int]:
+    """Where an anchor of the default pattern starts in ``text``, in order (see ``_ANCHORS``).
+
+    ``str.lower`` plus a case-sensitive search finds what the case-insensitive pattern would
+    (it is several times faster); text with a character it would miss is searched as the
+    pattern compares.
+    """
+    if text.isascii() or not _CASE_SPECIALS.search(text):
+        return [m.start() for m in _ANCHORS.finditer(text.lower())]
+    return [m.start() for m in _ANCHORS_ANY_CASE.finditer(text)]
+
+
 def _finditer(rx: re.Pattern[str], text: str) -> Iterator[re.Match[str]]:
     """``rx.finditer(text)``; for the default pattern only near digit runs (same matches).
 
     Every match of the default pattern ends at the end of a run of at least four digits (each
-    alternative ends in ``\\d{4,12}\\b``) and is at most :data:`DEFAULT_MAX_WIDTH` characters
-    long, so the windows ``[end - width, end + 1)`` hold every match; overlapping windows are
-    merged, and look-behinds still see the text before a window (``pos`` is no slice).
+    alternative ends in ``\\d{4,12}\\b``), is at most :data:`DEFAULT_MAX_WIDTH` characters
+    long and holds an anchor (``_ANCHORS``), so the windows ``[end - width, end + 1)`` that hold
+    an anchor start hold every match; overlapping windows are merged, and look-behinds still see
+    the text before a window (``pos`` is no slice).
     """
     if rx.pattern != DEFAULT_ORDER_NUMBER_PATTERN:
         yield from rx.finditer(text)
         return
+    anchors = _anchor_starts(text)
+    if not anchors:
+        return
     start = stop = -1
     for run in _DIGIT_RUN.finditer(text):
-        low, high = max(0, run.end() - DEFAULT_MAX_WIDTH), min(len(text), run.end() + 1)
+        end = run.end()
+        first = bisect_left(anchors, end - DEFAULT_MAX_WIDTH - _ANCHOR_SLACK)
+        if first == len(anchors) or anchors[first] >= end:
+            continue  # no anchor in the window: no match ends here
+        low, high = max(0, end - DEFAULT_MAX_WIDTH), min(len(text), end + 1)
         if start >= 0 and low < stop:
             stop = high
             continue

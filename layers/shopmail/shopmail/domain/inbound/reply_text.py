@@ -189,14 +189,23 @@ def strip_reply(text: str) -> str:
     index = 0
     while index < len(lines):
         line = lines[index]
-        header = _quote_header_length(lines, index, next_colon)
+        # Each check below is called only where it can hold (a colon-ended line within the
+        # next three for a quote header, a colon in the line for a header block): most lines
+        # of a reply pass none of them.
+        header = (
+            _quote_header_length(lines, index, next_colon)
+            if next_colon[index] < index + _MAX_HEADER_LINES
+            else 0
+        )
         if header:
             after = _next_content(lines, index + header)
             if after < len(lines) and _is_quoted(lines[after]):
                 index += header  # the quote follows; inline replies after it are kept
                 continue
             break  # the original follows unquoted: everything from here is old text
-        if ("--" in line and _ORIGINAL_MESSAGE.match(line)) or _is_header_block(lines, index):
+        if ("--" in line and _ORIGINAL_MESSAGE.match(line)) or (
+            ":" in line and _is_header_block(lines, index)
+        ):
             while out and (not out[-1].strip() or _SEPARATOR.match(out[-1])):
                 out.pop()
             break

@@ -7,6 +7,7 @@ from email.message import Message
 
 from shopmail.domain.inbound.parsing.attachments import part_bytes
 from shopmail.domain.inbound.parsing.charsets import decode_bytes
+from shopmail.domain.inbound.parsing.feed import first_raw_value
 from shopmail.domain.inbound.parsing.headers import decode_param
 from shopmail.domain.inbound.parsing.html_text import html_to_text
 from shopmail.domain.inbound.parsing.structure import walk
@@ -29,18 +30,18 @@ def disposition(part: Message) -> str | None:
 
 def _get_param(part: Message, param: str, header: str) -> object:
     """``part.get_param`` that reads 8-bit header values as UTF-8 (compat32 would mangle them)."""
-    for name, value in part.raw_items():
-        if name.lower() == header:
-            if isinstance(value, str):
-                if param not in value.lower():
-                    return None  # a parameter's name (RFC 2231 sections too) is in its field
-                if not value.isascii() and _SURROGATES.search(value):
-                    clean = Message()
-                    text = value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-                    clean[header] = text
-                    return clean.get_param(param, None, header)
-            return part.get_param(param, None, header)
-    return None
+    value = first_raw_value(part, header)
+    if value is None:
+        return None
+    if isinstance(value, str):
+        if param not in value.lower():
+            return None  # a parameter's name (RFC 2231 sections too) is in its field
+        if not value.isascii() and _SURROGATES.search(value):
+            clean = Message()
+            text = value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+            clean[header] = text
+            return clean.get_param(param, None, header)
+    return part.get_param(param, None, header)
 
 
 def raw_filename(part: Message) -> str | None:

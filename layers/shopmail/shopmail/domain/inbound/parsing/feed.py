@@ -145,6 +145,21 @@ class ParsedMessage(Message):
         return boundary
 
 
+def first_raw_value(part: Message, name: str) -> Any:
+    """The first field ``name`` (lower case) of ``part`` as parsed (``raw_items``), or ``None``.
+
+    A parsed part answers from its field index (see :meth:`ParsedMessage.get`); any other
+    ``Message`` is read field by field.
+    """
+    if isinstance(part, ParsedMessage):
+        position = part._index().get(name)
+        return None if position is None else part._headers[position][1]  # type: ignore[attr-defined]
+    for key, value in part.raw_items():
+        if key.lower() == name:
+            return value
+    return None
+
+
 def split_params(value: str) -> list[tuple[str, str]] | None:
     """``Message._get_params_preserve`` of a field without RFC 2231 or escapes, else ``None``.
 

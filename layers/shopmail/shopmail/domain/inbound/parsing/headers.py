@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import binascii
 import re
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 
 # ``email.policy`` re-exports these from ``email._policybase`` (which ``email.feedparser``
 # imports anyway); importing ``email.policy`` would also load the header registry, which a
@@ -21,6 +21,7 @@ from email.parser import HeaderParser
 from email.utils import collapse_rfc2231_value, getaddresses, parsedate_to_datetime
 
 from shopmail.domain.inbound.parsing.charsets import REPLACEMENT, SURROGATE, decode_bytes
+from shopmail.domain.inbound.parsing.feed import first_raw_value
 from shopmail.domain.message import Address
 
 _FOLD = re.compile(r"\r?\n|\r")
@@ -34,15 +35,19 @@ _NOT_ESCAPE = re.compile("[\ud800-\udc7f\udd00-\udfff]")
 _ADDR_SPEC = re.compile(r"[^\s@]+@[^\s@]+")
 _ADDR_SCAN = re.compile(r"[^\s<>,;:\"()\[\]@]+@[^\s<>,;:\"()\[\]@]+")
 # The common shapes of an address list value, read without the full RFC 5322 parser:
-# ``local@domain``, ``<local@domain>`` and ``Display Name <local@domain>`` with a name of plain
-# atoms (dot-atom text, white space between). :func:`quick_addresses` gives what ``getaddresses``
-# gives for them (tests compare the two); anything else goes to ``getaddresses``.
+# ``local@domain``, ``<local@domain>``, ``Display Name <local@domain>`` with a name of plain
+# atoms (dot-atom text, white space between), ``"Quoted Name" <local@domain>`` (no quote,
+# backslash or line break inside the quotes) and ``local@domain (Comment Name)`` (no
+# parenthesis, comma, quote, backslash or line break inside: the comment is the name).
+# :func:`quick_addresses` gives what ``getaddresses`` gives for them (tests compare the two);
+# anything else goes to ``getaddresses``.
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"
 _QUICK_ADDR = rf"{_ATEXT}+(?:\.{_ATEXT}+)*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"
 _QUICK_NAME = rf"(?:{_ATEXT}|\.)+(?:[ \t]+(?:{_ATEXT}|\.)+)*"
 _QUICK_ADDRESS = re.compile(
     rf"[ \t]*(?:(?P<name>{_QUICK_NAME})?[ \t]*<(?P<angle>{_QUICK_ADDR})>"
-    rf"|(?P<bare>{_QUICK_ADDR}))[ \t]*"
+    rf'|"(?P<quoted>[^"\\\r\n]*)"[ \t]*<(?P<quoted_angle>{_QUICK_ADDR})>'
+    rf'|(?P<bare>{_QUICK_ADDR})(?:[ \t]*\((?P<comment>[^(),"\\\r\n]*)\))?)[ \t]*'
 )
 MAX_HEADER_VALUE = 4000  # characters of one value decoded by header_text
 MAX_HEADER_BLOCK = 100_000  # characters of a header block read by parse_header_block
@@ -181,9 +186,28 @@ def quick_addresses(value: str) -> list[tuple[str, str]] | None:
     match = _QUICK_ADDRESS.fullmatch(value)
     if match is None:
         return None
-    if match.group("bare"):
-        return [("", match.group("bare"))]
+    bare, quoted = match.group("bare", "quoted")
+    if bare:
+        return [(match.group("comment") or "", bare)]
+    if quoted is not None:
+        return [(quoted, match.group("quoted_angle"))]
     return [(" ".join((match.group("name") or "").split()), match.group("angle"))]
+
+
+def quick_address_list(value: str) -> list[tuple[str, str]] | None:
+    """``getaddresses([value])`` for plain addresses (see :func:`quick_addresses`) or a list
+    of them separated by commas (no quoted names or comments, which may hold commas), else
+    ``None``."""
+    single = quick_addresses(value)
+    if single is not None or "," not in value or '"' in value or "(" in value:
+        return single
+    pairs: list[tuple[str, str]] = []
+    for piece in value.split(","):
+        found = quick_addresses(piece)
+        if found is None:
+            return None
+        pairs.extend(found)
+    return pairs
 
 
 def parse_addresses(values: list[str], defects: list[str] | None = None) -> tuple[Address, ...]:
@@ -200,7 +224,7 @@ def parse_addresses(values: list[str], defects: list[str] | None = None) -> tupl
     for value in values:
         raw = unfold(value)
         try:
-            pairs = quick_addresses(raw) or getaddresses([raw])
+            pairs = quick_address_list(raw) or getaddresses([raw])
         except Exception:
             pairs = [("", "@")]
         if not all(_plausible(addr) for _, addr in pairs):
@@ -214,12 +238,50 @@ def parse_addresses(values: list[str], defects: list[str] | None = None) -> tupl
     return tuple(result)
 
 
+#: The date as RFC 5322 3.3 writes it (``Tue, 1 Dec 2026 14:28:21 +0100``, the day name
+#: optional), single spaces, ASCII digits, a four-digit year not starting with 0: read by
+#: :func:`quick_date`.
+_QUICK_DATE = re.compile(
+    r"(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), )?([0-9]{1,2}) "
+    r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) ([1-9][0-9]{3}) "
+    r"([0-9]{2}):([0-9]{2}):([0-9]{2}) ([+-])([0-9]{4})"
+)
+_MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_MONTHS = {name: number for number, name in enumerate(_MONTH_NAMES, 1)}
+_ZONES: dict[str, timezone] = {}
+
+
+def quick_date(value: str) -> datetime | None:
+    """``parsedate_to_datetime(value)`` for the RFC 5322 form (``_QUICK_DATE``), else ``None``.
+
+    The same fields and zone as the standard function: ``-0000`` (RFC 5322: no zone
+    information) gives a naive datetime, an offset of 24 hours or more and an impossible day
+    or time raise ``ValueError`` as it does.
+    """
+    match = _QUICK_DATE.fullmatch(value)
+    if match is None:
+        return None
+    day, month, year, hour, minute, second, sign, zone = match.groups()
+    stamp = (int(year), _MONTHS[month], int(day), int(hour), int(minute), int(second))
+    if zone == "0000" and sign == "-":
+        return datetime(*stamp)
+    tz = _ZONES.get(sign + zone)
+    if tz is None:
+        number = int(zone)
+        seconds = (number // 100) * 3600 + (number % 100) * 60
+        tz = timezone(timedelta(seconds=-seconds if sign == "-" else seconds))
+        if len(_ZONES) < 64:  # the offsets senders use are few
+            _ZONES[sign + zone] = tz
+    return datetime(*stamp, tzinfo=tz)
+
+
 def parse_date(value: str | None, defects: list[str] | None = None) -> datetime | None:
     """Parse an RFC 5322 date; ``None`` (and a defect) when it cannot be read."""
     if not value:
         return None
     try:
-        return parsedate_to_datetime(_sanitize(unfold(value)).strip())
+        text = _sanitize(unfold(value)).strip()
+        return quick_date(text) or parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError, OverflowError):
         if defects is not None:
             defects.append("InvalidDateHeader")
@@ -252,11 +314,10 @@ def raw_header(part: Message, name: str) -> str | None:
     ``Message.get`` would wrap values with 8-bit bytes in ``Header`` objects; this gives the
     string that :func:`decode_words` expects.
     """
-    lname = name.lower()
-    for key, value in part.raw_items():
-        if key.lower() == lname:
-            return value if isinstance(value, str) else str(value)
-    return None
+    value = first_raw_value(part, name.lower())
+    if value is None:
+        return None
+    return value if isinstance(value, str) else str(value)
 
 
 def header_text(part: Message, name: str, defects: list[str] | None = None) -> str:
