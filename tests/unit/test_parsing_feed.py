@@ -201,6 +201,44 @@ def test_fields_are_read_as_the_standard_parser_reads_them(raw: bytes) -> None:
     assert got.get_payload() == want.get_payload()
 
 
+_FIELD_LINES = (
+    "Subject: a",
+    "Subject:b ",
+    "X-Tab:\tvalue",
+    "X-Empty:",
+    "To: a@example.org, b@example.org",
+    " continued",
+    "\tcontinued",
+    "  ",
+    ": no name",
+    "From envelope@example.org Mon Jan  1 00:00:00 2024",
+    "From: x@example.org",
+    "Received: from a by b; Mon, 1 Jan 2024 00:00:00 +0000",
+)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_random_header_blocks_are_read_as_the_standard_parser_reads_them(seed: int) -> None:
+    """Folds, envelope lines, nameless fields and mixed line ends, in any order."""
+    import random
+    from email._policybase import compat32
+    from email.feedparser import BytesFeedParser
+
+    rng = random.Random(seed)
+    for _ in range(100):
+        lines = [rng.choice(_FIELD_LINES) for _ in range(rng.randint(1, 8))]
+        ending = rng.choice(["\r\n", "\n", "\r"])
+        raw = (ending.join(lines) + ending + ending + "body" + ending).encode()
+        standard = BytesFeedParser(policy=compat32)
+        standard.feed(raw)
+        want = standard.close()
+        got, _ = feed_parse(raw)
+        assert list(got.raw_items()) == list(want.raw_items()), raw
+        assert got.get_unixfrom() == want.get_unixfrom(), raw
+        assert [type(d) for d in got.defects] == [type(d) for d in want.defects], raw
+        assert got.get_payload() == want.get_payload(), raw
+
+
 @pytest.mark.parametrize("seed", range(3))
 def test_header_end_is_where_the_empty_line_pattern_starts(seed: int) -> None:
     import random
