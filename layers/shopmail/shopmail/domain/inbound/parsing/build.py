@@ -98,11 +98,26 @@ def _valid_attachment(a: Attachment, defects: list[str]) -> Attachment:
 def _build(tree: Message, size: int, envelope: Envelope | None, level: int) -> InboundMessage:
     defects: list[str] = []
     headers: list[tuple[str, str]] = []
+    # The surrogate defects of the header fields, recorded where the message's own fields
+    # record theirs (after the date), though the fields are checked in this first loop.
+    header_defects: list[str] = []
     raw: dict[str, list[str]] = {}
     # raw_items(): the values as parsed; get() would wrap 8-bit values in Header objects.
     for name, value in tree.raw_items():
         text = value if isinstance(value, str) else str(value)
-        headers.append((name, decode_words(text, defects)))
+        if "=?" in text or not text.isascii() or "\n" in text or "\r" in text:
+            decoded = decode_words(text, defects)
+        else:  # decode_words' own shortcut, without the call (most fields)
+            decoded = text
+        if name.isascii() and decoded.isascii():  # nothing to replace
+            headers.append((name, decoded))
+        else:
+            headers.append(
+                (
+                    valid_text(name, header_defects, "header name"),
+                    valid_text(decoded, header_defects, f"header {name[:40]!r}"),
+                )
+            )
         raw.setdefault(name.lower(), []).append(text)
 
     def first(name: str) -> str | None:
@@ -167,12 +182,7 @@ def _build(tree: Message, size: int, envelope: Envelope | None, level: int) -> I
     # Every text leaving the parser is valid Unicode (lone surrogates -> U+FFFD, a defect each).
     message_id = first_msg_id(first("message-id"))
     date = parse_date(first("date"), defects)
-    valid_headers = tuple(
-        (k, v)
-        if k.isascii() and v.isascii()  # nothing to replace (and no defect text to format)
-        else (valid_text(k, defects, "header name"), valid_text(v, defects, f"header {k[:40]!r}"))
-        for k, v in headers
-    )
+    defects.extend(header_defects)
     return InboundMessage(
         subject=valid_text(decode_words(subject), defects, "subject")
         if subject is not None
@@ -190,7 +200,7 @@ def _build(tree: Message, size: int, envelope: Envelope | None, level: int) -> I
         references=tuple(
             valid_text(i, defects, "references") for r in references for i in parse_msg_ids(r)
         ),
-        headers=valid_headers,
+        headers=tuple(headers),
         text=valid_text(text, defects, "text"),
         html=valid_text(html, defects, "html") if html is not None else None,
         attachments=tuple(_valid_attachment(a, defects) for a in attachments),

@@ -373,12 +373,14 @@ def _read_fields(parser: Any, current: ParsedMessage, lines: list[str]) -> None:
     The same fields, unix-from handling and defects as the standard method; the fields are
     appended to the part's list directly instead of through ``policy.header_source_parse``
     and ``Message.set_raw`` (two method calls per field, a tenth of the parse), in one pass
-    over the lines, and the part's cached content type and field index are forgotten once.
+    over the lines that also builds the part's field index, and the part's cached content
+    type is forgotten once.
     A block holding a line the standard method turns into a defect or an envelope header is
     read again by :func:`_read_fields_with_defects`.
     """
     fields = current._headers  # type: ignore[attr-defined]
     start = len(fields)
+    index: dict[str, int] = {}  # ParsedMessage._index of the fields read here
     name: str | None = None
     value = ""
     for line in lines:
@@ -388,6 +390,7 @@ def _read_fields(parser: Any, current: ParsedMessage, lines: list[str]) -> None:
             value += line
             continue
         if name is not None:  # compat32.header_source_parse of the field that ends here
+            index.setdefault(name.lower(), len(fields))
             fields.append((name, value.rstrip("\r\n")))
         if line[0] == ":" or line.startswith("From "):
             name = None
@@ -396,9 +399,10 @@ def _read_fields(parser: Any, current: ParsedMessage, lines: list[str]) -> None:
         value = value.lstrip(" \t")
     else:
         if name is not None:
+            index.setdefault(name.lower(), len(fields))
             fields.append((name, value.rstrip("\r\n")))
         current._type_cache = None
-        current._index_cache = None
+        current._index_cache = (len(fields), index) if not start else None
         return
     del fields[start:]
     _read_fields_with_defects(parser, current, lines)

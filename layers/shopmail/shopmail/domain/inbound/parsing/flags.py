@@ -47,12 +47,13 @@ def compute_flags(tree: Message, report_type: str | None) -> MessageFlags:
     What counts as automatic, list or bulk mail is defined in
     :mod:`shopmail.domain.inbound.parsing.signals`.
     """
-    auto_submitted = signals.is_auto_submitted(str(tree.get(signals.AUTO_SUBMITTED, ""))) or any(
-        tree.get(name) is not None for name in signals.AUTO_REPLY_HEADERS
+    present = {name.lower() for name in tree}  # the signal names are lower case
+    auto_submitted = signals.is_auto_submitted(str(tree.get(signals.AUTO_SUBMITTED, ""))) or (
+        not present.isdisjoint(signals.AUTO_REPLY_HEADERS)
     )
     return MessageFlags(
         auto_submitted=auto_submitted,
-        is_list=any(tree.get(name) is not None for name in signals.LIST_HEADERS),
+        is_list=not present.isdisjoint(signals.LIST_HEADERS),
         is_bulk=signals.is_bulk_precedence(str(tree.get("precedence", ""))),
         is_dsn=report_type == "delivery-status",
         is_arf=report_type == "feedback-report",
